@@ -1,0 +1,93 @@
+"""One exception tree for the engine; every message is fit to print after ``Error: ``."""
+
+from __future__ import annotations
+
+__all__ = [
+    "BerthError",
+    "NotRoot",
+    "InvalidReference",
+    "ImageNotFound",
+    "ImageInUse",
+    "ImageConflict",
+    "LayerNotFound",
+    "ArchiveError",
+    "UnsafeEntry",
+    "StoreCorrupt",
+    "MountError",
+    "MissingDependency",
+    "InvalidArgument",
+    "DockerfileParseError",
+    "BuildError",
+    "Cancelled",
+]
+
+
+class BerthError(Exception):
+    """Anything the user can get wrong or the host can refuse; ``str(e)`` is the whole message."""
+
+    exit_code: int = 1
+
+
+class NotRoot(BerthError):
+    """The engine needs root (mounts, namespaces) and the caller is not."""
+
+
+class InvalidArgument(BerthError):
+    """A flag or argument has a value berth cannot use."""
+
+
+class InvalidReference(BerthError):
+    """An image name that is not ``[registry/]repo[:tag][@digest]``."""
+
+
+class ImageNotFound(BerthError):
+    """No image in the store answers to that name or ID."""
+
+
+class ImageInUse(BerthError):
+    """The image is needed by a container or a child image."""
+
+
+class ImageConflict(BerthError):
+    """A reference is ambiguous, or an ID prefix matches several images."""
+
+
+class LayerNotFound(BerthError):
+    """A layer record names data that is not in the store."""
+
+
+class ArchiveError(BerthError):
+    """A tarball cannot be read: unreadable, truncated or not a tar at all."""
+
+
+class UnsafeEntry(ArchiveError):
+    """A tar entry would create or change something outside the layer it is applied to."""
+
+    def __init__(self, archive: str, name: str) -> None:
+        super().__init__(f"{archive}: unsafe entry {name}")
+        self.archive = archive
+        self.name = name
+
+
+class StoreCorrupt(BerthError):
+    """A record in the store is unreadable or points at missing data."""
+
+
+class MountError(BerthError):
+    """The kernel refused a mount or unmount."""
+
+
+class MissingDependency(BerthError):
+    """A host program or package berth needs is not installed."""
+
+
+class DockerfileParseError(BerthError):
+    """A Dockerfile that the parser cannot read."""
+
+
+class BuildError(BerthError):
+    """A build step failed."""
+
+
+class Cancelled(BerthError):
+    """The user cancelled a long operation; everything it did was undone."""

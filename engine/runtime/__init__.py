@@ -1,0 +1,1 @@
+"""Kernel-facing pieces: syscalls, mounts, namespaces, cgroups, the container process."""

@@ -1,0 +1,241 @@
+"""Turn a mounted container root into the process's whole world: /proc, /dev, /sys, volumes, pivot_root.
+
+Everything here runs in the container's first process, after it has its own
+mount namespace and before it execs; nothing here is safe to call in the engine
+process itself. Mount targets inside the root are resolved with
+``resolve_in_root`` so a symlink in an image (``/proc -> /etc``) cannot steer a
+mount onto a host path.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from engine.runtime import syscalls
+
+__all__ = ["BindMount", "resolve_in_root", "prepare_rootfs", "MASKED_PATHS", "READONLY_PATHS"]
+
+# Same limit as the kernel's MAXSYMLINKS.
+_MAX_SYMLINKS = 40
+
+_NOSUID_NODEV_NOEXEC = syscalls.MS_NOSUID | syscalls.MS_NODEV | syscalls.MS_NOEXEC
+
+# (name, major, minor) from the kernel's Documentation/admin-guide/devices.txt; runc's default set.
+_DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0))
+
+_DEV_SYMLINKS = (
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+    ("core", "/proc/kcore"),
+    ("ptmx", "pts/ptmx"),
+)
+
+# 64 MiB, Docker's default for /dev/shm; /dev itself only holds nodes.
+_DEV_OPTIONS = "mode=755,size=65536k"
+_SHM_OPTIONS = "mode=1777,size=65536k"
+# gid 5 is "tty" in every distribution Docker supports; ptmxmode lets non-root open /dev/ptmx.
+_DEVPTS_OPTIONS = "newinstance,ptmxmode=0666,mode=0620,gid=5"
+
+# moby's oci/defaults.go: hidden (tmpfs or /dev/null on top) and read-only paths.
+MASKED_PATHS = (
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+)
+READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+
+
+@dataclass(frozen=True)
+class BindMount:
+    """A host file or directory shown inside the container (a volume or bind mount)."""
+
+    source: str
+    """Absolute host path."""
+    destination: str
+    """Absolute path inside the container."""
+    readonly: bool = False
+
+
+def _split(path: str) -> list[str]:
+    return [part for part in path.split("/") if part not in ("", ".")]
+
+
+def resolve_in_root(root: str, path: str) -> str:
+    """The host path of container path ``path``, following symlinks as if ``root`` were ``/``.
+
+    ``..`` stops at ``root`` and absolute link targets restart from it, so the
+    result is always inside ``root``. Missing components are kept as they are.
+    """
+    pending = _split(path)
+    resolved: list[str] = []
+    followed = 0
+    while pending:
+        part = pending.pop(0)
+        if part == "..":
+            resolved = resolved[:-1]
+            continue
+        try:
+            target = os.readlink(os.path.join(root, *resolved, part))
+        except OSError:
+            resolved.append(part)
+            continue
+        followed += 1
+        if followed > _MAX_SYMLINKS:
+            raise OSError(errno.ELOOP, f"too many levels of symbolic links in {path}")
+        if target.startswith("/"):
+            resolved = []
+        pending = _split(target) + pending
+    return os.path.join(root, *resolved)
+
+
+def _mount_point(root: str, path: str, directory: bool = True) -> str:
+    """Resolve ``path`` in ``root`` and create it (a directory, or an empty file) if missing."""
+    host = resolve_in_root(root, path)
+    if directory:
+        os.makedirs(host, exist_ok=True)
+    elif not os.path.lexists(host):
+        os.makedirs(os.path.dirname(host), exist_ok=True)
+        os.close(os.open(host, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644))
+    return host
+
+
+def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None, root: str) -> None:
+    """mount(2) with an error that names the container path, not the host one."""
+    try:
+        syscalls.mount(source, target, fstype, flags, data)
+    except OSError as err:
+        shown = "/" + os.path.relpath(target, root).removeprefix(".")
+        what = fstype or source
+        raise OSError(err.errno, f"cannot mount {what} on {shown}: {err.strerror}") from err
+
+
+def _bind_readonly(source: str, target: str, root: str, recursive: bool = False) -> None:
+    """Bind ``source`` on ``target``, then remount the bind read-only (a bind cannot start read-only)."""
+    _mount(source, target, None, syscalls.MS_BIND | (syscalls.MS_REC if recursive else 0), None, root)
+    flags = syscalls.MS_BIND | syscalls.MS_REMOUNT | syscalls.MS_RDONLY
+    _mount("", target, None, flags, None, root)
+
+
+def _make_mounts_private() -> None:
+    """Stop mount events crossing between this namespace and the host's, in either direction."""
+    syscalls.mount("", "/", None, syscalls.MS_REC | syscalls.MS_PRIVATE, None)
+
+
+def _bind_root_onto_itself(root: str) -> None:
+    """pivot_root needs the new root to be a mount point of its own in this namespace."""
+    _mount(root, root, None, syscalls.MS_BIND | syscalls.MS_REC, None, root)
+
+
+def _mount_proc(root: str) -> None:
+    """A fresh procfs: it shows the pid namespace of this process, not the host's."""
+    _mount("proc", _mount_point(root, "/proc"), "proc", _NOSUID_NODEV_NOEXEC, None, root)
+
+
+def _make_device(root: str, dev: str, name: str, major: int, minor: int) -> None:
+    """mknod one character device; where mknod is refused, bind the host's node instead."""
+    path = os.path.join(dev, name)
+    try:
+        os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(major, minor))
+        os.chmod(path, 0o666)
+    except PermissionError:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o666))
+        _mount(os.path.join("/dev", name), path, None, syscalls.MS_BIND, None, root)
+
+
+def _mount_dev(root: str) -> None:
+    """/dev as a tmpfs holding only the standard nodes, a private devpts, shm, mqueue and the fd links."""
+    dev = _mount_point(root, "/dev")
+    _mount("tmpfs", dev, "tmpfs", syscalls.MS_NOSUID | syscalls.MS_STRICTATIME, _DEV_OPTIONS, root)
+    for name, major, minor in _DEVICES:
+        _make_device(root, dev, name, major, minor)
+    for sub, fstype, flags, data in (
+        ("pts", "devpts", syscalls.MS_NOSUID | syscalls.MS_NOEXEC, _DEVPTS_OPTIONS),
+        ("shm", "tmpfs", _NOSUID_NODEV_NOEXEC, _SHM_OPTIONS),
+        ("mqueue", "mqueue", _NOSUID_NODEV_NOEXEC, None),
+    ):
+        os.mkdir(os.path.join(dev, sub), 0o755)
+        _mount(fstype, os.path.join(dev, sub), fstype, flags, data, root)
+    for name, target in _DEV_SYMLINKS:
+        os.symlink(target, os.path.join(dev, name))
+
+
+def _mount_sys(root: str) -> None:
+    """A read-only sysfs; where the kernel refuses a new one (no own net namespace), the host's, bound read-only."""
+    target = _mount_point(root, "/sys")
+    try:
+        syscalls.mount("sysfs", target, "sysfs", syscalls.MS_RDONLY | _NOSUID_NODEV_NOEXEC, None)
+    except OSError as err:
+        if err.errno not in (errno.EPERM, errno.EBUSY):
+            raise OSError(err.errno, f"cannot mount sysfs on /sys: {err.strerror}") from err
+        _bind_readonly("/sys", target, root, recursive=True)
+
+
+def _mount_binds(root: str, mounts: Sequence[BindMount]) -> None:
+    """The caller's volumes and bind mounts, in order, so a later one can sit inside an earlier one."""
+    for bind in mounts:
+        is_dir = os.path.isdir(bind.source)
+        target = _mount_point(root, bind.destination, directory=is_dir)
+        if bind.readonly:
+            _bind_readonly(bind.source, target, root, recursive=True)
+        else:
+            _mount(bind.source, target, None, syscalls.MS_BIND | syscalls.MS_REC, None, root)
+
+
+def _mask_paths(root: str) -> None:
+    """Hide host-revealing /proc and /sys entries, and make the kernel-tuning ones read-only."""
+    null = os.path.join(root, "dev/null")
+    for path in MASKED_PATHS:
+        host = resolve_in_root(root, path)
+        if os.path.isdir(host):
+            _mount("tmpfs", host, "tmpfs", syscalls.MS_RDONLY, "size=0", root)
+        elif os.path.exists(host):
+            _mount(null, host, None, syscalls.MS_BIND, None, root)
+    for path in READONLY_PATHS:
+        host = resolve_in_root(root, path)
+        if os.path.exists(host):
+            _bind_readonly(host, host, root, recursive=True)
+
+
+def _pivot_into(root: str) -> None:
+    """Make ``root`` the process's ``/`` and detach the host's tree entirely.
+
+    ``pivot_root(".", ".")`` stacks the old root on top of the new one, so no
+    put_old directory has to be made in the image (runc's trick); the old root is
+    then lazily unmounted from underneath, through an fd opened on it beforehand.
+    """
+    old_root = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.chdir(root)
+        syscalls.pivot_root(".", ".")
+        os.fchdir(old_root)
+        syscalls.umount2(".", syscalls.MNT_DETACH)
+    finally:
+        os.close(old_root)
+    os.chdir("/")
+
+
+def prepare_rootfs(root: str, mounts: Sequence[BindMount] = ()) -> None:
+    """Mount /proc, /dev, /sys and ``mounts`` under ``root`` and pivot into it (in a new mount namespace only)."""
+    _make_mounts_private()
+    _bind_root_onto_itself(root)
+    _mount_proc(root)
+    _mount_dev(root)
+    _mount_sys(root)
+    _mount_binds(root, mounts)
+    _mask_paths(root)
+    _pivot_into(root)

@@ -1,0 +1,99 @@
+"""Atomic writes: a reader sees the old file or the new one, never half of either.
+
+Temp file in the same directory, write, fsync, chmod, rename, fsync the
+directory; the temp file goes on any failure, Ctrl-C included.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+
+__all__ = ["write_file", "write_dir", "fsync_dir", "remove_tree"]
+
+
+def fsync_dir(path: str) -> None:
+    """Make a rename or unlink inside ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_file(path: str, data: bytes | str, mode: int = 0o644) -> None:
+    """Replace ``path`` with ``data`` atomically and durably."""
+    if isinstance(data, str):
+        data = data.encode()
+    directory, name = os.path.split(path)
+    os.makedirs(directory, exist_ok=True)
+    tmp = os.path.join(directory, f".tmp-{name}-{uuid.uuid4().hex[:8]}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+            os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
+        os.rename(tmp, path)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+    fsync_dir(directory)
+
+
+def write_dir(path: str, files: dict[str, bytes | str]) -> None:
+    """Create directory ``path`` holding ``files``, all at once.
+
+    The files are written and fsynced in a sibling temp dir that is then
+    renamed into place, so the record appears whole or not at all.
+    """
+    parent, name = os.path.split(path)
+    os.makedirs(parent, exist_ok=True)
+    tmp = os.path.join(parent, f".tmp-{name}-{uuid.uuid4().hex[:8]}")
+    try:
+        os.mkdir(tmp, 0o755)
+        for fname, data in files.items():
+            _write_new(os.path.join(tmp, fname), data)
+        fsync_dir(tmp)
+        os.rename(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    fsync_dir(parent)
+
+
+def _write_new(path: str, data: bytes | str) -> None:
+    if isinstance(data, str):
+        data = data.encode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_tree(path: str) -> None:
+    """Remove a record directory so that no reader sees it half-deleted.
+
+    It is renamed aside first (atomic), then deleted at leisure.
+    """
+    if not os.path.lexists(path):
+        return
+    parent, name = os.path.split(path)
+    doomed = os.path.join(parent, f".tmp-rm-{name}-{uuid.uuid4().hex[:8]}")
+    os.rename(path, doomed)
+    fsync_dir(parent)
+    shutil.rmtree(doomed, ignore_errors=True)
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

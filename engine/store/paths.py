@@ -1,0 +1,150 @@
+"""Every on-disk name of the store, and one path helper per thing.
+
+The layout mirrors Docker's overlay2 graph driver and its layer/image stores,
+so what a Docker user learned about ``/var/lib/docker`` holds here as-is.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+DEFAULT_ROOT = "/var/lib/berth"
+
+OVERLAY_DIR = "overlay2"
+LINK_DIR = "l"
+DIFF_DIR = "diff"
+WORK_DIR = "work"
+MERGED_DIR = "merged"
+LOWER_FILE = "lower"
+LINK_FILE = "link"
+COMMITTED_FILE = "committed"
+INIT_SUFFIX = "-init"
+
+# Short link names: 26 base32 characters. A lowerdir entry is then "l/" + 26 +
+# ":" = 29 bytes, so 128 layers (the deepest chain we allow) take 3712 bytes and,
+# with upperdir/workdir, the mount options still fit in one 4096-byte page.
+LINK_ID_LENGTH = 26
+MAX_DEPTH = 128
+
+IMAGE_DIR = os.path.join("image", OVERLAY_DIR)
+IMAGEDB_CONTENT = os.path.join(IMAGE_DIR, "imagedb", "content", "sha256")
+IMAGEDB_METADATA = os.path.join(IMAGE_DIR, "imagedb", "metadata", "sha256")
+LAYERDB = os.path.join(IMAGE_DIR, "layerdb", "sha256")
+LAYERDB_MOUNTS = os.path.join(IMAGE_DIR, "layerdb", "mounts")
+REPOSITORIES_FILE = os.path.join(IMAGE_DIR, "repositories.json")
+
+# Files of one layerdb record (layerdb/sha256/<chain-id>/).
+LAYER_DIFF_FILE = "diff"
+LAYER_SIZE_FILE = "size"
+LAYER_CACHE_ID_FILE = "cache-id"
+LAYER_PARENT_FILE = "parent"
+# Files of one mount record (layerdb/mounts/<container-id>/).
+MOUNT_ID_FILE = "mount-id"
+INIT_ID_FILE = "init-id"
+# Files of an image's metadata (imagedb/metadata/sha256/<image-id>/).
+IMAGE_PARENT_FILE = "parent"
+LAST_TAG_TIME_FILE = "lastUpdated"
+
+CONTAINERS_DIR = "containers"
+CONTAINER_CONFIG_FILE = "config.v2.json"
+VOLUMES_DIR = "volumes"
+
+# Staging area for layers being written; each stager holds a lock on its
+# entry, so a repair can tell abandoned staging dirs from live ones.
+STAGING_DIR = "tmp"
+LOCK_FILE = "store.lock"
+EVENTS_FILE = "events.jsonl"
+
+
+@dataclass(frozen=True)
+class StorePaths:
+    """Absolute paths inside one store root."""
+
+    root: str
+
+    def _p(self, *parts: str) -> str:
+        return os.path.join(self.root, *parts)
+
+    @property
+    def overlay(self) -> str:
+        return self._p(OVERLAY_DIR)
+
+    @property
+    def links(self) -> str:
+        return self._p(OVERLAY_DIR, LINK_DIR)
+
+    def link(self, link_id: str) -> str:
+        return self._p(OVERLAY_DIR, LINK_DIR, link_id)
+
+    def layer_dir(self, cache_id: str) -> str:
+        return self._p(OVERLAY_DIR, cache_id)
+
+    def diff_dir(self, cache_id: str) -> str:
+        return self._p(OVERLAY_DIR, cache_id, DIFF_DIR)
+
+    def work_dir(self, cache_id: str) -> str:
+        return self._p(OVERLAY_DIR, cache_id, WORK_DIR)
+
+    def merged_dir(self, cache_id: str) -> str:
+        return self._p(OVERLAY_DIR, cache_id, MERGED_DIR)
+
+    def lower_file(self, cache_id: str) -> str:
+        return self._p(OVERLAY_DIR, cache_id, LOWER_FILE)
+
+    def link_file(self, cache_id: str) -> str:
+        return self._p(OVERLAY_DIR, cache_id, LINK_FILE)
+
+    def committed_file(self, cache_id: str) -> str:
+        return self._p(OVERLAY_DIR, cache_id, COMMITTED_FILE)
+
+    @property
+    def layerdb(self) -> str:
+        return self._p(LAYERDB)
+
+    def layer_record(self, chain_hex: str) -> str:
+        return self._p(LAYERDB, chain_hex)
+
+    @property
+    def mounts(self) -> str:
+        return self._p(LAYERDB_MOUNTS)
+
+    def mount_record(self, container_id: str) -> str:
+        return self._p(LAYERDB_MOUNTS, container_id)
+
+    @property
+    def image_content(self) -> str:
+        return self._p(IMAGEDB_CONTENT)
+
+    def image_config(self, image_hex: str) -> str:
+        return self._p(IMAGEDB_CONTENT, image_hex)
+
+    @property
+    def image_metadata(self) -> str:
+        return self._p(IMAGEDB_METADATA)
+
+    def image_metadata_dir(self, image_hex: str) -> str:
+        return self._p(IMAGEDB_METADATA, image_hex)
+
+    @property
+    def repositories(self) -> str:
+        return self._p(REPOSITORIES_FILE)
+
+    @property
+    def containers(self) -> str:
+        return self._p(CONTAINERS_DIR)
+
+    def container_dir(self, container_id: str) -> str:
+        return self._p(CONTAINERS_DIR, container_id)
+
+    @property
+    def staging(self) -> str:
+        return self._p(STAGING_DIR)
+
+    @property
+    def lock(self) -> str:
+        return self._p(LOCK_FILE)
+
+    @property
+    def events(self) -> str:
+        return self._p(EVENTS_FILE)

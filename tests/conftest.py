@@ -1,0 +1,49 @@
+"""Fixtures shared by every suite: a fresh store root per test, and leak checks."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from engine.runtime import syscalls
+
+
+def mounts_under(root: Path) -> list[str]:
+    """Mount points at or below ``root``, deepest first, from /proc/self/mountinfo."""
+    prefix = str(root)
+    found = []
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        for line in f:
+            point = line.split()[4].encode().decode("unicode_escape")
+            if point == prefix or point.startswith(prefix + "/"):
+                found.append(point)
+    return sorted(found, key=lambda p: p.count("/"), reverse=True)
+
+
+def unmount_all(root: Path) -> None:
+    for point in mounts_under(root):
+        try:
+            syscalls.umount2(point, syscalls.MNT_DETACH)
+        except OSError:
+            pass
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if os.geteuid() != 0:
+        raise pytest.UsageError("berth's tests mount overlays and create namespaces: run them as root")
+
+
+@pytest.fixture
+def store_root(tmp_path: Path) -> Iterator[Path]:
+    """A fresh, empty store root; every mount under it is removed afterwards, and a leak fails the test."""
+    root = tmp_path / "store"
+    root.mkdir()
+    try:
+        yield root
+    finally:
+        leaked = mounts_under(root)
+        unmount_all(root)
+    assert not leaked, f"test left mounts behind: {leaked}"

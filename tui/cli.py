@@ -1,0 +1,79 @@
+"""The ``berth`` command line: Docker's verbs and flags over the engine.
+
+``berth`` with no arguments opens the Textual app. Errors the user can fix
+print one ``Error: …`` line; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main", "build_parser", "UsageError"]
+
+USAGE_EXIT = 125  # Docker's status for a command line it cannot parse
+
+
+class UsageError(Exception):
+    """A command line that does not parse; printed with a hint, exit 125."""
+
+    def __init__(self, message: str, prog: str) -> None:
+        super().__init__(message)
+        self.prog = prog
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports errors Docker's way instead of exiting 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message, self.prog)
+
+
+def build_parser() -> Parser:
+    from .verbs import images, system
+
+    parser = Parser(prog="berth", description="A daemonless container manager that shows its layers.")
+    parser.add_argument("--root", help="store root (default: $BERTH_ROOT or /var/lib/berth)")
+    sub = parser.add_subparsers(dest="verb", metavar="COMMAND", parser_class=Parser)
+    images.register(sub)
+    system.register(sub)
+    return parser
+
+
+def _root(args: argparse.Namespace) -> str:
+    from engine.store.paths import DEFAULT_ROOT
+
+    return args.root or os.environ.get("BERTH_ROOT") or DEFAULT_ROOT
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from engine.errors import BerthError
+
+    try:
+        args = build_parser().parse_args(argv)
+        root = _root(args)
+        if args.verb is None:
+            from .app import run_app
+
+            return run_app(root)
+        from engine import Engine
+
+        return int(args.func(Engine(root), args) or 0)
+    except UsageError as err:
+        print(f"Error: {err}\nSee '{err.prog} --help'.", file=sys.stderr)
+        return USAGE_EXIT
+    except BerthError as err:
+        print(f"Error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("Error: interrupted; nothing was changed", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

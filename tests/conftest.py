@@ -47,3 +47,50 @@ def store_root(tmp_path: Path) -> Iterator[Path]:
         leaked = mounts_under(root)
         unmount_all(root)
     assert not leaked, f"test left mounts behind: {leaked}"
+
+
+BUSYBOX = "/bin/busybox"
+
+
+@pytest.fixture(scope="session")
+def busybox_rootfs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A busybox root filesystem dir, as ``berth bootstrap`` lays one out."""
+    from engine.importer import make_busybox_rootfs
+
+    if not os.path.exists(BUSYBOX):
+        raise pytest.UsageError("tests need Debian's busybox-static: apt-get install busybox-static")
+    root = tmp_path_factory.mktemp("busybox") / "rootfs"
+    make_busybox_rootfs(str(root), BUSYBOX)
+    return root
+
+
+@pytest.fixture(scope="session")
+def busybox_tar(busybox_rootfs: Path) -> Path:
+    """That root filesystem packed by GNU tar, the way users make rootfs tarballs."""
+    import subprocess
+
+    out = busybox_rootfs.parent / "busybox-rootfs.tar"
+    subprocess.run(["tar", "-C", str(busybox_rootfs), "-cf", str(out), "."], check=True)
+    return out
+
+
+@pytest.fixture
+def engine(store_root: Path):  # type: ignore[no-untyped-def]
+    """An Engine on the fresh store root."""
+    from engine import Engine
+
+    return Engine(str(store_root))
+
+
+@pytest.fixture
+def berth(store_root: Path, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    """Run the CLI in-process on the test's store: ``berth("images")`` → (status, stdout, stderr)."""
+    from tui.cli import main
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        status = main(["--root", str(store_root), *argv])
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    return run

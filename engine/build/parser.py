@@ -19,6 +19,7 @@ from engine.build.shell_lex import ShellLex, go_quote, is_go_space
 from engine.errors import DockerfileParseError
 
 __all__ = [
+    "DEFAULT_ESCAPE",
     "Directive",
     "Dockerfile",
     "Heredoc",
@@ -141,20 +142,16 @@ class _DirectiveState:
         self._done = False
 
     def feed(self, line: str, line_no: int) -> None:
+        """Look at one line (newline and leading blanks gone) for a directive."""
         if self._done:
             return
-        if not line.startswith("#"):
+        match = _DIRECTIVE.fullmatch(_trim_left(line[1:])) if line.startswith("#") else None
+        if match is None or match.group(1).lower() not in _DIRECTIVE_NAMES:
             self._done = True
             return
-        match = _DIRECTIVE.fullmatch(_trim_left(line[1:]))
-        name = match.group(1).lower() if match else ""
-        if name not in _DIRECTIVE_NAMES:
-            self._done = True
-            return
+        name, value = match.group(1).lower(), match.group(2)
         if any(d.name == name for d in self.found):
             raise _Error(f"only one {name} parser directive can be used")
-        assert match is not None
-        value = match.group(2)
         if name == "escape":
             if value not in ("\\", "`"):
                 raise _Error(f"invalid escape token '{value}' does not match ` or \\")
@@ -308,24 +305,22 @@ def _extract_flags(line: str, escape: str) -> tuple[str, list[str]]:
         word, i = _flag_word(line, i, escape)
         if word == "--":
             return line[i:], flags
-        if word is not None:
-            flags.append(word)
+        flags.append(word)
         if i >= len(line):
             return "", flags
 
 
-def _flag_word(line: str, i: int, escape: str) -> tuple[str | None, int]:
-    """One flag starting at ``i``; None when it came out empty and unquoted."""
+def _flag_word(line: str, i: int, escape: str) -> tuple[str, int]:
+    """One flag starting at ``i`` (which holds ``--``) and the index just past it."""
     buf: list[str] = []
     quote = ""
-    quoted = False
     while i < len(line):
         ch = line[i]
         if not quote and is_go_space(ch):
             break
         i += 1
         if not quote and ch in ("'", '"'):
-            quote, quoted = ch, True
+            quote = ch
             continue
         if quote and ch == quote:
             quote = ""
@@ -337,8 +332,7 @@ def _flag_word(line: str, i: int, escape: str) -> tuple[str | None, int]:
             ch = line[i]
             i += 1
         buf.append(ch)
-    word = "".join(buf)
-    return (word if quoted or word else None), i
+    return "".join(buf), i
 
 
 def _parse_words(rest: str, escape: str) -> list[str]:

@@ -60,20 +60,22 @@ class WordResult:
 
 
 class _Words:
-    """Accumulates split words: unquoted whitespace ends a word, quoted text never does."""
+    """Accumulates split words: unquoted whitespace ends a word, quoted text never does.
+
+    An empty quoted string ("") adds nothing, so it does not make a word of its own.
+    """
 
     def __init__(self) -> None:
         self.words: list[str] = []
         self._buf: list[str] = []
+        self._size = 0
         self._in_word = False
 
     def add_char(self, ch: str) -> None:
         if not is_go_space(ch):
             self.add_raw(ch)
-        elif self._in_word and self._buf:
-            self.words.append("".join(self._buf))
-            self._buf.clear()
-            self._in_word = False
+        elif self._in_word and self._size:
+            self._flush()
 
     def add_string(self, text: str) -> None:
         for ch in text:
@@ -81,13 +83,18 @@ class _Words:
 
     def add_raw(self, text: str) -> None:
         self._buf.append(text)
+        self._size += len(text)
         self._in_word = True
 
+    def _flush(self) -> None:
+        self.words.append("".join(self._buf))
+        self._buf.clear()
+        self._size = 0
+        self._in_word = False
+
     def finish(self) -> list[str]:
-        if self._buf:
-            self.words.append("".join(self._buf))
-            self._buf.clear()
-            self._in_word = False
+        if self._size:
+            self._flush()
         return self.words
 
 

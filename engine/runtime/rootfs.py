@@ -127,7 +127,10 @@ def _mount(source: str, target: str, fstype: str | None, flags: int, data: str |
 def _bind_readonly(source: str, target: str, root: str, recursive: bool = False) -> None:
     """Bind ``source`` on ``target``, then remount the bind read-only (a bind cannot start read-only)."""
     _mount(source, target, None, syscalls.MS_BIND | (syscalls.MS_REC if recursive else 0), None, root)
-    flags = syscalls.MS_BIND | syscalls.MS_REMOUNT | syscalls.MS_RDONLY
+    # A remount replaces the per-mount flags, so keep the nosuid/nodev/noexec the source had
+    # (statvfs's ST_NOSUID/ST_NODEV/ST_NOEXEC have the same values as the MS_ flags).
+    kept = os.statvfs(target).f_flag & _NOSUID_NODEV_NOEXEC
+    flags = syscalls.MS_BIND | syscalls.MS_REMOUNT | syscalls.MS_RDONLY | kept
     _mount("", target, None, flags, None, root)
 
 

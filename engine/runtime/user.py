@@ -14,7 +14,7 @@ PASSWD_PATH = "/etc/passwd"
 GROUP_PATH = "/etc/group"
 
 
-class UnknownUser(Exception):
+class UnknownUser(LookupError):
     """A user or group name that the container's passwd or group file does not list."""
 
 

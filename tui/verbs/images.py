@@ -98,7 +98,7 @@ def _bool(text: str) -> bool:
 
 
 def cmd_import(engine: Engine, args: argparse.Namespace) -> int:
-    from engine.build.changes import config_changes
+    from engine.build.metadata import config_changes
 
     changes = config_changes(args.change) if args.change else None
     with _open_source(args.file) as (stream, total):

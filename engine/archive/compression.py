@@ -1,0 +1,128 @@
+"""Recognise a layer tar's compression by its first bytes and undo it as a stream.
+
+The file name never counts: registries and ``docker save`` files lie about it,
+and stdin has none.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import zlib
+from collections.abc import Callable
+
+from ..errors import ArchiveError
+from .digest import ByteSource
+
+__all__ = ["GZIP", "BZIP2", "XZ", "ZSTD", "UNCOMPRESSED", "detect_compression", "open_maybe_compressed", "Decompressed"]
+
+GZIP = "gzip"
+BZIP2 = "bzip2"
+XZ = "xz"
+ZSTD = "zstd"
+UNCOMPRESSED = "tar"
+
+_GZIP_MAGIC = b"\x1f\x8b\x08"  # RFC 1952: ID1, ID2, CM=deflate
+_XZ_MAGIC = b"\xfd7zXZ\x00"  # xz-file-format.txt, 2.1.1.1
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # RFC 8878, 3.1.1
+_ZSTD_SKIPPABLE = b"\x2a\x4d\x18"  # RFC 8878, 3.1.2: 0x184D2A5? little-endian, first byte 0x50..0x5F
+# A bzip2 stream is "BZh", a block size digit, then a block or end-of-stream magic (both 48-bit
+# BCD of pi / sqrt(pi)); checking all of it keeps a tar whose first file is named "BZh…" a tar.
+_BZIP2_BLOCK_MAGICS = (b"\x31\x41\x59\x26\x53\x59", b"\x17\x72\x45\x38\x50\x90")
+_HEAD_SIZE = 10  # long enough for the bzip2 check, the longest above
+
+
+def detect_compression(head: bytes) -> str:
+    """The compression of a stream that starts with ``head`` (at least 10 bytes unless shorter)."""
+    if head.startswith(_GZIP_MAGIC):
+        return GZIP
+    if head.startswith(_XZ_MAGIC):
+        return XZ
+    if head.startswith(_ZSTD_MAGIC) or (head[:1] and head[0] & 0xF0 == 0x50 and head[1:4] == _ZSTD_SKIPPABLE):
+        return ZSTD
+    if head[:3] == b"BZh" and head[3:4].isdigit() and head[3:4] != b"0" and head[4:10] in _BZIP2_BLOCK_MAGICS:
+        return BZIP2
+    return UNCOMPRESSED
+
+
+class _Replay:
+    """A forward-only stream that first gives back the bytes already read from it to look at."""
+
+    def __init__(self, head: bytes, rest: ByteSource) -> None:
+        self._head = head
+        self._rest = rest
+
+    def read(self, size: int = -1, /) -> bytes:
+        if not self._head:
+            return self._rest.read(size)
+        if size < 0:
+            data, self._head = self._head + self._rest.read(), b""
+        else:
+            data, self._head = self._head[:size], self._head[size:]
+        return data
+
+
+def _read_head(source: ByteSource) -> bytes:
+    """Up to ``_HEAD_SIZE`` bytes; a pipe may hand them over a few at a time."""
+    head = b""
+    while len(head) < _HEAD_SIZE:
+        chunk = source.read(_HEAD_SIZE - len(head))
+        if not chunk:
+            break
+        head += chunk
+    return head
+
+
+def _zstd_reader(source: ByteSource) -> ByteSource:
+    import zstandard  # only zstd layers pay for the import
+
+    reader: ByteSource = zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True, closefd=False)
+    return reader
+
+
+def _zstd_errors() -> tuple[type[BaseException], ...]:
+    import zstandard
+
+    return (zstandard.ZstdError,)
+
+
+_OPENERS: dict[str, Callable[[ByteSource], ByteSource]] = {
+    GZIP: lambda s: gzip.GzipFile(fileobj=s, mode="rb"),  # type: ignore[arg-type]
+    BZIP2: lambda s: bz2.BZ2File(s),  # type: ignore[arg-type]
+    XZ: lambda s: lzma.LZMAFile(s),  # type: ignore[arg-type]
+    ZSTD: _zstd_reader,
+    UNCOMPRESSED: lambda s: s,
+}
+
+
+class Decompressed:
+    """The uncompressed bytes of a (maybe compressed) stream; a decoder failure is an ``ArchiveError``."""
+
+    def __init__(self, source: ByteSource, name: str) -> None:
+        head = _read_head(source)
+        self.compression = detect_compression(head)
+        """What the stream was compressed with (``UNCOMPRESSED`` for a plain tar)."""
+        self._name = name
+        self._reader = _OPENERS[self.compression](_Replay(head, source))
+        self._errors = (OSError, ValueError, zlib.error, lzma.LZMAError)
+        if self.compression == ZSTD:
+            self._errors += _zstd_errors()
+
+    def read(self, size: int = -1, /) -> bytes:
+        try:
+            return self._reader.read(size)
+        except EOFError as err:
+            raise ArchiveError(f"{self._name}: truncated ({self.compression} stream ends early)") from err
+        except self._errors as err:
+            raise ArchiveError(f"{self._name}: corrupt {self.compression} data ({err})") from err
+
+
+def open_maybe_compressed(fileobj: ByteSource, name: str = "<stream>") -> Decompressed:
+    """Wrap ``fileobj`` so reads return uncompressed bytes, whatever (if any) compression it uses.
+
+    gzip, bzip2, xz and zstd are recognised by their magic bytes; anything else
+    is passed through untouched for the tar reader to judge. Only ``read`` is
+    used, so pipes and stdin work. ``name`` goes into error messages.
+    """
+    return Decompressed(fileobj, name)

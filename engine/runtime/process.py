@@ -1,0 +1,452 @@
+"""Run one command isolated in a container root: namespaces, mounts, credentials, exec, exit code.
+
+The engine thread that starts a container calls ``unshare(CLONE_NEWPID)`` on
+itself (the pid namespace for *children* is per thread), forks, and puts itself
+back at once; so the child is PID 1 of a new pid namespace and still the
+engine's direct child: its exit status, and a SIGKILL that takes the whole
+namespace down, need no middleman process.
+
+The child never returns into the engine's Python code: it ends in ``execve`` or
+``os._exit``. Any failure before exec travels back through a close-on-exec pipe
+as ``(exit code, errno, message)``; end of file without a message means exec
+succeeded.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import select
+import signal
+import stat
+import struct
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import NoReturn
+
+from engine.errors import BerthError, InvalidArgument
+from engine.runtime import capabilities, rootfs, syscalls
+from engine.runtime.rootfs import BindMount
+from engine.runtime.user import ExecUser, resolve_user
+
+__all__ = [
+    "BindMount",
+    "ContainerProcess",
+    "ContainerStartError",
+    "ProcessSpec",
+    "DEFAULT_PATH",
+    "EXIT_SETUP_FAILED",
+    "EXIT_CANNOT_EXECUTE",
+    "EXIT_NOT_FOUND",
+    "run_isolated",
+    "start",
+]
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+# Docker's (and the shell's) exit codes for a command that never ran.
+EXIT_SETUP_FAILED = 125
+EXIT_CANNOT_EXECUTE = 126
+EXIT_NOT_FOUND = 127
+# A command killed by signal N exits 128 + N.
+_SIGNAL_EXIT_BASE = 128
+
+_NAMESPACES = syscalls.CLONE_NEWNS | syscalls.CLONE_NEWUTS | syscalls.CLONE_NEWIPC
+# The failure report: exit code and errno as native ints, then a UTF-8 message.
+_REPORT_HEADER = struct.Struct("=ii")
+# Well under PIPE_BUF (4096), so the report is one atomic write.
+_REPORT_MAX = 2048
+# How often a wait with a cancel event looks at the event.
+_CANCEL_POLL_SECONDS = 0.05
+# The lowest fd the child may park the report pipe on, clear of 0, 1 and 2.
+_FIRST_FREE_FD = 3
+
+
+class ContainerStartError(BerthError):
+    """The container's command never ran: berth's setup failed, or exec did.
+
+    ``exit_code`` is what Docker reports for it: 125 setup, 126 cannot execute, 127 not found.
+    """
+
+    def __init__(self, message: str, exit_code: int, errno_: int = 0) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.errno = errno_
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    """Everything the container's first process needs; the root is already mounted."""
+
+    rootfs: str
+    """The merged directory of the container's overlay (absolute)."""
+    argv: Sequence[str]
+    """Command and arguments; argv[0] without a slash is looked up in the container's PATH."""
+    env: Sequence[str] = ()
+    """``K=V`` entries; PATH, HOME and HOSTNAME get Docker's defaults when missing."""
+    cwd: str = "/"
+    """Absolute directory inside the container; it must exist."""
+    user: str = ""
+    """``uid[:gid]`` or ``name[:group]``, looked up in the container's /etc files; "" is root."""
+    hostname: str = ""
+    """The UTS namespace's hostname; "" keeps the host's."""
+    stdin: int | None = None
+    """File descriptor to use as the command's stdin; None inherits the engine's."""
+    stdout: int | None = None
+    stderr: int | None = None
+    mounts: Sequence[BindMount] = ()
+    """Bind mounts (volumes), applied in order after /proc, /dev and /sys."""
+    capabilities: frozenset[str] = field(default=capabilities.DEFAULT_CAPABILITIES)
+    """The capability bounding set, by name; Docker's default set unless given."""
+    no_new_privileges: bool = True
+    """Set PR_SET_NO_NEW_PRIVS, so setuid binaries and file capabilities cannot raise privileges."""
+
+
+class _ExecFailed(Exception):
+    """The command could not be exec'd; carries Docker's exit code for it."""
+
+    def __init__(self, exit_code: int, err: int, message: str) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.errno = err
+
+
+def _exit_code(status: int) -> int:
+    """Docker's exit code from a wait status: the code, or 128 + N for a kill by signal N."""
+    code = os.waitstatus_to_exitcode(status)
+    return _SIGNAL_EXIT_BASE - code if code < 0 else code
+
+
+class ContainerProcess:
+    """A running container's first process (PID 1 of its pid namespace), a direct child of this thread.
+
+    It is killed when the thread that started it exits (PR_SET_PDEATHSIG), so
+    start it on a thread that lives as long as the container.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        """Host pid of the container's init."""
+        self.exit_code: int | None = None
+        """Set once the process has been reaped."""
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` to the container's init; SIGKILL ends every process in the container."""
+        if self.exit_code is None:
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def wait(self, cancel: threading.Event | None = None) -> int:
+        """Wait for the container to end and return its exit code; setting ``cancel`` kills it first."""
+        if self.exit_code is None:
+            if cancel is not None:
+                self._wait_or_cancel(cancel)
+            _, status = os.waitpid(self.pid, 0)
+            self.exit_code = _exit_code(status)
+        return self.exit_code
+
+    def _wait_or_cancel(self, cancel: threading.Event) -> None:
+        """Block until the process exits (without reaping it) or ``cancel`` is set, which kills it."""
+        pidfd = os.pidfd_open(self.pid)
+        try:
+            poller = select.poll()
+            poller.register(pidfd, select.POLLIN)
+            while not cancel.is_set():
+                if poller.poll(_CANCEL_POLL_SECONDS * 1000):
+                    return
+            self.kill()
+        finally:
+            os.close(pidfd)
+
+
+def run_isolated(spec: ProcessSpec, cancel: threading.Event | None = None) -> int:
+    """Run ``spec`` to completion in new mount, UTS, IPC and pid namespaces and return its exit code.
+
+    Args:
+        spec: the command and the already-mounted root it runs in.
+        cancel: when set, the container is killed (exit code 137).
+
+    Returns:
+        The command's exit code, or 128 + N when signal N killed it.
+
+    Raises:
+        InvalidArgument: the spec cannot describe a container.
+        ContainerStartError: the command never ran (exit_code 125, 126 or 127).
+    """
+    process = start(spec)
+    try:
+        return process.wait(cancel)
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+
+
+def start(spec: ProcessSpec) -> ContainerProcess:
+    """Start ``spec`` and return once its command has been exec'd.
+
+    Raises:
+        InvalidArgument: the spec cannot describe a container.
+        ContainerStartError: the command never ran (exit_code 125, 126 or 127).
+    """
+    _validate(spec)
+    report_r, report_w = os.pipe2(os.O_CLOEXEC)
+    try:
+        pid = _fork_as_pid_ns_init()
+        if pid == 0:
+            _child(spec, report_r, report_w)
+    finally:
+        os.close(report_w)
+    process = ContainerProcess(pid)
+    try:
+        report = _read_report(report_r)
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    finally:
+        os.close(report_r)
+    if report:
+        process.wait()
+        raise _start_error(report)
+    return process
+
+
+def _validate(spec: ProcessSpec) -> None:
+    """Reject a spec in the engine's process, where the error is cheap and clear."""
+    if not spec.argv:
+        raise InvalidArgument("no command given")
+    if not os.path.isabs(spec.cwd):
+        raise InvalidArgument(f"the working directory must be absolute: {spec.cwd}")
+    if not os.path.isdir(spec.rootfs):
+        raise InvalidArgument(f"container root is not a directory: {spec.rootfs}")
+    for bind in spec.mounts:
+        if not os.path.isabs(bind.source) or not os.path.isabs(bind.destination):
+            raise InvalidArgument(f"bind mount paths must be absolute: {bind.source}:{bind.destination}")
+        if not os.path.exists(bind.source):
+            raise InvalidArgument(f"bind mount source does not exist: {bind.source}")
+    try:
+        capabilities.capability_numbers(spec.capabilities)
+    except ValueError as err:
+        raise InvalidArgument(str(err)) from err
+
+
+def _fork_as_pid_ns_init() -> int:
+    """fork(), with the child as PID 1 of a new pid namespace; this thread's own children are unaffected after."""
+    own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    pid = -1
+    try:
+        syscalls.unshare(syscalls.CLONE_NEWPID)
+        pid = os.fork()
+    finally:
+        if pid != 0:
+            syscalls.setns(own, syscalls.CLONE_NEWPID)
+        os.close(own)
+    return pid
+
+
+def _read_report(fd: int) -> bytes:
+    """Everything the child wrote before exec or exit; empty once exec succeeded."""
+    chunks = []
+    while chunk := os.read(fd, _REPORT_MAX):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _start_error(report: bytes) -> ContainerStartError:
+    """The error the child reported, as the user sees it."""
+    if len(report) < _REPORT_HEADER.size:
+        return ContainerStartError("container setup failed without a report", EXIT_SETUP_FAILED)
+    code, err = _REPORT_HEADER.unpack_from(report)
+    message = report[_REPORT_HEADER.size :].decode("utf-8", "replace")
+    return ContainerStartError(message, code, err)
+
+
+# Everything below runs in the child only.
+
+
+def _child(spec: ProcessSpec, report_r: int, report_w: int) -> NoReturn:
+    """The container's init until exec: report any failure to the engine, never unwind into its code."""
+    code = EXIT_SETUP_FAILED
+    try:
+        os.close(report_r)
+        report = fcntl.fcntl(report_w, fcntl.F_DUPFD_CLOEXEC, _FIRST_FREE_FD)
+        try:
+            _setup_and_exec(spec, report)
+        except _ExecFailed as failure:
+            code = failure.exit_code
+            _report(report, code, failure.errno, str(failure))
+        except OSError as err:
+            _report(report, code, err.errno or 0, _describe(err))
+        except BaseException as err:
+            _report(report, code, 0, f"container setup failed: {err!r}")
+    finally:
+        os._exit(code)
+
+
+def _describe(err: OSError) -> str:
+    """An OSError as one line: the message, then the path it concerns, if any."""
+    message = err.strerror or str(err)
+    return f"{message}: {err.filename}" if err.filename else message
+
+
+def _report(fd: int, code: int, err: int, message: str) -> None:
+    """Send one failure report to the engine; if the engine is gone, there is no one to tell."""
+    data = _REPORT_HEADER.pack(code, err) + message.encode("utf-8", "replace")
+    try:
+        os.write(fd, data[:_REPORT_MAX])
+    except OSError:
+        pass
+
+
+def _setup_and_exec(spec: ProcessSpec, report: int) -> NoReturn:
+    """Namespaces, root, hostname, credentials, then exec: the order each step needs."""
+    _die_with_parent(report)
+    _reset_signals()
+    _redirect_stdio(spec)
+    syscalls.unshare(_NAMESPACES)
+    rootfs.prepare_rootfs(spec.rootfs, spec.mounts)
+    if spec.hostname:
+        syscalls.sethostname(spec.hostname)
+    user = _resolve_user(spec.user)
+    _enter_cwd(spec.cwd)
+    capabilities.drop_bounding_set(capabilities.capability_numbers(spec.capabilities))
+    _switch_user(user)
+    # Changing uid clears the parent-death signal, so set it again.
+    _die_with_parent(report)
+    if spec.no_new_privileges:
+        syscalls.prctl(syscalls.PR_SET_NO_NEW_PRIVS, 1)
+    env = _container_env(spec, user)
+    path = _look_path(spec.argv[0], env.get("PATH", ""))
+    os.umask(0o022)
+    _mark_fds_cloexec()
+    _exec(path, spec.argv, env)
+
+
+def _die_with_parent(report: int) -> None:
+    """Get SIGKILL when the engine's thread dies, and exit now if it already has.
+
+    The report pipe's read end lives only in the engine, so POLLERR on our write
+    end means the engine is gone (getppid() says 0 in a new pid namespace either way).
+    """
+    syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
+    poller = select.poll()
+    poller.register(report, select.POLLOUT)
+    for _fd, events in poller.poll(0):
+        if events & (select.POLLERR | select.POLLHUP):
+            os._exit(EXIT_SETUP_FAILED)
+
+
+def _reset_signals() -> None:
+    """Give the command default dispositions and an empty mask: ignored signals survive exec.
+
+    Python ignores SIGPIPE and SIGXFSZ; the engine's thread may block signals.
+    """
+    signal.pthread_sigmask(signal.SIG_SETMASK, ())
+    for sig in signal.valid_signals():
+        if sig in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            if signal.getsignal(sig) == signal.SIG_IGN:
+                signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):
+            continue
+
+
+def _redirect_stdio(spec: ProcessSpec) -> None:
+    """Put the spec's fds on 0, 1 and 2; copies first, so swapping (stdout=2, stderr=1) works."""
+    wanted = {0: spec.stdin, 1: spec.stdout, 2: spec.stderr}
+    copies = {
+        target: fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, _FIRST_FREE_FD)
+        for target, fd in wanted.items()
+        if fd is not None
+    }
+    for target, copy in copies.items():
+        os.dup2(copy, target, inheritable=True)
+        os.close(copy)
+
+
+def _resolve_user(spec: str) -> ExecUser:
+    """The user from the container's own /etc/passwd and /etc/group."""
+    try:
+        return resolve_user(spec)
+    except LookupError as err:
+        raise OSError(errno.ENOENT, str(err)) from err
+
+
+def _enter_cwd(cwd: str) -> None:
+    """chdir into the working directory, as root so a 0700 directory still works for another user."""
+    try:
+        os.chdir(cwd)
+    except FileNotFoundError as err:
+        raise OSError(err.errno, f"working directory {cwd}: no such directory") from err
+    except OSError as err:
+        raise OSError(err.errno, f"working directory {cwd}: {err.strerror}") from err
+
+
+def _switch_user(user: ExecUser) -> None:
+    """Supplementary groups, then gid, then uid (after setuid the others are no longer allowed)."""
+    os.setgroups(list(user.groups))
+    os.setgid(user.gid)
+    os.setuid(user.uid)
+
+
+def _container_env(spec: ProcessSpec, user: ExecUser) -> dict[str, str]:
+    """The command's environment: the spec's entries over Docker's PATH, HOSTNAME and HOME defaults."""
+    env = {"PATH": DEFAULT_PATH}
+    if spec.hostname:
+        env["HOSTNAME"] = spec.hostname
+    env["HOME"] = user.home
+    for entry in spec.env:
+        key, sep, value = entry.partition("=")
+        if sep:
+            env[key] = value
+    return env
+
+
+def _is_executable_file(path: str) -> bool:
+    """Go's exec.LookPath test: exists, is not a directory, has an execute bit."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISDIR(mode) and bool(mode & 0o111)
+
+
+def _look_path(name: str, search: str) -> str:
+    """Find ``name`` in the container's PATH; a name with a slash is used as it is."""
+    if "/" in name:
+        return name
+    for directory in search.split(":"):
+        candidate = os.path.join(directory or ".", name)
+        if _is_executable_file(candidate):
+            return candidate
+    raise _ExecFailed(EXIT_NOT_FOUND, errno.ENOENT, f'exec: "{name}": executable file not found in $PATH')
+
+
+def _mark_fds_cloexec() -> None:
+    """Keep every fd above stderr out of the command (the engine's files, sockets, locks)."""
+    try:
+        syscalls.close_range(_FIRST_FREE_FD, flags=syscalls.CLOSE_RANGE_CLOEXEC)
+    except OSError:
+        for name in os.listdir("/proc/self/fd"):
+            fd = int(name)
+            if fd >= _FIRST_FREE_FD:
+                try:
+                    os.set_inheritable(fd, False)
+                except OSError:
+                    continue
+
+
+def _exec(path: str, argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:
+    """execve, with Docker's exit code when it fails: 127 not found, 126 found but not runnable."""
+    try:
+        os.execve(path, list(argv), env)
+    except OSError as err:
+        code = EXIT_NOT_FOUND if err.errno in (errno.ENOENT, errno.ENOTDIR) else EXIT_CANNOT_EXECUTE
+        reason = (err.strerror or "cannot execute").lower()
+        raise _ExecFailed(code, err.errno or 0, f'exec: "{path}": {reason}') from err

@@ -1,0 +1,1 @@
+"""One big widget per module, named after its class."""

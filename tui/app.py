@@ -5,6 +5,9 @@ Engine calls run in thread workers; only message handlers touch widgets.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -27,12 +30,15 @@ class BerthApp(App[int]):
     BINDINGS = [
         Binding("q", "quit", "Quit", id="quit"),
         Binding("r", "refresh", "Refresh", id="refresh"),
+        Binding("b", "bootstrap", "Bootstrap", id="bootstrap", tooltip="Make busybox:latest from the host's busybox-static"),
     ]
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, clock: Callable[[], float] = time.time) -> None:
         super().__init__()
         self.engine = engine
         """The engine every panel reads through."""
+        self.clock = clock
+        """Where "now" comes from for ages like "2 weeks ago" (frozen in snapshots)."""
         self.sub_title = engine.root
 
     def compose(self) -> ComposeResult:
@@ -46,6 +52,20 @@ class BerthApp(App[int]):
     def action_refresh(self) -> None:
         self.load_images()
 
+    def action_bootstrap(self) -> None:
+        self.notify("Making busybox:latest from /bin/busybox…", title="Bootstrap")
+        self.bootstrap()
+
+    @work(thread=True, exclusive=True, group="bootstrap", exit_on_error=False, description="Bootstrapping")
+    def bootstrap(self) -> None:
+        try:
+            image_id = self.engine.image_bootstrap("busybox:latest")
+        except BerthError as err:
+            self.call_from_thread(self.notify, str(err), title="Bootstrap failed", severity="error")
+            return
+        self.call_from_thread(self.notify, image_id[:19], title="busybox:latest is ready")
+        self.call_from_thread(self.load_images)
+
     @work(thread=True, exclusive=True, group="images", exit_on_error=False, description="Reading images")
     def load_images(self) -> None:
         try:
@@ -57,7 +77,7 @@ class BerthApp(App[int]):
 
     @on(ImagesLoaded)
     def show_images(self, event: ImagesLoaded) -> None:
-        self.query_one(ImagesTable).show(event.images)
+        self.query_one(ImagesTable).show(event.images, now=self.clock())
 
 
 def run_app(root: str) -> int:

@@ -60,6 +60,8 @@ _REPORT_HEADER = struct.Struct("=ii")
 _REPORT_MAX = 2048
 # How often a wait with a cancel event looks at the event.
 _CANCEL_POLL_SECONDS = 0.05
+# HOST_NAME_MAX in <bits/local_lim.h>.
+_MAX_HOSTNAME = 64
 # The lowest fd the child may park the report pipe on, clear of 0, 1 and 2.
 _FIRST_FREE_FD = 3
 
@@ -195,14 +197,17 @@ def start(spec: ProcessSpec) -> ContainerProcess:
     """
     _validate(spec)
     report_r, report_w = os.pipe2(os.O_CLOEXEC)
+    # Ctrl-C is held back until the child has a ContainerProcess to be killed through.
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
-        pid = _fork_as_pid_ns_init()
-        if pid == 0:
-            _child(spec, report_r, report_w)
-    finally:
-        os.close(report_w)
+        pid = _fork_child(spec, report_r, report_w)
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        os.close(report_r)
+        raise
     process = ContainerProcess(pid)
     try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         report = _read_report(report_r)
     except BaseException:
         process.kill()
@@ -216,12 +221,29 @@ def start(spec: ProcessSpec) -> ContainerProcess:
     return process
 
 
+def _fork_child(spec: ProcessSpec, report_r: int, report_w: int) -> int:
+    """Fork the container's init (which never returns here); the engine keeps only the report's read end."""
+    try:
+        pid = _fork_as_pid_ns_init()
+        if pid == 0:
+            _child(spec, report_r, report_w)
+    except OSError as err:
+        raise ContainerStartError(f"cannot start the container: {_describe(err)}", EXIT_SETUP_FAILED) from err
+    finally:
+        os.close(report_w)
+    return pid
+
+
 def _validate(spec: ProcessSpec) -> None:
     """Reject a spec in the engine's process, where the error is cheap and clear."""
     if not spec.argv:
         raise InvalidArgument("no command given")
     if not os.path.isabs(spec.cwd):
         raise InvalidArgument(f"the working directory must be absolute: {spec.cwd}")
+    if any("\0" in item for item in (*spec.argv, *spec.env, spec.cwd, spec.user, spec.hostname)):
+        raise InvalidArgument("command, environment, working directory, user and hostname cannot hold NUL bytes")
+    if len(spec.hostname.encode()) > _MAX_HOSTNAME:
+        raise InvalidArgument(f"hostname is longer than {_MAX_HOSTNAME} bytes: {spec.hostname}")
     if not os.path.isdir(spec.rootfs):
         raise InvalidArgument(f"container root is not a directory: {spec.rootfs}")
     for bind in spec.mounts:

@@ -15,10 +15,12 @@ from ..format import human_size, short_id, since
 __all__ = ["ImagesTable"]
 
 EMPTY_HELP = """\
-No images in this store yet. Make a first one with any of:
+No images in this store yet. Make a first one:
 
-  berth bootstrap               a small busybox image from the host's busybox-static
-  berth import ROOTFS.tar NAME  any root filesystem tarball (gzip, bzip2, xz, zstd)
+  press b, or run  berth bootstrap
+      a small busybox image from the host's busybox-static
+  berth import ROOTFS.tar NAME
+      any root filesystem tarball (gzip, bzip2, xz, zstd)
 """
 
 _COLUMNS = (("repository", "REPOSITORY"), ("tag", "TAG"), ("id", "IMAGE ID"), ("created", "CREATED"), ("size", "SIZE"))

@@ -19,6 +19,7 @@ __all__ = [
     "DockerfileParseError",
     "BuildError",
     "Cancelled",
+    "ContainerStartError",
 ]
 
 
@@ -91,3 +92,15 @@ class BuildError(BerthError):
 
 class Cancelled(BerthError):
     """The user cancelled a long operation; everything it did was undone."""
+
+
+class ContainerStartError(BerthError):
+    """The container's command never ran: berth's setup failed, or exec did.
+
+    ``exit_code`` is what Docker reports for it: 125 setup, 126 cannot execute, 127 not found.
+    """
+
+    def __init__(self, message: str, exit_code: int, errno_: int = 0) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.errno = errno_

@@ -88,10 +88,11 @@ def apply_layer(
     source = HashingReader(decompressed)
     extractor = _Extractor(os.path.abspath(dest_dir), archive_name)
     try:
-        for member in _members(_open_tar(source, archive_name), archive_name):
+        tar_file = _open_tar(source, archive_name)
+        for member in _members(tar_file, archive_name):
             if cancel is not None and cancel.is_set():
                 raise Cancelled("cancelled")
-            extractor.extract(member, source)
+            extractor.extract(member, tar_file)
             if progress is not None:
                 progress(source.size)
         source.drain(COPY_BUFSIZE)
@@ -193,7 +194,7 @@ class _Extractor:
         self.written = 0
         """Regular-file bytes written so far."""
 
-    def extract(self, member: tarfile.TarInfo, source: ByteSource) -> None:
+    def extract(self, member: tarfile.TarInfo, tar: tarfile.TarFile) -> None:
         parts = _clean(member.name)
         if parts is None:
             raise UnsafeEntry(self.archive, member.name)
@@ -207,7 +208,7 @@ class _Extractor:
         elif not parts:
             raise UnsafeEntry(self.archive, member.name)  # only a dir may stand for the layer root
         elif member.isreg():
-            self._file(member, "/".join(parts), source)
+            self._file(member, "/".join(parts), tar)
         else:
             self._special(member, "/".join(parts))
 
@@ -234,14 +235,11 @@ class _Extractor:
         self._set_xattrs(path, member)
         self.dir_times[rel] = member.mtime
 
-    def _file(self, member: tarfile.TarInfo, rel: str, source: ByteSource) -> None:
+    def _file(self, member: tarfile.TarInfo, rel: str, tar: tarfile.TarFile) -> None:
         self._ensure_dir(rel.rpartition("/")[0], member.name)
         fd = self._create(rel, lambda p: os.open(p, _NEW_FILE, 0o600))
         try:
-            if member.sparse is not None:
-                self._copy_sparse(member, fd)
-            else:
-                _copy_exact(source, fd, member.size)
+            _copy_member(tar, member, fd)
             self.written += member.size
             os.fchown(fd, member.uid, member.gid)
             os.fchmod(fd, member.mode)  # after chown, which clears set-id bits
@@ -296,16 +294,6 @@ class _Extractor:
         ns = int(member.mtime * 1_000_000_000)
         os.utime(path, ns=(ns, ns), follow_symlinks=False)
 
-    def _copy_sparse(self, member: tarfile.TarInfo, fd: int) -> None:
-        # Rare (GNU sparse members); TarFile knows how to fill the holes.
-        reader = self._tar_of(member).extractfile(member)
-        assert reader is not None
-        with open(fd, "wb", closefd=False) as out:
-            shutil.copyfileobj(reader, out, COPY_BUFSIZE)
-
-    def _tar_of(self, member: tarfile.TarInfo) -> tarfile.TarFile:
-        raise ArchiveError(f"{self.archive}: {member.name}: sparse files are not supported")
-
     def _set_xattrs(self, target: str | int, member: tarfile.TarInfo) -> None:
         for key, value in member.pax_headers.items():
             if not key.startswith(PAX_XATTR_PREFIX):
@@ -314,7 +302,7 @@ class _Extractor:
             if name.startswith(OVERLAY_XATTR_PREFIX):
                 continue  # only whiteout entries may steer overlayfs
             try:
-                os.setxattr(target, name, value.encode("utf-8", "surrogateescape"), follow_symlinks=False)
+                os.setxattr(target, name, value.encode("utf-8", "surrogateescape"), follow_symlinks=isinstance(target, int))
             except OSError as err:
                 if err.errno == errno.ENOTSUP:
                     continue  # the filesystem has no such namespace; Docker drops these too
@@ -385,11 +373,24 @@ class _Extractor:
         return path
 
 
-def _copy_exact(source: ByteSource, fd: int, size: int) -> None:
-    """Copy ``size`` bytes of member data from the tar stream into ``fd``."""
-    remaining = size
+def _copy_member(tar: tarfile.TarFile, member: tarfile.TarInfo, fd: int) -> None:
+    """Copy a member's data from the tar stream into ``fd``."""
+    if member.sparse is not None:
+        # Rare (GNU sparse members); TarFile knows how to fill the holes.
+        reader = tar.extractfile(member)
+        assert reader is not None
+        with open(fd, "wb", closefd=False) as out:
+            shutil.copyfileobj(reader, out, COPY_BUFSIZE)
+        return
+    # Straight from the TarFile's own stream: it buffers, so the raw source would be behind.
+    stream = tar.fileobj
+    assert stream is not None
+    stream.seek(member.offset_data)
+    remaining = member.size
     while remaining:
-        chunk = source_read(source, min(remaining, COPY_BUFSIZE))
+        chunk = stream.read(min(remaining, COPY_BUFSIZE))
+        if not chunk:
+            raise tarfile.ReadError("unexpected end of data")
         view = memoryview(chunk)
         while view:
             view = view[os.write(fd, view) :]

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NoReturn
 
-from engine.errors import BerthError, InvalidArgument
+from engine.errors import ContainerStartError, InvalidArgument
 from engine.runtime import capabilities, rootfs, syscalls
 from engine.runtime.rootfs import BindMount
 from engine.runtime.user import ExecUser, resolve_user
@@ -64,18 +64,6 @@ _CANCEL_POLL_SECONDS = 0.05
 _MAX_HOSTNAME = 64
 # The lowest fd the child may park the report pipe on, clear of 0, 1 and 2.
 _FIRST_FREE_FD = 3
-
-
-class ContainerStartError(BerthError):
-    """The container's command never ran: berth's setup failed, or exec did.
-
-    ``exit_code`` is what Docker reports for it: 125 setup, 126 cannot execute, 127 not found.
-    """
-
-    def __init__(self, message: str, exit_code: int, errno_: int = 0) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-        self.errno = errno_
 
 
 @dataclass(frozen=True)

@@ -508,3 +508,14 @@ def test_resolve_in_root_stays_inside(tmp_path: Path) -> None:
     with pytest.raises(OSError) as caught:
         resolve_in_root(str(root), "/loop/x")
     assert caught.value.errno == errno.ELOOP
+
+
+def test_signal_state_reset_when_started_from_a_thread(rootfs: Rootfs) -> None:
+    result: list[tuple[int, str]] = []
+    worker = threading.Thread(target=lambda: result.append(run_capture(rootfs.spec("cat", "/proc/self/status"))))
+    worker.start()
+    worker.join()
+    code, out = result[0]
+    status = dict(line.split(":\t", 1) for line in out.splitlines() if ":\t" in line)
+    assert code == 0
+    assert int(status["SigIgn"], 16) == 0 and int(status["SigBlk"], 16) == 0

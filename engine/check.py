@@ -17,7 +17,7 @@ from .store import atomic
 from .store.images import ImageDB, image_id_for
 from .store.layers import Layer, LayerStore, chain_id_for, remove_layer_dir
 from .store.locks import FileLock, try_lock_path
-from .store.paths import LINK_DIR, StorePaths
+from .store.paths import CONTAINER_CONFIG_FILE, LINK_DIR, StorePaths
 from .store.sizes import dir_size
 from .store.tags import TagStore
 
@@ -59,6 +59,7 @@ class StoreChecker:
         self._check_staging(problems)
         self._check_temp_files(problems)
         self._check_mounts(live_cache_ids, problems)
+        self._check_containers(problems)
         return CheckReport(tuple(problems), (), len(self.layers.list()), len(self.imagedb.list()))
 
     # -- records -------------------------------------------------------------
@@ -213,6 +214,33 @@ class StoreChecker:
                 if cache_id not in live:
                     problems.append(CheckProblem("stale mount", point, "mounted layer has no record"))
 
+    # -- containers ----------------------------------------------------------
+
+    def _check_containers(self, problems: list[CheckProblem]) -> None:
+        """Container dirs without a config, running records with no monitor, mounts of stopped containers."""
+        from .containers.recovery import monitor_alive_at
+
+        try:
+            names = os.listdir(self.paths.containers)
+        except FileNotFoundError:
+            return
+        alive = monitor_alive_at(self.paths)
+        mounted = _mount_points()
+        for cid in names:
+            if cid.startswith("."):
+                continue
+            config = _read_json(self.paths.container_file(cid, CONTAINER_CONFIG_FILE))
+            if config is None:
+                problems.append(CheckProblem("orphan container dir", self.paths.container_dir(cid), "no config"))
+                continue
+            running = bool(config.get("State", {}).get("Running"))
+            if running and not alive:
+                problems.append(CheckProblem("stale container state", self.paths.container_dir(cid),
+                                             "recorded running, but no monitor runs"))
+            merged = self.paths.merged_dir(_read_quiet(os.path.join(self.paths.mount_record(cid), "mount-id")))
+            if not running and merged in mounted:
+                problems.append(CheckProblem("stale mount", merged, "container is not running"))
+
     # -- repair --------------------------------------------------------------
 
     def _repair(self, problem: CheckProblem) -> None:
@@ -224,6 +252,10 @@ class StoreChecker:
                 umount2(path, MNT_DETACH)
             except OSError:
                 pass
+        elif kind == "stale container state":
+            from .containers.recovery import mark_dead_at
+
+            mark_dead_at(self.paths, os.path.basename(path))
         elif kind == "orphan layer dir":
             remove_layer_dir(self.paths, os.path.basename(path))
         elif kind == "dangling tag":
@@ -236,6 +268,20 @@ class StoreChecker:
         elif os.path.isdir(path):
             shutil.rmtree(path, ignore_errors=True)
         atomic.fsync_dir(os.path.dirname(path))
+
+
+def _read_json(path: str) -> dict[str, object] | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _mount_points() -> set[str]:
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        return {line.split()[4].encode().decode("unicode_escape") for line in f}
 
 
 def _read_quiet(path: str) -> str:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
-from collections.abc import Callable
-from typing import Any, BinaryIO
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .check import StoreChecker
 from .errors import NotRoot, StoreCorrupt
@@ -18,6 +19,14 @@ from .store.layers import LayerStore
 from .store.locks import get_lock
 from .store.paths import DEFAULT_ROOT, StorePaths
 from .store.tags import TagStore
+
+if TYPE_CHECKING:
+    from .containers.lifecycle import Attachment
+    from .containers.logs import LogEntry
+    from .containers.models import Change, ContainerSummary, DiskUsage
+    from .containers.options import CreateOptions
+    from .containers.records import ContainerRecords
+    from .store.rwlayers import RWLayerStore
 
 __all__ = ["Engine"]
 
@@ -133,6 +142,151 @@ class Engine:
         from .inspect import image_inspect
 
         return image_inspect(self, self.images.resolve(name))
+
+    # -- containers ----------------------------------------------------------
+
+    @functools.cached_property
+    def containers(self) -> "ContainerRecords":
+        """The records under containers/ (read without locks; writers lock per container)."""
+        from .containers.records import ContainerRecords
+
+        return ContainerRecords(self.paths)
+
+    @functools.cached_property
+    def rwlayers(self) -> "RWLayerStore":
+        """Writable layers (``<mount-id>`` and ``<mount-id>-init``) of containers."""
+        from .store.rwlayers import RWLayerStore
+
+        return RWLayerStore(self.paths, self.layers)
+
+    def container_resolve(self, name: str) -> str:
+        """The full ID of the container a name, ID or unique ID prefix stands for.
+
+        Raises:
+            ContainerNotFound, ContainerConflict (ambiguous prefix).
+        """
+        return self.containers.resolve(name)
+
+    def container_create(self, options: "CreateOptions") -> str:
+        """Create a container (writable layer, ``-init`` layer, records); returns its ID.
+
+        Raises:
+            ImageNotFound, InvalidArgument, ContainerConflict (name in use).
+        """
+        from .containers.create import create_container
+
+        self._writable()
+        return create_container(self, options)
+
+    def container_start(self, name: str, *, stdin: int | None = None, attach: bool = False) -> "Attachment | None":
+        """Start a container under the store's monitor; it keeps running after this process exits.
+
+        Args:
+            name: container name or ID.
+            stdin: an fd the container reads as its stdin (``-i``); /dev/null otherwise.
+            attach: return an ``Attachment`` that streams its output and exit code.
+
+        Raises:
+            ContainerStartError: exit_code 125 (setup), 126 (cannot execute), 127 (not found).
+        """
+        from .containers import lifecycle
+
+        self._writable()
+        cid = self.containers.resolve(name)
+        log_fd = os.open(self.paths.container_log(cid), os.O_RDONLY | os.O_CLOEXEC) if attach else -1
+        try:
+            channel = lifecycle.start(self, cid, stdin=stdin, attach=attach)
+        except BaseException:
+            if log_fd >= 0:
+                os.close(log_fd)
+            raise
+        if channel is None:
+            if log_fd >= 0:
+                os.close(log_fd)
+            return None
+        return lifecycle.Attachment(self, cid, log_fd, channel)
+
+    def container_wait(self, name: str) -> int:
+        """Block until the container stops; returns its exit code."""
+        from .containers import lifecycle
+
+        return lifecycle.wait(self, self.containers.resolve(name))
+
+    def container_stop(self, name: str, *, timeout: int | None = None) -> str:
+        """Send the stop signal, then SIGKILL after ``timeout`` (default: StopTimeout or 10 s); returns the ID."""
+        from .containers import lifecycle
+
+        self._writable()
+        cid = self.containers.resolve(name)
+        lifecycle.stop(self, cid, timeout)
+        return cid
+
+    def container_kill(self, name: str, *, signal: str | int = "KILL") -> str:
+        """Send a signal to the container's first process; returns the ID.
+
+        Raises:
+            ContainerNotRunning, InvalidArgument (unknown signal).
+        """
+        from .containers import lifecycle
+        from .containers.spec import parse_signal
+
+        cid = self.containers.resolve(name)
+        lifecycle.kill(self, cid, parse_signal(signal))
+        return cid
+
+    def container_restart(self, name: str, *, timeout: int | None = None) -> str:
+        """Stop (if running) and start again; returns the ID."""
+        cid = self.container_stop(name, timeout=timeout)
+        self.container_start(cid)
+        return cid
+
+    def container_remove(self, name: str, *, force: bool = False) -> str:
+        """Delete a container and its writable layers; ``force`` kills a running one first.
+
+        Raises:
+            ContainerConflict: it is running and ``force`` is not set.
+        """
+        from .containers import lifecycle
+
+        self._writable()
+        cid = self.containers.resolve(name)
+        lifecycle.remove(self, cid, force=force)
+        return cid
+
+    def container_list(self, *, all: bool = False, filters: list[str] | None = None, last: int = -1,
+                       size: bool = False) -> "list[ContainerSummary]":
+        """``ps`` rows, newest first; stale records of a dead monitor are fixed on the way."""
+        from .containers.listing import list_containers
+
+        return list_containers(self, all=all, filters=filters, last=last, size=size)
+
+    def container_inspect(self, name: str, *, size: bool = False) -> dict[str, Any]:
+        """Docker's ``container inspect`` JSON."""
+        from .containers.inspect import container_inspect
+        from .containers.lifecycle import current
+
+        return container_inspect(self, current(self, self.containers.resolve(name)), size)
+
+    def container_logs(self, name: str, *, follow: bool = False, tail: int = -1, since: float = 0.0,
+                       until: float = 0.0) -> "Iterator[LogEntry]":
+        """The container's json-file log entries; ``follow`` keeps reading until the container stops."""
+        from .containers.logs_follow import log_entries
+
+        return log_entries(self, self.containers.resolve(name), follow=follow, tail=tail, since=since,
+                           until=until)
+
+    def container_changes(self, name: str) -> "list[Change]":
+        """``diff``: A/C/D entries from the container's upper dir."""
+        from .containers.changes import changes
+        from .containers.remove import mount_id_of
+
+        return changes(self, mount_id_of(self, self.containers.resolve(name)))
+
+    def system_df(self) -> "DiskUsage":
+        """``system df``: images, containers, volumes and build cache, shared layers counted once."""
+        from .diskusage import disk_usage
+
+        return disk_usage(self)
 
     # -- system --------------------------------------------------------------
 

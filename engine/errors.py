@@ -20,6 +20,10 @@ __all__ = [
     "BuildError",
     "Cancelled",
     "ContainerStartError",
+    "ContainerNotFound",
+    "ContainerConflict",
+    "ContainerNotRunning",
+    "MonitorError",
 ]
 
 
@@ -104,3 +108,19 @@ class ContainerStartError(BerthError):
         super().__init__(message)
         self.exit_code = exit_code
         self.errno = errno_
+
+
+class ContainerNotFound(BerthError):
+    """No container answers to that name or ID (prefix)."""
+
+
+class ContainerConflict(BerthError):
+    """The name is taken, an ID prefix is ambiguous, or the container's state forbids the action."""
+
+
+class ContainerNotRunning(BerthError):
+    """The action needs a running container."""
+
+
+class MonitorError(BerthError):
+    """The container monitor could not be started or reached."""

@@ -32,13 +32,14 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> Parser:
-    from .verbs import images, system
+    from .verbs import containers, images, system
 
     parser = Parser(prog="berth", description="A daemonless container manager that shows its layers.")
     parser.add_argument("--root", help="store root (default: $BERTH_ROOT or /var/lib/berth)")
     sub = parser.add_subparsers(dest="verb", metavar="COMMAND", parser_class=Parser)
     images.register(sub)
     system.register(sub)
+    containers.register(sub)
     return parser
 
 

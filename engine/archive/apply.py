@@ -16,7 +16,7 @@ import shutil
 import stat
 import tarfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
@@ -33,6 +33,8 @@ from .formats import (
     WHITEOUT_OPAQUE_DIR,
     WHITEOUT_PREFIX,
 )
+from .readahead import ReadAhead
+from .tarstream import ForwardStream, describe, members, open_tar
 
 if TYPE_CHECKING:
     from _typeshed import StrPath
@@ -85,75 +87,32 @@ def apply_layer(
         with open(tar, "rb") as f:
             return apply_layer(f, dest_dir, archive_name=archive_name, cancel=cancel, progress=progress)
     decompressed = open_maybe_compressed(tar, archive_name)
-    source = HashingReader(decompressed)
+    hashed = HashingReader(decompressed)
     extractor = _Extractor(os.path.abspath(dest_dir), archive_name)
     try:
-        tar_file = _open_tar(source, archive_name)
-        for member in _members(tar_file, archive_name):
-            if cancel is not None and cancel.is_set():
-                raise Cancelled("cancelled")
-            extractor.extract(member, tar_file)
-            if progress is not None:
-                progress(source.size)
-        source.drain(COPY_BUFSIZE)
+        with ReadAhead(hashed) as ahead:
+            _extract_all(ForwardStream(ahead), extractor, cancel, progress)
+            while ahead.read():
+                pass  # trailing padding is part of the diffID, as Docker counts it
     except tarfile.TarError as err:
-        raise ArchiveError(f"{archive_name}: {_describe(err)}") from err
+        raise ArchiveError(f"{archive_name}: {describe(err)}") from err
     extractor.finish()
-    return ApplyResult(source.digest, source.size, extractor.written, decompressed.compression)
+    return ApplyResult(hashed.digest, hashed.size, extractor.written, decompressed.compression)
 
 
-# -- reading the tar ---------------------------------------------------------
-
-
-class _LayerTar(tarfile.TarFile):
-    """A stream-mode TarFile that remembers why it stopped reading headers."""
-
-    stop: tarfile.HeaderError | None = None
-
-
-class _TarHeader(tarfile.TarInfo):
-    @classmethod
-    def fromtarfile(cls, tarfile_: tarfile.TarFile) -> _TarHeader:
-        # TarFile.next() ends quietly on a missing or garbled header after the
-        # first; keeping the reason lets us tell a proper end from a cut-off tar.
-        try:
-            return super().fromtarfile(tarfile_)
-        except tarfile.HeaderError as err:
-            if isinstance(tarfile_, _LayerTar):
-                tarfile_.stop = err
-            raise
-
-
-def _open_tar(source: HashingReader, name: str) -> _LayerTar:
-    try:
-        return _LayerTar.open(
-            fileobj=source,  # type: ignore[arg-type]
-            mode="r|",
-            bufsize=COPY_BUFSIZE,
-            tarinfo=_TarHeader,
-            encoding="utf-8",
-            errors="surrogateescape",
-        )
-    except tarfile.ReadError as err:
-        raise ArchiveError(f"{name}: not a tar archive ({err})") from err
-
-
-def _members(tar: _LayerTar, name: str) -> Iterator[tarfile.TarInfo]:
-    """Every member, read forward; raises unless the tar ends with its end-of-archive block."""
-    while (member := tar.next()) is not None:
-        tar.members.clear()  # stream mode never looks back; keep memory flat on big layers
-        yield member
-    if tar.stop is not None and not isinstance(tar.stop, tarfile.EOFHeaderError):
-        if isinstance(tar.stop, (tarfile.EmptyHeaderError, tarfile.TruncatedHeaderError)):
-            raise ArchiveError(f"{name}: truncated (no end-of-archive marker)")
-        raise ArchiveError(f"{name}: corrupt tar header after {tar.offset} bytes ({tar.stop})")
-
-
-def _describe(err: tarfile.TarError) -> str:
-    text = str(err)
-    if "unexpected end of data" in text or "truncated" in text or "empty" in text:
-        return "truncated"
-    return f"corrupt tar data ({text})"
+def _extract_all(
+    stream: ForwardStream,
+    extractor: _Extractor,
+    cancel: threading.Event | None,
+    progress: Callable[[int], None] | None,
+) -> None:
+    tar = open_tar(stream, extractor.archive)
+    for member in members(tar, extractor.archive):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("cancelled")
+        extractor.extract(member, tar)
+        if progress is not None:
+            progress(stream.tell())
 
 
 # -- writing the layer dir ---------------------------------------------------
@@ -198,7 +157,7 @@ class _Extractor:
         parts = _clean(member.name)
         if parts is None:
             raise UnsafeEntry(self.archive, member.name)
-        if any(p.startswith(WHITEOUT_META_PREFIX) for p in parts[:-1]):
+        if WHITEOUT_META_PREFIX in member.name and any(p.startswith(WHITEOUT_META_PREFIX) for p in parts[:-1]):
             return  # inside AUFS metadata (.wh..wh.plnk/…): not part of the tree
         base = parts[-1] if parts else ""
         if base.startswith(WHITEOUT_PREFIX):
@@ -382,7 +341,7 @@ def _copy_member(tar: tarfile.TarFile, member: tarfile.TarInfo, fd: int) -> None
         with open(fd, "wb", closefd=False) as out:
             shutil.copyfileobj(reader, out, COPY_BUFSIZE)
         return
-    # Straight from the TarFile's own stream: it buffers, so the raw source would be behind.
+    # Straight from the TarFile's stream: it buffers, so the raw source would be ahead of it.
     stream = tar.fileobj
     assert stream is not None
     stream.seek(member.offset_data)

@@ -11,6 +11,7 @@ import gzip
 import lzma
 import zlib
 from collections.abc import Callable
+from typing import Any, cast
 
 from ..errors import ArchiveError
 from .digest import ByteSource
@@ -74,11 +75,54 @@ def _read_head(source: ByteSource) -> bytes:
     return head
 
 
-def _zstd_reader(source: ByteSource) -> ByteSource:
-    import zstandard  # only zstd layers pay for the import
+class _ZstdReader:
+    """zstd frames one after another; a frame cut short raises EOFError, as the stdlib decoders do.
 
-    reader: ByteSource = zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True, closefd=False)
-    return reader
+    zstandard's own stream_reader returns a clean EOF on a cut-off frame, and
+    its decompressobj has no output limit, so input goes in small pieces: one
+    zstd block (at most 128 KiB out) can be as small as 4 bytes in.
+    """
+
+    _FEED = 4096  # worst case 4096 / 4 * 128 KiB = 128 MiB out per call; typically ~16 KiB
+
+    def __init__(self, source: ByteSource) -> None:
+        import zstandard  # only zstd layers pay for the import
+
+        self._source = source
+        self._new_frame = zstandard.ZstdDecompressor().decompressobj
+        self._frame = self._new_frame()
+        self._in_frame = False
+        self._pieces: list[bytes] = []
+        self._buffered = 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        while (size < 0 or self._buffered < size) and self._fill():
+            pass
+        data = b"".join(self._pieces)
+        if 0 <= size < len(data):
+            data, rest = data[:size], data[size:]
+            self._pieces, self._buffered = [rest], len(rest)
+        else:
+            self._pieces, self._buffered = [], 0
+        return data
+
+    def _fill(self) -> bool:
+        """Decompress one more piece of input; False at the end of a complete stream."""
+        data = self._source.read(self._FEED)
+        if not data:
+            if self._in_frame:
+                raise EOFError("zstd frame ends early")
+            return False
+        while data:
+            out = self._frame.decompress(data)
+            self._pieces.append(out)
+            self._buffered += len(out)
+            self._in_frame = not self._frame.eof
+            data = b""
+            if self._frame.eof:
+                data = self._frame.unused_data
+                self._frame = self._new_frame()
+        return True
 
 
 def _zstd_errors() -> tuple[type[BaseException], ...]:
@@ -87,12 +131,24 @@ def _zstd_errors() -> tuple[type[BaseException], ...]:
     return (zstandard.ZstdError,)
 
 
+def _gzip(source: ByteSource) -> ByteSource:
+    return gzip.GzipFile(fileobj=cast(Any, source), mode="rb")
+
+
+def _bzip2(source: ByteSource) -> ByteSource:
+    return bz2.BZ2File(cast(Any, source))
+
+
+def _xz(source: ByteSource) -> ByteSource:
+    return lzma.LZMAFile(cast(Any, source))
+
+
 _OPENERS: dict[str, Callable[[ByteSource], ByteSource]] = {
-    GZIP: lambda s: gzip.GzipFile(fileobj=s, mode="rb"),  # type: ignore[arg-type]
-    BZIP2: lambda s: bz2.BZ2File(s),  # type: ignore[arg-type]
-    XZ: lambda s: lzma.LZMAFile(s),  # type: ignore[arg-type]
-    ZSTD: _zstd_reader,
-    UNCOMPRESSED: lambda s: s,
+    GZIP: _gzip,
+    BZIP2: _bzip2,
+    XZ: _xz,
+    ZSTD: _ZstdReader,
+    UNCOMPRESSED: lambda source: source,
 }
 
 
@@ -105,7 +161,7 @@ class Decompressed:
         """What the stream was compressed with (``UNCOMPRESSED`` for a plain tar)."""
         self._name = name
         self._reader = _OPENERS[self.compression](_Replay(head, source))
-        self._errors = (OSError, ValueError, zlib.error, lzma.LZMAError)
+        self._errors: tuple[type[BaseException], ...] = (OSError, ValueError, zlib.error, lzma.LZMAError)
         if self.compression == ZSTD:
             self._errors += _zstd_errors()
 

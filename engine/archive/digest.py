@@ -29,11 +29,6 @@ class HashingReader:
         self.size += len(data)
         return data
 
-    def drain(self, bufsize: int) -> None:
-        """Read to the end, so trailing padding counts towards the digest as Docker counts it."""
-        while self.read(bufsize):
-            pass
-
     @property
     def digest(self) -> str:
         """``sha256:<hex>`` of everything read so far."""

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 from engine.errors import ContainerStartError, InvalidArgument
-from engine.runtime import capabilities, rootfs, syscalls
+from engine.runtime import capabilities, network, rootfs, syscalls
 from engine.runtime.rootfs import BindMount
 from engine.runtime.user import ExecUser, resolve_user
 
@@ -92,6 +92,10 @@ class ProcessSpec:
     """The capability bounding set, by name; Docker's default set unless given."""
     no_new_privileges: bool = True
     """Set PR_SET_NO_NEW_PRIVS, so setuid binaries and file capabilities cannot raise privileges."""
+    namespaces: int = 0
+    """More CLONE_NEW* flags (CLONE_NEWNET, CLONE_NEWCGROUP) on top of mount, UTS, IPC and pid."""
+    cgroup_procs: Sequence[str] = ()
+    """``cgroup.procs`` files the process joins before it unshares (and before it can run anything)."""
 
 
 class _ExecFailed(Exception):
@@ -318,7 +322,10 @@ def _setup_and_exec(spec: ProcessSpec, report: int) -> NoReturn:
     _die_with_parent(report)
     _reset_signals()
     _redirect_stdio(spec)
-    syscalls.unshare(_NAMESPACES)
+    _join_cgroups(spec.cgroup_procs)
+    syscalls.unshare(_NAMESPACES | spec.namespaces)
+    if spec.namespaces & syscalls.CLONE_NEWNET:
+        network.loopback_up()
     rootfs.prepare_rootfs(spec.rootfs, spec.mounts)
     if spec.hostname:
         syscalls.sethostname(spec.hostname)
@@ -349,6 +356,13 @@ def _die_with_parent(report: int) -> None:
     for _fd, events in poller.poll(0):
         if events & (select.POLLERR | select.POLLHUP):
             os._exit(EXIT_SETUP_FAILED)
+
+
+def _join_cgroups(procs_files: Sequence[str]) -> None:
+    """Move this process into its cgroups ("0" means the writer) while it still sees the host's /sys."""
+    for path in procs_files:
+        with open(path, "w", encoding="ascii") as f:
+            f.write("0")
 
 
 def _reset_signals() -> None:

@@ -157,6 +157,7 @@ class LayerStore:
             atomic.write_file(os.path.join(stage.dir, "lower"), ":".join(self.lower_dirs(parent)))
         atomic.write_file(os.path.join(stage.dir, "link"), link_id)
         atomic.write_file(os.path.join(stage.dir, "committed"), b"")
+        os.makedirs(self.paths.overlay, exist_ok=True)
         os.rename(stage.dir, self.paths.layer_dir(cache_id))
         stage.dir = ""
         os.makedirs(self.paths.links, exist_ok=True)

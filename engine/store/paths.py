@@ -48,6 +48,20 @@ LAST_TAG_TIME_FILE = "lastUpdated"
 
 CONTAINERS_DIR = "containers"
 CONTAINER_CONFIG_FILE = "config.v2.json"
+# Files of one container dir (containers/<id>/), Docker's names.
+HOSTCONFIG_FILE = "hostconfig.json"
+HOSTNAME_FILE = "hostname"
+HOSTS_FILE = "hosts"
+RESOLV_CONF_FILE = "resolv.conf"
+CONTAINER_LOG_SUFFIX = "-json.log"
+# containers/.lock-<id> serialises writes of one container's records (the monitor and CLI
+# commands both write them); it sits beside the dir so locking never recreates a removed one.
+CONTAINER_LOCK_PREFIX = ".lock-"
+# The per-store container monitor: its socket, and the lock it holds for as long as it lives.
+MONITOR_SOCKET = "monitor.sock"
+MONITOR_LOCK = "monitor.lock"
+MONITOR_SPAWN_LOCK = "monitor.spawn.lock"
+MONITOR_LOG = "monitor.log"
 VOLUMES_DIR = "volumes"
 
 # Staging area for layers being written; each stager holds a lock on its
@@ -136,6 +150,20 @@ class StorePaths:
 
     def container_dir(self, container_id: str) -> str:
         return self._p(CONTAINERS_DIR, container_id)
+
+    def container_file(self, container_id: str, name: str) -> str:
+        """One of a container's records (``CONTAINER_CONFIG_FILE``, ``HOSTS_FILE``, ...)."""
+        return self._p(CONTAINERS_DIR, container_id, name)
+
+    def container_lock(self, container_id: str) -> str:
+        return self._p(CONTAINERS_DIR, CONTAINER_LOCK_PREFIX + container_id)
+
+    def container_log(self, container_id: str) -> str:
+        return self._p(CONTAINERS_DIR, container_id, container_id + CONTAINER_LOG_SUFFIX)
+
+    def monitor_file(self, name: str) -> str:
+        """``MONITOR_SOCKET``, ``MONITOR_LOCK``, ... at the store root."""
+        return self._p(name)
 
     @property
     def staging(self) -> str:

@@ -257,10 +257,12 @@ def cmd_rmi(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(engine: Engine, args: argparse.Namespace) -> int:
+    from .containers import inspect_any
+
     found, status = [], 0
     for name in args.names:
         try:
-            found.append(engine.image_inspect(name))
+            found.append(inspect_any(engine, name))
         except BerthError as err:
             print(f"Error: {err}", file=sys.stderr)
             status = 1

@@ -16,6 +16,9 @@ def register(sub: Any) -> None:
     p = ssub.add_parser("check", help="Verify the store; exit 1 if anything is wrong")
     p.add_argument("--repair", action="store_true", help="Reclaim orphans, stale mounts and temp files")
     p.set_defaults(func=cmd_check)
+    from .containers import register_system_df
+
+    register_system_df(ssub)
 
 
 def cmd_check(engine: Engine, args: argparse.Namespace) -> int:

@@ -1,0 +1,212 @@
+"""A build step's container: a writable layer over the image so far, where RUN runs and COPY writes.
+
+Like the classic builder's intermediate containers it is recorded in
+``layerdb/mounts/<container-id>`` while it lives (so ``system check`` and
+``rmi`` see it and leave its parent alone), gets an ``-init`` layer with the
+mount points a running container needs (so they never land in the step's
+layer), and is removed, record first, whatever happens. Its upper dir becomes
+the step's layer: written as a layer tar and registered like any other.
+"""
+
+from __future__ import annotations
+
+import codecs
+import dataclasses
+import os
+import secrets
+import select
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from ..archive import write_layer
+from ..errors import Cancelled
+from ..runtime.process import BindMount, ContainerStartError, ProcessSpec, start
+from ..runtime.rootfs import resolve_in_root
+from ..store.layers import Layer, LayerStore
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+__all__ = ["BuildContainer", "fill_init_layer"]
+
+_READ_CHUNK = 65536
+_POLL_MS = 100
+# What Docker's initlayer puts under every container's writable layer.
+_INIT_DIRS = ("dev", "dev/pts", "dev/shm", "proc", "sys", "etc")
+_INIT_FILES = (".dockerenv", "etc/hosts", "etc/hostname", "etc/resolv.conf", "dev/console")
+_INIT_LINKS = (("etc/mtab", "/proc/mounts"),)
+_HOST_RESOLV_CONF = "/etc/resolv.conf"
+
+
+def fill_init_layer(diff: str) -> None:
+    """The ``-init`` layer: empty mount points, so mounting them never changes the step's own layer."""
+    for rel in _INIT_DIRS:
+        os.makedirs(os.path.join(diff, rel), 0o755, exist_ok=True)
+    for rel in _INIT_FILES:
+        os.close(os.open(os.path.join(diff, rel), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o755))
+    for rel, target in _INIT_LINKS:
+        os.symlink(target, os.path.join(diff, rel))
+
+
+class BuildContainer:
+    """Context manager: create, record and mount on enter; unmount, forget and delete on exit."""
+
+    def __init__(self, engine: Engine, parent: str | None, *, init: bool) -> None:
+        from ..store.rwlayers import RWLayerStore
+
+        self.engine = engine
+        self.rw = RWLayerStore(engine.paths, engine.layers)
+        self.parent = parent
+        self.init = init
+        self.container_id = secrets.token_hex(32)
+        self.mount_id = secrets.token_hex(32)
+        self.rootfs = ""
+        """The mounted merged dir while the container is up."""
+
+    def __enter__(self) -> BuildContainer:
+        with self.engine.lock:
+            self.rw.create(self.mount_id, self.parent, init=fill_init_layer if self.init else None)
+            try:
+                self.rw.record(self.container_id, self.mount_id, self.parent, self.init)
+            except BaseException:
+                self.rw.remove(self.mount_id)
+                raise
+        try:
+            self.rootfs = self.rw.mount(self.mount_id)
+        except BaseException:
+            self._remove()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._remove()
+
+    def _remove(self) -> None:
+        """Record first, then data: no record ever names a deleted dir."""
+        self.rw.unmount(self.mount_id)
+        self.rootfs = ""
+        with self.engine.lock:
+            self.rw.forget(self.container_id)
+            self.rw.remove(self.mount_id)
+
+    def commit(self, cancel: threading.Event | None = None) -> Layer | None:
+        """Unmount and turn the upper dir into a layer; None when the step changed nothing."""
+        self.rw.unmount(self.mount_id)
+        self.rootfs = ""
+        upper = self.engine.paths.diff_dir(self.mount_id)
+        if not os.listdir(upper):
+            return None
+        return register_dir(self.engine.layers, upper, self.parent, cancel)
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Sequence[str],
+        cwd: str,
+        user: str,
+        output: Callable[[str], None],
+        cancel: threading.Event | None = None,
+    ) -> int:
+        """Run one command in the container, streaming its stdout and stderr to ``output``; its exit code."""
+        workdir = resolve_in_root(self.rootfs, cwd)
+        if not os.path.isdir(workdir):
+            os.makedirs(workdir, 0o755)  # Docker creates a missing WORKDIR when the container starts
+        with tempfile.TemporaryDirectory(prefix="berth-build-") as tmp:
+            spec = ProcessSpec(rootfs=self.rootfs, argv=list(argv), env=list(env), cwd=cwd, user=user,
+                               hostname=self.container_id[:12], mounts=_etc_mounts(tmp, self.container_id[:12]),
+                               no_new_privileges=False)  # as Docker's build containers: setuid works
+            return _run_streaming(spec, output, cancel)
+
+
+def _etc_mounts(tmp: str, hostname: str) -> list[BindMount]:
+    """/etc/hosts and /etc/hostname for this container, and the host's resolver (RUN shares its network)."""
+    hosts = os.path.join(tmp, "hosts")
+    with open(hosts, "w", encoding="utf-8") as f:
+        f.write(f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n")
+    name = os.path.join(tmp, "hostname")
+    with open(name, "w", encoding="utf-8") as f:
+        f.write(hostname + "\n")
+    mounts = [BindMount(hosts, "/etc/hosts"), BindMount(name, "/etc/hostname")]
+    if os.path.isfile(_HOST_RESOLV_CONF):
+        mounts.append(BindMount(os.path.realpath(_HOST_RESOLV_CONF), "/etc/resolv.conf", readonly=True))
+    return mounts
+
+
+def _run_streaming(spec: ProcessSpec, output: Callable[[str], None], cancel: threading.Event | None) -> int:
+    """Start the process with stdout and stderr on one pipe, pump the pipe, reap; cancel kills it."""
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        try:
+            process = start(dataclasses.replace(spec, stdin=devnull, stdout=write_end, stderr=write_end))
+        except ContainerStartError as err:
+            output(f"{err}\n")
+            return err.exit_code
+        os.close(write_end)
+        write_end = -1
+        try:
+            _pump(read_end, output, cancel, process.kill)
+            code = process.wait()
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("build cancelled")
+        return code
+    finally:
+        for fd in (read_end, write_end, devnull):
+            if fd >= 0:
+                os.close(fd)
+
+
+def _pump(fd: int, output: Callable[[str], None], cancel: threading.Event | None, kill: Callable[[], None]) -> None:
+    """Hand the pipe's text to ``output`` until every writer is gone (the pid namespace dies with its init)."""
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    while True:
+        if cancel is not None and cancel.is_set():
+            kill()
+        if not poller.poll(_POLL_MS):
+            continue
+        chunk = os.read(fd, _READ_CHUNK)
+        if not chunk:
+            break
+        text = decoder.decode(chunk)
+        if text:
+            output(text)
+    tail = decoder.decode(b"", final=True)
+    if tail:
+        output(tail)
+
+
+def register_dir(layers: LayerStore, upper: str, parent: str | None, cancel: threading.Event | None) -> Layer:
+    """Stream ``upper`` as a layer tar through a pipe into ``LayerStore.register``: no temp file."""
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    failures: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            with open(write_end, "wb") as out:
+                write_layer(upper, out, upper=True, cancel=cancel)
+        except BaseException as err:  # handed to the registering thread below
+            failures.append(err)
+
+    writer = threading.Thread(target=produce, name="berth-layer-writer", daemon=True)
+    writer.start()
+    try:
+        with open(read_end, "rb") as source:
+            layer = layers.register(source, parent, archive_name="build step", cancel=cancel)
+    except BaseException as err:
+        writer.join()
+        if failures and not isinstance(failures[0], BrokenPipeError):
+            raise failures[0] from err
+        raise
+    writer.join()
+    if failures:
+        raise failures[0]
+    return layer

@@ -1,0 +1,40 @@
+"""``diff``: what a container changed, read from its overlay upper dir (no mount needed)."""
+
+from __future__ import annotations
+
+import os
+import stat
+from typing import TYPE_CHECKING
+
+from .models import Change
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+__all__ = ["changes"]
+
+
+def _is_whiteout(st: os.stat_result) -> bool:
+    """overlayfs marks a deleted file with a 0/0 character device in the upper dir."""
+    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+
+
+def _in_lowers(lowers: list[str], rel: str) -> bool:
+    return any(os.path.lexists(os.path.join(lower, rel)) for lower in lowers)
+
+
+def changes(engine: "Engine", mount_id: str) -> list[Change]:
+    """A/C/D per path, sorted as Docker prints them; a changed dir's parents show as C."""
+    upper = engine.paths.diff_dir(mount_id)
+    lowers = [os.path.join(engine.paths.overlay, lower) for lower in engine.rwlayers.lowers(mount_id)]
+    out = []
+    for directory, dirs, files in os.walk(upper):
+        for name in sorted(dirs + files):
+            full = os.path.join(directory, name)
+            rel = os.path.relpath(full, upper)
+            st = os.lstat(full)
+            if _is_whiteout(st):
+                out.append(Change("D", "/" + rel))
+            else:
+                out.append(Change("C" if _in_lowers(lowers, rel) else "A", "/" + rel))
+    return sorted(out, key=lambda c: c.path)

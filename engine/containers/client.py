@@ -1,0 +1,116 @@
+"""Talking to the store's monitor, starting it first when none runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from ..errors import MonitorError
+from ..store.locks import get_lock
+from ..store.paths import MONITOR_LOG, MONITOR_SPAWN_LOCK
+from .monitor import socket_path
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+__all__ = ["MonitorClient", "Channel"]
+
+_SPAWN_TIMEOUT = 10.0
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class MonitorClient:
+    """One request per connection; ``reply`` reads the next JSON line the monitor sends on it."""
+
+    def __init__(self, engine: "Engine") -> None:
+        self.engine = engine
+
+    def _connect(self) -> socket.socket | None:
+        dir_fd = os.open(self.engine.root, os.O_PATH | os.O_CLOEXEC)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        try:
+            sock.connect(socket_path(dir_fd))
+            return sock
+        except (FileNotFoundError, ConnectionRefusedError):
+            sock.close()
+            return None
+        finally:
+            os.close(dir_fd)
+
+    def connect(self) -> socket.socket:
+        """A connection to the monitor, spawning one (once, under the spawn lock) if needed."""
+        sock = self._connect()
+        if sock is not None:
+            return sock
+        with get_lock(self.engine.paths.monitor_file(MONITOR_SPAWN_LOCK)):
+            sock = self._connect()
+            if sock is None:
+                self._spawn()
+                sock = self._wait_for_socket()
+        return sock
+
+    def _spawn(self) -> None:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_PACKAGE_ROOT,
+                                                                          os.environ.get("PYTHONPATH")]))}
+        with open(self.engine.paths.monitor_file(MONITOR_LOG), "ab") as log:
+            status = subprocess.call([sys.executable, "-m", "engine.containers.monitor", self.engine.root],
+                                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd="/",
+                                     close_fds=True)
+        if status != 0:
+            raise MonitorError(f"the container monitor failed to start (see {MONITOR_LOG} in the store root)")
+
+    def _wait_for_socket(self) -> socket.socket:
+        deadline = time.monotonic() + _SPAWN_TIMEOUT
+        while time.monotonic() < deadline:
+            sock = self._connect()
+            if sock is not None:
+                return sock
+            time.sleep(0.01)
+        raise MonitorError(f"the container monitor did not answer within {_SPAWN_TIMEOUT:.0f}s "
+                           f"(see {MONITOR_LOG} in the store root)")
+
+    def request(self, message: dict[str, Any], fds: tuple[int, ...] = ()) -> "Channel":
+        """Send one request; the returned channel carries the replies."""
+        sock = self.connect()
+        data = json.dumps(message).encode() + b"\n"
+        try:
+            if fds:
+                socket.send_fds(sock, [data], list(fds))
+            else:
+                sock.sendall(data)
+        except OSError as err:
+            sock.close()
+            raise MonitorError(f"the container monitor went away: {err.strerror}") from err
+        return Channel(sock)
+
+
+class Channel:
+    """The replies to one request."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._file = sock.makefile("rb")
+
+    def reply(self) -> dict[str, Any] | None:
+        """The next reply; None if the monitor closed the connection (or died)."""
+        line = self._file.readline()
+        if not line.endswith(b"\n"):
+            return None
+        reply: dict[str, Any] = json.loads(line)
+        return reply
+
+    def close(self) -> None:
+        self._file.close()
+        self.sock.close()
+
+    def __enter__(self) -> "Channel":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+

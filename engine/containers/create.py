@@ -1,0 +1,200 @@
+"""``container create``: a writable layer with its ``-init`` layer, then the container's records.
+
+Order (data before the record that points at it): overlay2 dirs, then
+``layerdb/mounts/<id>/``, then ``containers/<id>/`` renamed into place whole.
+A crash in between leaves orphans that ``system check`` reclaims.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ContainerConflict
+from ..store import atomic
+from ..store.paths import (
+    CONTAINER_CONFIG_FILE, HOSTCONFIG_FILE, HOSTNAME_FILE, HOSTS_FILE, RESOLV_CONF_FILE, StorePaths,
+)
+from .options import CreateOptions, parse_restart
+from .records import new_state, now_rfc3339
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+__all__ = ["create_container", "fill_init_layer", "INIT_DIRS", "INIT_FILES", "INIT_SYMLINKS"]
+
+# Docker's daemon/initlayer: mount points that must exist before the container's root is pivoted into.
+INIT_DIRS = ("dev", "dev/pts", "dev/shm", "proc", "sys", "etc")
+INIT_FILES = (".dockerenv", "etc/resolv.conf", "etc/hosts", "etc/hostname", "dev/console")
+INIT_SYMLINKS = (("etc/mtab", "/proc/mounts"),)
+
+_HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
+          "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
+_ADJECTIVES = ("brave", "calm", "eager", "fond", "gentle", "happy", "jolly", "keen", "lucid", "merry",
+               "nifty", "proud", "quirky", "sharp", "tender", "vivid", "witty", "zealous")
+_NAMES = ("babbage", "curie", "darwin", "euler", "fermat", "gauss", "hopper", "kepler", "lovelace",
+          "noether", "pascal", "ramanujan", "shannon", "turing", "volta", "wiles")
+
+
+def fill_init_layer(diff: str) -> None:
+    """Docker's init layer: empty mount points and the /etc/mtab link, owned by root."""
+    for name in INIT_DIRS:
+        os.makedirs(os.path.join(diff, name), 0o755, exist_ok=True)
+    for name in INIT_FILES:
+        os.close(os.open(os.path.join(diff, name), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o755))
+    for name, target in INIT_SYMLINKS:
+        os.symlink(target, os.path.join(diff, name))
+
+
+def host_resolv_conf() -> str:
+    """The host's resolv.conf without loopback nameservers, which mean nothing in another netns."""
+    try:
+        with open("/etc/resolv.conf", encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        lines = []
+    kept = [ln for ln in lines if not (ln.startswith("nameserver") and ln.split()[1:2] in (["127.0.0.53"], ["::1"]))]
+    return "\n".join(kept) + "\n"
+
+
+def random_name(taken: set[str]) -> str:
+    """A Docker-style ``adjective_scientist`` name not yet in use."""
+    while True:
+        name = f"{random.choice(_ADJECTIVES)}_{random.choice(_NAMES)}"
+        if "/" + name in taken:
+            name += str(random.randint(1, 99))
+        if "/" + name not in taken:
+            return name
+
+
+def create_container(engine: "Engine", opts: CreateOptions) -> str:
+    """Create the container's layers and records; returns its ID."""
+    opts.validate()
+    image_id = engine.images.resolve(opts.image)
+    image_config = engine.images.config(image_id)
+    parent = engine.images.top_layer(image_config)
+    cid, mount_id = secrets.token_hex(32), secrets.token_hex(32)
+    with engine.lock:
+        name = _pick_name(engine, opts.name)
+        engine.rwlayers.create(mount_id, parent, init=fill_init_layer)
+        try:
+            engine.rwlayers.record(cid, mount_id, parent, True)
+            files = _records(engine.paths, cid, name, image_id, image_config.get("config", {}), opts)
+            atomic.write_dir(engine.paths.container_dir(cid), files)
+        except BaseException:
+            engine.rwlayers.forget(cid)
+            engine.rwlayers.remove(mount_id)
+            raise
+    return cid
+
+
+def _pick_name(engine: "Engine", wanted: str) -> str:
+    configs = engine.containers.all()
+    if wanted:
+        owner = next((c["ID"] for c in configs if c.get("Name") == "/" + wanted), None)
+        if owner:
+            raise ContainerConflict(f'Conflict. The container name "/{wanted}" is already in use by container '
+                                    f'"{owner}". You have to remove (or rename) that container to be able to '
+                                    "reuse that name.")
+        return wanted
+    return random_name({str(c.get("Name")) for c in configs})
+
+
+def _records(paths: StorePaths, cid: str, name: str, image_id: str, image_cfg: dict[str, Any],
+             opts: CreateOptions) -> dict[str, bytes | str]:
+    hostname = opts.hostname or (os.uname().nodename if opts.network == "host" else cid[:12])
+    config = container_config(paths, cid, name, image_id, image_cfg, opts, hostname)
+    hosts = _HOSTS + (f"127.0.1.1\t{hostname}\n" if opts.network != "host" else "")
+    return {
+        CONTAINER_CONFIG_FILE: json.dumps(config, separators=(",", ":")),
+        HOSTCONFIG_FILE: json.dumps(host_config(opts), separators=(",", ":")),
+        HOSTNAME_FILE: hostname + "\n",
+        HOSTS_FILE: _read_host_file("/etc/hosts") if opts.network == "host" else hosts,
+        RESOLV_CONF_FILE: host_resolv_conf(),
+        paths.container_log(cid).rsplit("/", 1)[1]: b"",
+    }
+
+
+def _read_host_file(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except OSError:
+        return _HOSTS
+
+
+def _command(image_cfg: dict[str, Any], opts: CreateOptions) -> tuple[list[str], list[str]]:
+    """(Entrypoint, Cmd) as Docker combines the image's with the flags: a new entrypoint drops the image's CMD."""
+    entrypoint = list(opts.entrypoint) if opts.entrypoint is not None else list(image_cfg.get("Entrypoint") or [])
+    if opts.cmd:
+        cmd = list(opts.cmd)
+    elif opts.entrypoint is not None:
+        cmd = []
+    else:
+        cmd = list(image_cfg.get("Cmd") or [])
+    return entrypoint, cmd
+
+
+def _env(image_env: list[str], extra: tuple[str, ...]) -> list[str]:
+    """The image's Env with ``-e`` entries replacing same-named ones, in Docker's order."""
+    merged = {e.partition("=")[0]: e for e in image_env}
+    for entry in extra:
+        merged[entry.partition("=")[0]] = entry
+    return list(merged.values())
+
+
+def container_config(paths: StorePaths, cid: str, name: str, image_id: str, image_cfg: dict[str, Any],
+                     opts: CreateOptions, hostname: str) -> dict[str, Any]:
+    """config.v2.json, Docker's shape."""
+    entrypoint, cmd = _command(image_cfg, opts)
+    argv = entrypoint + cmd
+    labels = {**(image_cfg.get("Labels") or {}), **opts.labels}
+    config = {
+        "Hostname": hostname, "Domainname": "", "User": opts.user or image_cfg.get("User", ""),
+        "AttachStdin": opts.open_stdin, "AttachStdout": True, "AttachStderr": True, "Tty": opts.tty,
+        "OpenStdin": opts.open_stdin, "StdinOnce": opts.open_stdin, "Env": _env(image_cfg.get("Env") or [], opts.env),
+        "Cmd": cmd or None, "Image": opts.image, "Volumes": None,
+        "WorkingDir": opts.workdir or image_cfg.get("WorkingDir", ""), "Entrypoint": entrypoint or None,
+        "OnBuild": None, "Labels": labels,
+    }
+    if opts.stop_signal or image_cfg.get("StopSignal"):
+        config["StopSignal"] = opts.stop_signal or image_cfg["StopSignal"]
+    if opts.stop_timeout is not None:
+        config["StopTimeout"] = opts.stop_timeout
+    return {
+        "StreamConfig": {}, "State": new_state(), "ID": cid, "Created": now_rfc3339(), "Managed": False,
+        "Path": argv[0] if argv else "", "Args": argv[1:], "Config": config, "Image": image_id,
+        "NetworkSettings": {"Networks": {opts.network: {}}}, "LogPath": paths.container_log(cid),
+        "Name": "/" + name, "Driver": "overlay2", "OS": "linux", "RestartCount": 0,
+        "HasBeenStartedBefore": False, "HasBeenManuallyStopped": False, "MountPoints": _mount_points(opts),
+        "HostnamePath": paths.container_file(cid, HOSTNAME_FILE), "HostsPath": paths.container_file(cid, HOSTS_FILE),
+        "ResolvConfPath": paths.container_file(cid, RESOLV_CONF_FILE),
+    }
+
+
+def _mount_points(opts: CreateOptions) -> dict[str, Any]:
+    from .options import parse_bind
+
+    points = {}
+    for bind in opts.binds:
+        host, ctr, ro = parse_bind(bind)
+        points[ctr] = {"Source": host, "Destination": ctr, "RW": not ro, "Name": "", "Driver": "",
+                       "Type": "bind", "Propagation": "rprivate", "Spec": {"Type": "bind", "Source": host,
+                                                                           "Target": ctr, "ReadOnly": ro}}
+    return points
+
+
+def host_config(opts: CreateOptions) -> dict[str, Any]:
+    """hostconfig.json, Docker's shape (the fields berth acts on, and their neighbours)."""
+    policy, retries = parse_restart(opts.restart)
+    return {
+        "Binds": list(opts.binds) or None, "ContainerIDFile": "", "LogConfig": {"Type": "json-file", "Config": {}},
+        "NetworkMode": opts.network, "PortBindings": {}, "RestartPolicy": {"Name": policy,
+                                                                           "MaximumRetryCount": retries},
+        "AutoRemove": opts.auto_remove, "VolumeDriver": "", "VolumesFrom": None, "CapAdd": None, "CapDrop": None,
+        "Privileged": False, "ReadonlyRootfs": opts.read_only, "Memory": opts.memory, "NanoCpus": opts.nano_cpus,
+        "PidsLimit": opts.pids_limit or None, "MaskedPaths": None, "ReadonlyPaths": None,
+    }

@@ -1,0 +1,139 @@
+"""Start, wait, stop, kill, restart and remove: CLI-side halves of what the monitor does.
+
+Signals go straight from the command to the container's init (its host pid
+is in the record); the monitor sees the exit and records it, and a ``wait``
+request on its socket tells the command when that is done.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ContainerConflict, ContainerNotRunning, ContainerStartError, MonitorError
+from .client import Channel, MonitorClient
+from .logs import LogEntry, follow_fd
+from .recovery import reconcile
+from .spec import stop_signal, stop_timeout
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+__all__ = ["Attachment", "start", "wait", "stop", "kill", "remove", "current"]
+
+
+def current(engine: "Engine", cid: str) -> dict[str, Any]:
+    """The container's config, with a stale "running" fixed if its monitor is gone."""
+    return reconcile(engine, [engine.containers.load(cid)])[0]
+
+
+def start(engine: "Engine", cid: str, *, stdin: int | None = None, attach: bool = False) -> Channel | None:
+    """Ask the monitor to start the container; with ``attach`` the channel later reports its exit."""
+    if current(engine, cid)["State"]["Running"]:
+        return None
+    fds = (stdin,) if stdin is not None else ()
+    channel = MonitorClient(engine).request({"op": "start", "id": cid, "wait": attach}, fds)
+    reply = channel.reply()
+    if reply is None or "error" in reply:
+        channel.close()
+        if reply is None:
+            raise MonitorError("the container monitor exited while starting the container")
+        raise ContainerStartError(reply["error"], int(reply.get("exit_code") or 125))
+    if not attach:
+        channel.close()
+        return None
+    return channel
+
+
+def wait(engine: "Engine", cid: str) -> int:
+    """Block until the container is not running; its exit code."""
+    config = current(engine, cid)
+    if not config["State"]["Running"]:
+        return int(config["State"]["ExitCode"])
+    with MonitorClient(engine).request({"op": "wait", "id": cid}) as channel:
+        reply = channel.reply()
+    if reply is None or reply.get("exit_code") is None:
+        return int(current(engine, cid)["State"]["ExitCode"])
+    return int(reply["exit_code"])
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def kill(engine: "Engine", cid: str, sig: int = signal.SIGKILL) -> None:
+    config = current(engine, cid)
+    if not config["State"]["Running"]:
+        raise ContainerNotRunning(f"Container {cid} is not running")
+    _signal(int(config["State"]["Pid"]), sig)
+
+
+def stop(engine: "Engine", cid: str, timeout: int | None = None) -> None:
+    """The stop signal, then SIGKILL after ``timeout`` seconds (the container's StopTimeout, or 10)."""
+    config = engine.containers.update(cid, lambda c: c.update(HasBeenManuallyStopped=True))
+    config = current(engine, cid)
+    if not config["State"]["Running"]:
+        return
+    grace = stop_timeout(config) if timeout is None else timeout
+    pid = int(config["State"]["Pid"])
+    with MonitorClient(engine).request({"op": "wait", "id": cid}) as channel:
+        _signal(pid, stop_signal(config))
+        if not select.select([channel.sock], [], [], max(grace, 0))[0]:
+            _signal(pid, signal.SIGKILL)
+        channel.reply()
+    current(engine, cid)
+
+
+def remove(engine: "Engine", cid: str, *, force: bool = False) -> None:
+    from .remove import remove_container_files
+
+    config = current(engine, cid)
+    if config["State"]["Running"]:
+        if not force:
+            raise ContainerConflict(f"You cannot remove a running container {cid}. Stop the container before "
+                                    "attempting removal or force remove")
+        engine.containers.update(cid, lambda c: c.update(HasBeenManuallyStopped=True))
+        _signal(int(config["State"]["Pid"]), signal.SIGKILL)
+        wait(engine, cid)
+    remove_container_files(engine, cid)
+
+
+class Attachment:
+    """A started container's output as it is logged, and its exit code (``docker run`` without -d)."""
+
+    def __init__(self, engine: "Engine", cid: str, log_fd: int, channel: Channel) -> None:
+        self.engine, self.cid, self.log_fd, self.channel = engine, cid, log_fd, channel
+        self.exit_code: int | None = None
+
+    def _ended(self, timeout: float) -> bool:
+        if self.exit_code is not None:
+            return True
+        if not select.select([self.channel.sock], [], [], timeout)[0]:
+            return False
+        reply = self.channel.reply()
+        if reply is not None and reply.get("exit_code") is not None:
+            self.exit_code = int(reply["exit_code"])
+        else:
+            self.exit_code = int(current(self.engine, self.cid)["State"]["ExitCode"])
+        return True
+
+    def entries(self) -> Iterator[LogEntry]:
+        """Every line the container writes, until it exits."""
+        yield from follow_fd(self.log_fd, self._ended)
+
+    def kill(self, sig: int) -> None:
+        """Forward a signal (Ctrl-C) to the container, if it still runs."""
+        try:
+            kill(self.engine, self.cid, sig)
+        except (ContainerNotRunning, ContainerConflict):
+            pass
+
+    def close(self) -> None:
+        os.close(self.log_fd)
+        self.channel.close()

@@ -1,0 +1,102 @@
+"""``ps``: summaries of containers, filtered, newest first, with sizes on request."""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InvalidArgument
+from ..images import parse_time
+from ..store.sizes import dir_size
+from .models import ContainerSummary
+from .recovery import reconcile
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+__all__ = ["list_containers", "summary", "FILTER_KEYS", "container_sizes"]
+
+FILTER_KEYS = ("status", "name", "ancestor", "label", "id")
+
+
+def _command(config: dict[str, Any]) -> str:
+    """Path and Args joined with spaces (front ends truncate, then quote, as Docker does)."""
+    return " ".join([config.get("Path", ""), *config.get("Args", [])]).strip()
+
+
+def container_sizes(engine: "Engine", cid: str, image_id: str) -> tuple[int, int]:
+    """(SizeRw, SizeRootFs): the writable layer's bytes, and those plus the image's."""
+    from .remove import mount_id_of
+
+    size_rw = dir_size(engine.paths.diff_dir(mount_id_of(engine, cid)))
+    try:
+        image = sum(layer.size for layer in engine.images.image_layers(image_id))
+    except Exception:  # the image may be gone (rmi -f); Docker then shows the rw size only
+        image = 0
+    return size_rw, size_rw + image
+
+
+def summary(engine: "Engine", config: dict[str, Any], size: bool = False) -> ContainerSummary:
+    state, cfg = config["State"], config["Config"]
+    sizes = container_sizes(engine, config["ID"], config["Image"]) if size else (None, None)
+    return ContainerSummary(
+        id=config["ID"], name=config["Name"].lstrip("/"), image=cfg.get("Image") or config["Image"],
+        image_id=config["Image"], command=_command(config), created=parse_time(config.get("Created")),
+        state=state.get("Status", "created"), exit_code=int(state.get("ExitCode", 0)),
+        started_at=parse_time(state.get("StartedAt")), finished_at=parse_time(state.get("FinishedAt")),
+        labels=dict(cfg.get("Labels") or {}), mounts=tuple(config.get("MountPoints", {})),
+        networks=tuple(config.get("NetworkSettings", {}).get("Networks", {})),
+        size_rw=sizes[0], size_root_fs=sizes[1],
+    )
+
+
+def parse_filters(items: list[str]) -> list[tuple[str, str]]:
+    out = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or key not in FILTER_KEYS:
+            raise InvalidArgument(f"invalid filter '{item}' (use {', '.join(k + '=' for k in FILTER_KEYS)})")
+        out.append((key, value))
+    return out
+
+
+def _matches(engine: "Engine", s: ContainerSummary, key: str, value: str) -> bool:
+    if key == "status":
+        return s.state == value
+    if key == "name":
+        return value.lstrip("/") in s.name or fnmatch.fnmatchcase(s.name, value.lstrip("/"))
+    if key == "id":
+        return s.id.startswith(value)
+    if key == "label":
+        name, sep, want = value.partition("=")
+        return name in s.labels and (not sep or s.labels[name] == want)
+    try:
+        return engine.images.resolve(value) == s.image_id or s.image == value
+    except Exception:
+        return s.image == value
+
+
+def list_containers(engine: "Engine", *, all: bool = False, filters: list[str] | None = None, last: int = -1,
+                    size: bool = False) -> list[ContainerSummary]:
+    """Containers newest first: running ones only unless ``all`` (or ``last``) asks for every one."""
+    conditions = parse_filters(filters or [])
+    configs = reconcile(engine, engine.containers.all())
+    configs.sort(key=lambda c: c.get("Created", ""), reverse=True)
+    if last >= 0:
+        configs = configs[:last]
+    elif not all and not any(k == "status" for k, _ in conditions):
+        configs = [c for c in configs if c["State"].get("Running")]
+    out = []
+    for config in configs:
+        s = summary(engine, config)
+        if all_of(engine, s, conditions):
+            out.append(summary(engine, config, size=True) if size else s)
+    return out
+
+
+def all_of(engine: "Engine", s: ContainerSummary, conditions: list[tuple[str, str]]) -> bool:
+    """Docker: values of one key are alternatives (OR); different keys must all hold (AND)."""
+    by_key: dict[str, list[str]] = {}
+    for key, value in conditions:
+        by_key.setdefault(key, []).append(value)
+    return all(any(_matches(engine, s, key, v) for v in values) for key, values in by_key.items())

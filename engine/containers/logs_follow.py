@@ -1,0 +1,70 @@
+"""``logs [-f]``: read a container's json-file log, and follow it while the container runs."""
+
+from __future__ import annotations
+
+import os
+import select
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from ..errors import BerthError
+from .logs import LogEntry, follow_fd
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+__all__ = ["log_entries"]
+
+# After init exits, how long to wait for the monitor to drain the pipes and record the exit.
+_DRAIN_SECONDS = 5.0
+
+
+class _ContainerEnd:
+    """Says when a followed container has stopped and its monitor has written the last line."""
+
+    def __init__(self, engine: "Engine", cid: str) -> None:
+        from .lifecycle import current
+
+        self.engine, self.cid = engine, cid
+        state = current(engine, cid)["State"]
+        self.pidfd = -1
+        if state["Running"]:
+            try:
+                self.pidfd = os.pidfd_open(int(state["Pid"]))
+            except ProcessLookupError:
+                pass
+
+    def _recorded_stopped(self) -> bool:
+        from .lifecycle import current
+
+        try:
+            return not current(self.engine, self.cid)["State"]["Running"]
+        except BerthError:
+            return True  # removed (--rm): nothing more will be written
+
+    def __call__(self, timeout: float) -> bool:
+        if self.pidfd < 0:
+            return True
+        if not select.select([self.pidfd], [], [], timeout)[0]:
+            return False
+        deadline = time.monotonic() + _DRAIN_SECONDS
+        while not self._recorded_stopped() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.close(self.pidfd)
+        self.pidfd = -1
+        return True
+
+
+def log_entries(engine: "Engine", cid: str, *, follow: bool, tail: int, since: float,
+                until: float) -> Iterator[LogEntry]:
+    """Entries in order; the log file stays open, so a rotation or ``--rm`` mid-read loses nothing."""
+    try:
+        fd = os.open(engine.paths.container_log(cid), os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return
+    try:
+        ended = _ContainerEnd(engine, cid) if follow else (lambda _timeout: True)
+        yield from follow_fd(fd, ended, since, until, tail)
+    finally:
+        os.close(fd)

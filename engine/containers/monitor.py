@@ -1,0 +1,405 @@
+"""The per-store container monitor: one small process that runs, logs and reaps every container.
+
+Why one per store and not one per container: a Python process costs ~10 MB,
+conmon 2 MB; one monitor shared by all containers costs its fixed ~15 MB once
+and then a few kilobytes per container (two pipe buffers, a pidfd, a dict).
+
+- Started on demand by the first ``start`` (``python -m engine.containers.monitor ROOT``,
+  double-forked into its own session, so it outlives the command); exits when
+  no container runs and no client is connected.
+- Holds ``monitor.lock`` (flock) for its whole life: a free lock means "no
+  monitor", so any berth command can tell running records are stale.
+- Is the parent of every container's init, which gets SIGKILL if the monitor
+  dies (PR_SET_PDEATHSIG): a killed monitor never leaves unsupervised
+  containers; the next berth command marks them exited (see ``recovery``).
+- Talks over a unix socket at the store root: one JSON request per connection;
+  the connection stays open for requests that wait (``wait``, attached ``start``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import BerthError, ContainerConflict, ContainerStartError
+from ..runtime.process import EXIT_SETUP_FAILED, ContainerProcess, start
+from ..store.locks import try_lock_path
+from ..store.paths import MONITOR_LOCK, MONITOR_SOCKET, MONITOR_SPAWN_LOCK
+from .logs import LogWriter
+from .records import now_rfc3339
+from .spec import process_spec
+
+__all__ = ["Monitor", "socket_path", "main"]
+
+# How long the monitor lingers with nothing to do before it exits.
+IDLE_SECONDS = 2.0
+_READ_SIZE = 64 * 1024
+_REQUEST_MAX = 64 * 1024
+
+
+def socket_path(dir_fd: int) -> str:
+    """The socket's path through /proc/self/fd, short whatever the root's length (sun_path is 108 bytes)."""
+    return f"/proc/self/fd/{dir_fd}/{MONITOR_SOCKET}"
+
+
+@dataclass
+class Running:
+    """One container the monitor supervises."""
+
+    cid: str
+    process: ContainerProcess
+    pidfd: int
+    mount_id: str
+    log: LogWriter
+    streams: dict[int, str] = field(default_factory=dict)
+    waiters: list[socket.socket] = field(default_factory=list)
+    held: tuple[int, ...] = ()
+    """fds the monitor keeps open for the container (the write end of an -i stdin nobody attached)."""
+
+
+class Monitor:
+    """The event loop: accept requests, copy output to logs, reap exits."""
+
+    def __init__(self, root: str) -> None:
+        from ..engine import Engine
+
+        self.engine = Engine(root)
+        self.selector = selectors.DefaultSelector()
+        self.running: dict[str, Running] = {}
+        self.clients: set[socket.socket] = set()
+        self.listener: socket.socket | None = None
+
+    # -- lifetime ------------------------------------------------------------
+
+    def listen(self) -> None:
+        dir_fd = os.open(self.engine.root, os.O_PATH | os.O_CLOEXEC)
+        try:
+            path = socket_path(dir_fd)
+            if os.path.exists(path):
+                os.unlink(path)
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+            sock.bind(path)
+            os.chmod(path, 0o600)
+        finally:
+            os.close(dir_fd)
+        sock.listen(128)
+        sock.setblocking(False)
+        self.listener = sock
+        self.selector.register(sock, selectors.EVENT_READ, ("accept", None))
+
+    def serve(self) -> None:
+        idle_since = time.monotonic()
+        while True:
+            for key, _ in self.selector.select(timeout=0.5):
+                kind, data = key.data
+                getattr(self, "_on_" + kind)(key.fileobj, data)
+            if self.running or self.clients:
+                idle_since = time.monotonic()
+            elif time.monotonic() - idle_since > IDLE_SECONDS and self._try_exit():
+                return
+
+    def _try_exit(self) -> bool:
+        """Stop listening, unless a client connected meanwhile (under the spawn lock, so none can slip in)."""
+        from ..store.locks import get_lock
+
+        assert self.listener is not None
+        with get_lock(self.engine.paths.monitor_file(MONITOR_SPAWN_LOCK)):
+            try:
+                conn, _ = self.listener.accept()
+            except BlockingIOError:
+                os.unlink(self.engine.paths.monitor_file(MONITOR_SOCKET))
+                self.listener.close()
+                return True
+            self._on_client(conn)
+            return False
+
+    # -- requests ------------------------------------------------------------
+
+    def _on_accept(self, sock: socket.socket, _: Any) -> None:
+        try:
+            conn, _addr = sock.accept()
+        except BlockingIOError:
+            return
+        self._on_client(conn)
+
+    def _on_client(self, conn: socket.socket) -> None:
+        conn.setblocking(True)
+        conn.settimeout(2.0)
+        try:
+            request, fds = _recv_request(conn)
+        except (OSError, ValueError):
+            conn.close()
+            return
+        self.clients.add(conn)
+        self.selector.register(conn, selectors.EVENT_READ, ("hangup", None))
+        try:
+            self._dispatch(conn, request, fds)
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    def _dispatch(self, conn: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
+        op, cid = request.get("op"), str(request.get("id", ""))
+        if op == "start":
+            self._request_start(conn, cid, fds[0] if fds else None, bool(request.get("wait")))
+        elif op == "wait":
+            if cid in self.running:
+                self.running[cid].waiters.append(conn)
+            else:
+                self._reply(conn, {"exit_code": self._recorded_exit(cid)}, close=True)
+        elif op == "ping":
+            self._reply(conn, {"ok": True, "pid": os.getpid(), "running": len(self.running)}, close=True)
+        else:
+            self._reply(conn, {"error": f"unknown request {op!r}"}, close=True)
+
+    def _request_start(self, conn: socket.socket, cid: str, stdin: int | None, wait: bool) -> None:
+        try:
+            pid = self.start_container(cid, stdin)
+        except BerthError as err:
+            self._reply(conn, {"error": str(err), "exit_code": getattr(err, "exit_code", EXIT_SETUP_FAILED)},
+                        close=True)
+            return
+        self._reply(conn, {"ok": True, "pid": pid}, close=not wait)
+        if wait:
+            self.running[cid].waiters.append(conn)
+
+    def _recorded_exit(self, cid: str) -> int | None:
+        try:
+            return int(self.engine.containers.load(cid)["State"]["ExitCode"])
+        except BerthError:
+            return None
+
+    def _reply(self, conn: socket.socket, message: dict[str, Any], close: bool) -> None:
+        try:
+            conn.sendall(json.dumps(message).encode() + b"\n")
+        except OSError:
+            close = True
+        if close:
+            self._drop_client(conn)
+
+    def _on_hangup(self, conn: socket.socket, _: Any) -> None:
+        """A waiting client went away (or sent more than it should): forget it."""
+        self._drop_client(conn)
+
+    def _drop_client(self, conn: socket.socket) -> None:
+        if conn in self.clients:
+            self.clients.discard(conn)
+            self.selector.unregister(conn)
+            for run in self.running.values():
+                if conn in run.waiters:
+                    run.waiters.remove(conn)
+        conn.close()
+
+    # -- containers ----------------------------------------------------------
+
+    def start_container(self, cid: str, stdin: int | None) -> int:
+        """Mount the root, start the init, record it running; on failure record why and unmount."""
+        from .remove import mount_id_of
+
+        records = self.engine.containers
+        with records.locked(cid):
+            config, host = records.load(cid), records.load_host(cid)
+            if config["State"]["Running"] or cid in self.running:
+                raise ContainerConflict(f"container {cid[:12]} is already running")
+            mount_id = mount_id_of(self.engine, cid)
+            rootfs = self.engine.rwlayers.mount(mount_id)
+            try:
+                run = self._spawn(cid, config, host, rootfs, mount_id, stdin)
+            except BaseException as err:
+                self.engine.rwlayers.unmount(mount_id)
+                _record_failure(config, err)
+                records.save(cid, config)
+                raise
+            _record_started(config, run.process.pid)
+            records.save(cid, config)
+        self.running[cid] = run
+        return run.process.pid
+
+    def _spawn(self, cid: str, config: dict[str, Any], host: dict[str, Any], rootfs: str, mount_id: str,
+               stdin: int | None) -> Running:
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        null, held = _stdin_for(config, stdin)
+        try:
+            spec = process_spec(config, host, rootfs, stdin=null if stdin is None else stdin, stdout=out_w,
+                                stderr=err_w)
+            process = start(spec)
+        except BaseException:
+            for fd in (out_r, err_r, *held):
+                os.close(fd)
+            raise
+        finally:
+            for fd in (out_w, err_w, null):
+                os.close(fd)
+        run = Running(cid, process, os.pidfd_open(process.pid), mount_id, LogWriter(config["LogPath"]), held=held)
+        for fd, stream in ((out_r, "stdout"), (err_r, "stderr")):
+            os.set_blocking(fd, False)
+            run.streams[fd] = stream
+            self.selector.register(fd, selectors.EVENT_READ, ("output", run))
+        self.selector.register(run.pidfd, selectors.EVENT_READ, ("exit", run))
+        return run
+
+    def _on_output(self, fd: int, run: Running) -> None:
+        self._read_stream(run, fd)
+
+    def _read_stream(self, run: Running, fd: int) -> bool:
+        """Copy what is buffered in one pipe to the log; False once the stream has ended."""
+        while True:
+            try:
+                data = os.read(fd, _READ_SIZE)
+            except BlockingIOError:
+                return True
+            if not data:
+                self.selector.unregister(fd)
+                os.close(fd)
+                del run.streams[fd]
+                return False
+            run.log.feed(run.streams[fd], data, time.time())
+
+    def _on_exit(self, pidfd: int, run: Running) -> None:
+        """Reap, drain the output (every writer died with the pid namespace), record, unmount, notify."""
+        code = run.process.wait()
+        for fd in list(run.streams):
+            if self._read_stream(run, fd):
+                self.selector.unregister(fd)
+                os.close(fd)
+        run.log.flush(time.time())
+        run.log.close()
+        for fd in run.held:
+            os.close(fd)
+        self.selector.unregister(pidfd)
+        os.close(pidfd)
+        del self.running[run.cid]
+        self.engine.rwlayers.unmount(run.mount_id)
+        config = self._record_exit(run.cid, code)
+        for conn in run.waiters:
+            self._reply(conn, {"exit_code": code}, close=True)
+        if config is not None:
+            self._after_exit(run.cid, config, code)
+
+    def _record_exit(self, cid: str, code: int) -> dict[str, Any] | None:
+        def change(config: dict[str, Any]) -> None:
+            state = config["State"]
+            state.update(Status="exited", Running=False, Paused=False, Pid=0, ExitCode=code,
+                         FinishedAt=now_rfc3339())
+
+        try:
+            return self.engine.containers.update(cid, change)
+        except BerthError:
+            return None
+
+    def _after_exit(self, cid: str, config: dict[str, Any], code: int) -> None:
+        """--rm, or a restart policy."""
+        host = self.engine.containers.load_host(cid)
+        if host.get("AutoRemove"):
+            from .remove import remove_container_files
+
+            remove_container_files(self.engine, cid)
+        elif _should_restart(config, host, code):
+            self.engine.containers.update(cid, lambda c: c.update(RestartCount=c.get("RestartCount", 0) + 1))
+            try:
+                self.start_container(cid, None)
+            except BerthError:
+                pass
+
+    def recover(self) -> None:
+        """Records that say running belong to a dead monitor: their containers died with it."""
+        from .recovery import mark_dead
+
+        for config in self.engine.containers.all():
+            if config["State"].get("Running"):
+                mark_dead(self.engine, config["ID"])
+
+
+def _stdin_for(config: dict[str, Any], given: int | None) -> tuple[int, tuple[int, ...]]:
+    """(fd for the container's stdin, fds to hold): /dev/null, or for ``-i`` without a client a pipe
+    kept open, so ``run -di IMG sh`` waits for input instead of reading end-of-file (Docker holds it too)."""
+    if given is None and config["Config"].get("OpenStdin"):
+        read_end, write_end = os.pipe2(os.O_CLOEXEC)
+        return read_end, (write_end,)
+    return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC), ()
+
+
+def _should_restart(config: dict[str, Any], host: dict[str, Any], code: int) -> bool:
+    policy = host.get("RestartPolicy") or {}
+    name, limit = policy.get("Name", "no"), int(policy.get("MaximumRetryCount") or 0)
+    if config.get("HasBeenManuallyStopped") or name in ("", "no"):
+        return False
+    if name == "on-failure":
+        return code != 0 and (not limit or config.get("RestartCount", 0) < limit)
+    return True
+
+
+def _record_started(config: dict[str, Any], pid: int) -> None:
+    config["State"].update(Status="running", Running=True, Paused=False, Pid=pid, ExitCode=0, Error="",
+                           StartedAt=now_rfc3339(), OOMKilled=False)
+    config["HasBeenStartedBefore"] = True
+    config["HasBeenManuallyStopped"] = False
+
+
+def _record_failure(config: dict[str, Any], err: BaseException) -> None:
+    code = err.exit_code if isinstance(err, ContainerStartError) else EXIT_SETUP_FAILED
+    config["State"].update(ExitCode=code, Error=str(err))
+
+
+def _recv_request(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
+    """One JSON line, with any fds passed alongside it (SCM_RIGHTS)."""
+    data, fds, _flags, _addr = socket.recv_fds(conn, _REQUEST_MAX, 4)
+    while not data.endswith(b"\n"):
+        more = conn.recv(_REQUEST_MAX)
+        if not more:
+            break
+        data += more
+    request = json.loads(data)
+    if not isinstance(request, dict):
+        raise ValueError("request must be an object")
+    return request, list(fds)
+
+
+def _daemonize() -> None:
+    """Fork twice into a new session, so the monitor is nobody's child that waits on it."""
+    if os.fork() > 0:
+        os._exit(0)
+    os.setsid()
+    if os.fork() > 0:
+        os._exit(0)
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_IGN)
+
+
+def _take_monitor_lock(path: str) -> int | None:
+    """The monitor lock, or None when another monitor holds it; a checker holds it only for an instant."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+    for _ in range(40):
+        fd = try_lock_path(path)
+        if fd is not None:
+            return fd
+        time.sleep(0.025)
+    return None
+
+
+def main(argv: list[str]) -> int:
+    """``python -m engine.containers.monitor ROOT``: become the store's monitor, unless one runs."""
+    root = os.path.abspath(argv[0])
+    _daemonize()
+    lock_fd = _take_monitor_lock(os.path.join(root, MONITOR_LOCK))
+    if lock_fd is None:
+        return 0
+    os.ftruncate(lock_fd, 0)
+    os.write(lock_fd, f"{os.getpid()}\n".encode())
+    monitor = Monitor(root)
+    monitor.recover()
+    monitor.listen()
+    monitor.serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

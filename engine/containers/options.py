@@ -1,0 +1,78 @@
+"""What ``create``/``run`` were asked for, parsed from flags into one frozen value."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from ..errors import InvalidArgument
+from ..runtime.network import NETWORK_MODES
+
+__all__ = ["CreateOptions", "parse_bind", "parse_restart"]
+
+RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
+
+
+@dataclass(frozen=True)
+class CreateOptions:
+    """A container to create: the image and Docker's ``create`` flags."""
+
+    image: str
+    cmd: tuple[str, ...] | None = None
+    """Arguments after the image; None keeps the image's CMD."""
+    entrypoint: tuple[str, ...] | None = None
+    """``--entrypoint``; None keeps the image's, () clears it."""
+    name: str = ""
+    env: tuple[str, ...] = ()
+    workdir: str = ""
+    user: str = ""
+    hostname: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    binds: tuple[str, ...] = ()
+    """``HOST:CTR[:ro|rw]`` entries."""
+    network: str = "none"
+    auto_remove: bool = False
+    restart: str = "no"
+    stop_signal: str = ""
+    stop_timeout: int | None = None
+    tty: bool = False
+    open_stdin: bool = False
+    read_only: bool = False
+    memory: int = 0
+    nano_cpus: int = 0
+    pids_limit: int = 0
+
+    def validate(self) -> None:
+        """Reject what Docker rejects before anything is created."""
+        if self.network not in NETWORK_MODES:
+            raise InvalidArgument(f"network {self.network} not found (berth supports: {', '.join(NETWORK_MODES)})")
+        if self.workdir and not self.workdir.startswith("/"):
+            raise InvalidArgument(f"the working directory '{self.workdir}' is invalid, it needs to be an absolute path")
+        parse_restart(self.restart)
+        if self.auto_remove and self.restart != "no":
+            raise InvalidArgument("conflicting options: --restart and --rm")
+        for bind in self.binds:
+            parse_bind(bind)
+
+
+def parse_bind(spec: str) -> tuple[str, str, bool]:
+    """``HOST:CTR[:ro|rw]`` → (host path, container path, read-only)."""
+    parts = spec.split(":")
+    mode = parts.pop() if len(parts) == 3 else "rw"
+    if len(parts) != 2 or mode not in ("ro", "rw") or not all(parts):
+        raise InvalidArgument(f"invalid volume specification: '{spec}'")
+    host, ctr = parts
+    if not os.path.isabs(host):
+        raise InvalidArgument(f"invalid volume specification: '{spec}': named volumes are not supported yet; "
+                              "use an absolute host path")
+    if not os.path.isabs(ctr):
+        raise InvalidArgument(f"invalid volume specification: '{spec}': mount path must be absolute")
+    return host, ctr, mode == "ro"
+
+
+def parse_restart(policy: str) -> tuple[str, int]:
+    """``on-failure:3`` → ("on-failure", 3)."""
+    name, _, count = policy.partition(":")
+    if name not in RESTART_POLICIES or (count and (name != "on-failure" or not count.isdigit())):
+        raise InvalidArgument(f"invalid restart policy '{policy}'")
+    return name, int(count or 0)

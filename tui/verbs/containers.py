@@ -1,0 +1,433 @@
+"""Container verbs: run, create, start, stop, kill, restart, rm, wait, ps, logs, diff, and ``system df``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from engine import Engine
+from engine.errors import BerthError, ContainerNotFound, ContainerStartError, ImageNotFound, InvalidArgument
+
+from ..format import human_duration, human_size, since, tabulate
+
+__all__ = ["register", "register_system_df", "inspect_any", "container_status"]
+
+
+def register(sub: Any) -> None:
+    _run_flags(sub.add_parser("run", help="Create and run a new container from an image", add_help=False), True)
+    _run_flags(sub.add_parser("create", help="Create a new container", add_help=False), False)
+    _simple_verbs(sub)
+    _ps_flags(sub.add_parser("ps", help="List containers"))
+    container = sub.add_parser("container", help="Manage containers")
+    csub = container.add_subparsers(dest="container_verb", metavar="COMMAND", required=True,
+                                    parser_class=sub._parser_class)
+    _ps_flags(csub.add_parser("ls", aliases=["list", "ps"], help="List containers"))
+    _run_flags(csub.add_parser("run", help="Create and run a new container", add_help=False), True)
+    _run_flags(csub.add_parser("create", help="Create a new container", add_help=False), False)
+    _simple_verbs(csub)
+    p = csub.add_parser("inspect", help="Display detailed information on containers")
+    p.add_argument("names", nargs="+", metavar="CONTAINER")
+    p.add_argument("-s", "--size", action="store_true", help="Display total file sizes")
+    p.set_defaults(func=cmd_container_inspect)
+
+
+def _simple_verbs(sub: Any) -> None:
+    p = sub.add_parser("start", help="Start one or more stopped containers")
+    p.add_argument("-a", "--attach", action="store_true", help="Attach STDOUT/STDERR")
+    p.add_argument("-i", "--interactive", action="store_true", help="Attach container's STDIN")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+    p.set_defaults(func=cmd_start)
+    p = sub.add_parser("stop", help="Stop one or more running containers")
+    p.add_argument("-t", "--time", type=int, default=None, help="Seconds to wait for stop before killing it")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+    p.set_defaults(func=cmd_stop)
+    p = sub.add_parser("restart", help="Restart one or more containers")
+    p.add_argument("-t", "--time", type=int, default=None, help="Seconds to wait for stop before killing it")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+    p.set_defaults(func=cmd_restart)
+    p = sub.add_parser("kill", help="Kill one or more running containers")
+    p.add_argument("-s", "--signal", default="KILL", help="Signal to send to the container")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+    p.set_defaults(func=cmd_kill)
+    p = sub.add_parser("rm", help="Remove one or more containers")
+    p.add_argument("-f", "--force", action="store_true", help="Force the removal of a running container")
+    p.add_argument("-v", "--volumes", action="store_true", help="Remove anonymous volumes (berth has none yet)")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+    p.set_defaults(func=cmd_rm)
+    p = sub.add_parser("wait", help="Block until containers stop, then print their exit codes")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+    p.set_defaults(func=cmd_wait)
+    p = sub.add_parser("logs", help="Fetch the logs of a container")
+    p.add_argument("container", metavar="CONTAINER")
+    p.add_argument("-f", "--follow", action="store_true", help="Follow log output")
+    p.add_argument("-n", "--tail", default="all", help='Number of lines to show from the end (default "all")')
+    p.add_argument("-t", "--timestamps", action="store_true", help="Show timestamps")
+    p.add_argument("--since", default="", help="Show logs since timestamp or relative (e.g. 42m)")
+    p.add_argument("--until", default="", help="Show logs before timestamp or relative (e.g. 42m)")
+    p.set_defaults(func=cmd_logs)
+    p = sub.add_parser("diff", help="Inspect changes to files or directories on a container's filesystem")
+    p.add_argument("container", metavar="CONTAINER")
+    p.set_defaults(func=cmd_diff)
+
+
+def _run_flags(p: argparse.ArgumentParser, detach: bool) -> None:
+    if detach:
+        p.add_argument("-d", "--detach", action="store_true", help="Run container in background and print ID")
+    add = p.add_argument
+    # -h is --hostname, as in Docker, so help is --help only.
+    add("--help", action="help", help="Show this help message and exit")
+    add("-i", "--interactive", action="store_true", help="Keep STDIN open even if not attached")
+    add("-t", "--tty", action="store_true", help="Allocate a pseudo-TTY (recorded; berth runs it on pipes)")
+    add("--name", default="", help="Assign a name to the container")
+    add("--rm", action="store_true", help="Automatically remove the container when it exits")
+    add("-e", "--env", action="append", default=[], help="Set environment variables")
+    add("--env-file", action="append", default=[], help="Read in a file of environment variables")
+    add("-w", "--workdir", default="", help="Working directory inside the container")
+    add("-u", "--user", default="", help="Username or UID (format: <name|uid>[:<group|gid>])")
+    add("-h", "--hostname", default="", help="Container host name")
+    add("--entrypoint", default=None, help="Overwrite the default ENTRYPOINT of the image")
+    add("-l", "--label", action="append", default=[], help="Set meta data on a container")
+    add("-v", "--volume", action="append", default=[], help="Bind mount a volume (HOST:CTR[:ro])")
+    add("--network", "--net", default="none", help="Connect a container to a network (none, host)")
+    add("--restart", default="no", help="Restart policy (no, on-failure[:N], always, unless-stopped)")
+    add("--stop-signal", default="", help="Signal to stop the container")
+    add("--stop-timeout", type=int, default=None, help="Timeout (in seconds) to stop a container")
+    add("image", metavar="IMAGE")
+    add("command", nargs=argparse.REMAINDER, metavar="COMMAND")
+    p.set_defaults(func=cmd_run if detach else cmd_create)
+
+
+def _ps_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-a", "--all", action="store_true", help="Show all containers (default shows just running)")
+    p.add_argument("-q", "--quiet", action="store_true", help="Only display container IDs")
+    p.add_argument("-s", "--size", action="store_true", help="Display total file sizes")
+    p.add_argument("-n", "--last", type=int, default=-1, help="Show n last created containers (includes all states)")
+    p.add_argument("-l", "--latest", action="store_true", help="Show the latest created container")
+    p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
+    p.add_argument("-f", "--filter", action="append", default=[], help="Filter output based on conditions")
+    p.add_argument("--format", help="'json' prints one JSON object per container")
+    p.set_defaults(func=cmd_ps)
+
+
+def register_system_df(ssub: Any) -> None:
+    """``system df [-v]``, registered by the system verbs."""
+    p = ssub.add_parser("df", help="Show disk usage")
+    p.add_argument("-v", "--verbose", action="store_true", help="Show detailed information on space usage")
+    p.set_defaults(func=cmd_df)
+
+
+# -- create / run ------------------------------------------------------------
+
+
+def _read_env_file(path: str) -> list[str]:
+    """Docker's --env-file: KEY=VALUE lines; a bare KEY takes the value from our environment."""
+    import os
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError as err:
+        raise InvalidArgument(f"open {path}: {err.strerror}") from err
+    out = []
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if "=" in line:
+            out.append(line)
+        elif line in os.environ:
+            out.append(f"{line}={os.environ[line]}")
+    return out
+
+
+def _options(args: argparse.Namespace) -> Any:
+    from engine.containers import CreateOptions
+
+    env = [e for path in args.env_file for e in _read_env_file(path)] + list(args.env)
+    labels = dict((item.partition("=")[0], item.partition("=")[2]) for item in args.label)
+    entrypoint = None if args.entrypoint is None else tuple(args.entrypoint.split()) if args.entrypoint else ()
+    return CreateOptions(
+        image=args.image, cmd=tuple(args.command) or None, entrypoint=entrypoint, name=args.name, env=tuple(env),
+        workdir=args.workdir, user=args.user, hostname=args.hostname, labels=labels, binds=tuple(args.volume),
+        network=args.network, auto_remove=args.rm, restart=args.restart, stop_signal=args.stop_signal,
+        stop_timeout=args.stop_timeout, tty=args.tty, open_stdin=args.interactive,
+    )
+
+
+def cmd_create(engine: Engine, args: argparse.Namespace) -> int:
+    print(engine.container_create(_options(args)))
+    return 0
+
+
+def cmd_run(engine: Engine, args: argparse.Namespace) -> int:
+    cid = engine.container_create(_options(args))
+    stdin = 0 if args.interactive and not args.detach else None
+    try:
+        attachment = engine.container_start(cid, stdin=stdin, attach=not args.detach)
+    except ContainerStartError:
+        if args.rm:
+            engine.container_remove(cid, force=True)
+        raise
+    if attachment is None:
+        print(cid)
+        return 0
+    return _stream(attachment)
+
+
+def _stream(attachment: Any) -> int:
+    """Copy the container's output to ours until it exits; Ctrl-C and SIGTERM go to the container."""
+    previous = {sig: signal.signal(sig, lambda s, _f: attachment.kill(s)) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for entry in attachment.entries():
+            out = sys.stdout if entry.stream == "stdout" else sys.stderr
+            out.write(entry.log)
+            out.flush()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        attachment.close()
+    return int(attachment.exit_code or 0)
+
+
+# -- start, stop, kill, restart, rm, wait ------------------------------------
+
+
+def _each(names: list[str], action: Callable[[str], object], parallel: bool = False) -> int:
+    """Apply ``action`` to every name, printing the name on success and Docker's error line otherwise."""
+    results: dict[str, BaseException | None] = {}
+
+    def one(name: str) -> None:
+        try:
+            action(name)
+            results[name] = None
+        except BerthError as err:
+            results[name] = err
+
+    if parallel and len(names) > 1:
+        threads = [threading.Thread(target=one, args=(n,)) for n in names]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    else:
+        for name in names:
+            one(name)
+    status = 0
+    for name in names:
+        if results.get(name) is None:
+            print(name)
+        else:
+            print(f"Error: {results[name]}", file=sys.stderr)
+            status = 1
+    return status
+
+
+def cmd_start(engine: Engine, args: argparse.Namespace) -> int:
+    if args.attach or args.interactive:
+        if len(args.containers) != 1:
+            raise InvalidArgument("you cannot start and attach multiple containers at once")
+        attachment = engine.container_start(args.containers[0], stdin=0 if args.interactive else None, attach=True)
+        return _stream(attachment) if attachment is not None else 0
+    return _each(args.containers, lambda n: engine.container_start(n))
+
+
+def cmd_stop(engine: Engine, args: argparse.Namespace) -> int:
+    return _each(args.containers, lambda n: engine.container_stop(n, timeout=args.time), parallel=True)
+
+
+def cmd_restart(engine: Engine, args: argparse.Namespace) -> int:
+    return _each(args.containers, lambda n: engine.container_restart(n, timeout=args.time), parallel=True)
+
+
+def cmd_kill(engine: Engine, args: argparse.Namespace) -> int:
+    return _each(args.containers, lambda n: engine.container_kill(n, signal=args.signal))
+
+
+def cmd_rm(engine: Engine, args: argparse.Namespace) -> int:
+    return _each(args.containers, lambda n: engine.container_remove(n, force=args.force), parallel=True)
+
+
+def cmd_wait(engine: Engine, args: argparse.Namespace) -> int:
+    status = 0
+    for name in args.containers:
+        try:
+            print(engine.container_wait(name), flush=True)
+        except BerthError as err:
+            print(f"Error: {err}", file=sys.stderr)
+            status = 1
+    return status
+
+
+# -- ps ----------------------------------------------------------------------
+
+
+def container_status(state: str, exit_code: int, started_at: float, finished_at: float,
+                     now: float | None = None) -> str:
+    """Docker's STATUS column: ``Up 3 seconds``, ``Exited (0) 2 seconds ago``, ``Created``."""
+    now = time.time() if now is None else now
+    if state == "running":
+        return "Up " + human_duration(max(0.0, now - started_at))
+    if state == "paused":
+        return "Up " + human_duration(max(0.0, now - started_at)) + " (Paused)"
+    if state == "dead":
+        return "Dead"
+    if state == "created" or not started_at:
+        return "Created"
+    if not finished_at:
+        return ""
+    return f"Exited ({exit_code}) {since(finished_at, now)}"
+
+
+def _ellipsis(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _size_column(s: Any) -> str:
+    return f"{human_size(s.size_rw or 0)} (virtual {human_size(s.size_root_fs or 0)})"
+
+
+def _ps_cells(s: Any, no_trunc: bool) -> dict[str, str]:
+    image = s.image
+    if not no_trunc and image.startswith("sha256:"):
+        image = image[7:19]
+    command = s.command if no_trunc else _ellipsis(s.command, 20)
+    return {
+        "ID": s.id if no_trunc else s.id[:12], "Image": image, "Command": json.dumps(command, ensure_ascii=False),
+        "RunningFor": since(s.created), "Status": container_status(s.state, s.exit_code, s.started_at,
+                                                                   s.finished_at),
+        "Ports": "", "Names": s.name,
+    }
+
+
+def cmd_ps(engine: Engine, args: argparse.Namespace) -> int:
+    last = 1 if args.latest else args.last
+    rows = engine.container_list(all=args.all, filters=args.filter, last=last, size=args.size)
+    if args.quiet:
+        for s in rows:
+            print(s.id if args.no_trunc else s.id[:12])
+        return 0
+    if args.format == "json":
+        for s in rows:
+            print(json.dumps(_ps_json(s, args), sort_keys=True, ensure_ascii=False))
+        return 0
+    if args.format:
+        raise BerthError(f"unsupported --format {args.format!r}: only 'json' is supported")
+    header = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
+    keys = ["ID", "Image", "Command", "RunningFor", "Status", "Ports", "Names"]
+    table = []
+    for s in rows:
+        cells = _ps_cells(s, args.no_trunc)
+        table.append([cells[k] for k in keys] + ([_size_column(s)] if args.size else []))
+    print(tabulate(header + (["SIZE"] if args.size else []), table))
+    return 0
+
+
+def _ps_json(s: Any, args: argparse.Namespace) -> dict[str, str]:
+    cells = _ps_cells(s, args.no_trunc)
+    created = time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(s.created))
+    cells.update(CreatedAt=created, Labels=",".join(f"{k}={v}" for k, v in s.labels.items()), LocalVolumes="0",
+                 Mounts=",".join(s.mounts), Networks=",".join(s.networks), State=s.state,
+                 Size=_size_column(s) if args.size else "0B")
+    return cells
+
+
+# -- logs, diff, inspect, df --------------------------------------------------
+
+_RELATIVE = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$")
+
+
+def parse_time_arg(text: str, now: float | None = None) -> float:
+    """``--since``/``--until``: RFC 3339, a Unix timestamp, or a duration ago (``42m``, ``1h30m``, ``10s``)."""
+    if not text:
+        return 0.0
+    now = time.time() if now is None else now
+    m = _RELATIVE.match(text)
+    if m and any(m.groups()):
+        hours, minutes, seconds = (float(g or 0) for g in m.groups())
+        return now - (hours * 3600 + minutes * 60 + seconds)
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    from engine.images import parse_time
+
+    stamp = parse_time(text if re.search(r"(Z|[+-]\d\d:\d\d)$", text) else text + "Z")
+    if not stamp:
+        raise InvalidArgument(f"invalid time value {text!r}: use RFC 3339, a Unix timestamp or a duration (42m)")
+    return stamp
+
+
+def cmd_logs(engine: Engine, args: argparse.Namespace) -> int:
+    tail = -1 if args.tail == "all" else int(args.tail) if args.tail.lstrip("-").isdigit() else -2
+    if tail == -2:
+        raise InvalidArgument(f'invalid --tail value "{args.tail}": a number or "all"')
+    entries = engine.container_logs(args.container, follow=args.follow, tail=tail,
+                                    since=parse_time_arg(args.since), until=parse_time_arg(args.until))
+    for entry in entries:
+        out = sys.stdout if entry.stream == "stdout" else sys.stderr
+        out.write(f"{entry.time} {entry.log}" if args.timestamps else entry.log)
+        if args.follow:
+            out.flush()
+    return 0
+
+
+def cmd_diff(engine: Engine, args: argparse.Namespace) -> int:
+    for change in engine.container_changes(args.container):
+        print(f"{change.kind} {change.path}")
+    return 0
+
+
+def inspect_any(engine: Engine, name: str) -> dict[str, Any]:
+    """``berth inspect NAME``: a container if one answers to the name, else an image (Docker's order)."""
+    try:
+        return engine.container_inspect(name)
+    except ContainerNotFound:
+        pass
+    try:
+        return engine.image_inspect(name)
+    except ImageNotFound as err:
+        raise BerthError(f"No such object: {name}") from err
+
+
+def cmd_container_inspect(engine: Engine, args: argparse.Namespace) -> int:
+    found, status = [], 0
+    for name in args.names:
+        try:
+            found.append(engine.container_inspect(name, size=args.size))
+        except BerthError as err:
+            print(f"Error: {err}", file=sys.stderr)
+            status = 1
+    print(json.dumps(found, indent=4))
+    return status
+
+
+def cmd_df(engine: Engine, args: argparse.Namespace) -> int:
+    usage = engine.system_df()
+    table = []
+    for row in usage.rows:
+        percent = f" ({round(100 * row.reclaimable / row.size)}%)" if row.size else ""
+        table.append([row.type, str(row.total), str(row.active), human_size(row.size),
+                      human_size(row.reclaimable) + percent])
+    print(tabulate(["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], table))
+    if args.verbose:
+        _df_images(engine, usage)
+    return 0
+
+
+def _df_images(engine: Engine, usage: Any) -> None:
+    tags = {s.id: s.repo_tags for s in engine.image_list(all=True)}
+    rows = []
+    for image_id, size, shared, unique, containers in usage.images:
+        for tag in tags.get(image_id) or ("<none>:<none>",):
+            repo, _, name = tag.rpartition(":")
+            rows.append([repo, name, image_id[7:19], human_size(size), human_size(shared), human_size(unique),
+                         str(containers)])
+    print("\nImages space usage:\n")
+    print(tabulate(["REPOSITORY", "TAG", "IMAGE ID", "SIZE", "SHARED SIZE", "UNIQUE SIZE", "CONTAINERS"], rows))

@@ -267,6 +267,8 @@ class StoreChecker:
             _unlink_quietly(path)
         elif os.path.isdir(path):
             shutil.rmtree(path, ignore_errors=True)
+            if kind == "abandoned staging dir":
+                _unlink_quietly(path + ".lock")
         atomic.fsync_dir(os.path.dirname(path))
 
 

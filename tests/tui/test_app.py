@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import shutil
 import json
 import sys
 import tarfile
 
+import pytest
 from textual.widgets import DataTable
 
 from tui.app import BerthApp
@@ -48,7 +50,7 @@ async def test_images_panel_lists_the_store(engine) -> None:
         table = app.query_one("#images-table", DataTable)
         rows = [table.get_row_at(i) for i in range(table.row_count)]
         assert [r[0] for r in rows] == ["db", "web"]
-        assert rows[0][3] == "About an hour ago" and rows[1][3] == "2 weeks ago"
+        assert rows[0][3] == "40 minutes ago" and rows[1][3] == "2 weeks ago"
         assert rows[0][4] == "1.4kB"
         assert any(type(m).__name__ == "ImagesLoaded" for m in seen)
         await pilot.press("q")
@@ -70,9 +72,23 @@ async def test_empty_store_offers_bootstrap_on_one_key(engine) -> None:
         assert table.row_count == 1 and table.get_row_at(0)[0] == "busybox"
 
 
-def test_images_snapshot(snap_compare, engine) -> None:
-    make_fixed_store(engine)
-    assert snap_compare(BerthApp(engine, clock=lambda: FROZEN_NOW), terminal_size=(80, 24))
+SNAPSHOT_ROOT = "/tmp/berth-snapshot-store"  # fixed, because the header shows the store root
+
+
+@pytest.fixture
+def snapshot_engine():  # type: ignore[no-untyped-def]
+    from engine import Engine
+
+    shutil.rmtree(SNAPSHOT_ROOT, ignore_errors=True)
+    try:
+        yield Engine(SNAPSHOT_ROOT)
+    finally:
+        shutil.rmtree(SNAPSHOT_ROOT, ignore_errors=True)
+
+
+def test_images_snapshot(snap_compare, snapshot_engine) -> None:
+    make_fixed_store(snapshot_engine)
+    assert snap_compare(BerthApp(snapshot_engine, clock=lambda: FROZEN_NOW), terminal_size=(80, 24))
 
 
 def test_engine_never_imports_a_ui_library() -> None:

@@ -169,9 +169,13 @@ def test_usage_errors_exit_125(berth) -> None:
 
 
 def test_not_root_is_one_line(store_root: Path, busybox_tar: Path) -> None:
-    os.chmod(busybox_tar.parent, 0o755)
-    done = subprocess.run([sys.executable, "-m", "tui.cli", "--root", str(store_root / "sub"), "import",
-                           str(busybox_tar)], capture_output=True, text=True, user=65534, timeout=60,
-                          cwd=str(Path(__file__).resolve().parents[2]))
+    # Drop to nobody after the interpreter and berth are loaded, as a non-root user's berth would run.
+    code = ("import os, sys; from tui.cli import main, build_parser; build_parser();"
+            "import engine.engine, engine.build.metadata, json, tarfile;"
+            "os.setgroups([]); os.setgid(65534); os.setuid(65534);"
+            f"sys.exit(main(['--root', {str(store_root / 'sub')!r}, 'import', '-']))")
+    with open(busybox_tar, "rb") as stdin:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                              stdin=stdin, cwd=str(Path(__file__).resolve().parents[2]))
     assert done.returncode == 1 and done.stderr.startswith("Error: berth needs root"), done.stderr
     assert done.stderr.count("\n") == 1

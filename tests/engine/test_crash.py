@@ -84,15 +84,26 @@ def test_kill_9_during_import_at_many_moments(store_root: Path, busybox_tar: Pat
 def test_ctrl_c_during_import_leaves_nothing(store_root: Path, busybox_tar: Path, big_tar: Path) -> None:
     base_id = run(store_root, "import", str(busybox_tar), "base").stdout.strip()
     layers_before = sorted(os.listdir(store_root / "overlay2"))
-    proc = subprocess.Popen(berth_cmd(store_root, "import", str(big_tar), "interrupted"), cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(0.6)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
-    if proc.returncode == 0:
-        pytest.skip("the import finished before Ctrl-C arrived")  # machine far faster than expected
-    assert proc.returncode == 130 and err.strip().startswith("Error: interrupted"), err
-    assert "Traceback" not in err
+    proc = subprocess.Popen(berth_cmd(store_root, "import", "-", "interrupted"), cwd=REPO, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        data = big_tar.read_bytes()
+        assert proc.stdin is not None
+        proc.stdin.write(data[: len(data) // 2])  # half the layer: berth is mid-import, waiting for more
+        proc.stdin.flush()
+        deadline = time.monotonic() + 30
+        while not any(p.suffix != ".lock" for p in (store_root / "tmp").glob("*")):
+            assert time.monotonic() < deadline, "the import never started staging"
+            time.sleep(0.05)
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert err.decode().strip().startswith("Error: interrupted") and b"Traceback" not in err
     check = run(store_root, "system", "check")
     assert check.returncode == 0, check.stdout
     assert sorted(os.listdir(store_root / "overlay2")) == layers_before

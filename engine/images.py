@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from . import reference
-from .errors import ImageConflict, ImageInUse, ImageNotFound, InvalidReference
+from .errors import BerthError, ImageConflict, ImageInUse, ImageNotFound, InvalidReference
 from .models import HistoryEntry, ImageSummary, RemovedItem
 from .store.images import ImageDB
 from .store.layers import Layer, LayerStore, chain_id_for
@@ -86,7 +86,8 @@ class ImageService:
         return found
 
     def config(self, image_id: str) -> dict[str, Any]:
-        return json.loads(self.imagedb.get(image_id))
+        config: dict[str, Any] = json.loads(self.imagedb.get(image_id))
+        return config
 
     def top_layer(self, config: dict[str, Any]) -> str | None:
         """The chainID of the image's top layer; None for an image with no layers."""
@@ -281,7 +282,7 @@ class ImageService:
         return needed
 
     def _mount_parents(self) -> set[str]:
-        parents = set()
+        parents: set[str] = set()
         try:
             names = os.listdir(self.paths.mounts)
         except FileNotFoundError:
@@ -296,8 +297,8 @@ class ImageService:
         for chain in parents:
             try:
                 needed_layers.update(layer.chain_id for layer in self.layers.chain(chain))
-            except Exception:
-                continue
+            except (BerthError, OSError):
+                continue  # a broken record: system check reports it
         return needed_layers
 
 

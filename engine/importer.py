@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -14,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from . import archive, reference
-from .errors import ArchiveError, MissingDependency
+from .errors import MissingDependency
 from .images import format_time
 from .store.images import ImageDB
 from .store.layers import LayerStore

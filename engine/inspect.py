@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
-
-from .store.paths import LINK_DIR
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -79,7 +76,3 @@ def _graph_driver_data(engine: "Engine", layers: list[Any]) -> dict[str, str]:
         data["LowerDir"] = ":".join(paths.diff_dir(layer.cache_id) for layer in reversed(layers[:-1]))
     return dict(sorted(data.items()))
 
-
-def resolve_links(engine: "Engine", lowers: list[str]) -> list[str]:
-    """``l/<id>`` short paths as the real diff dirs they point at."""
-    return [os.path.realpath(os.path.join(engine.paths.overlay, p)) for p in lowers if p.startswith(LINK_DIR + "/")]

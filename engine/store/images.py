@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import os
 
@@ -85,7 +86,7 @@ class ImageDB:
         except FileNotFoundError:
             return None
 
-    def children(self, image_id: str) -> list[str]:
+    def children(self, image_id: str) -> "builtins.list[str]":
         """Images whose recorded parent is ``image_id``."""
         try:
             names = os.listdir(self.paths.image_metadata)

@@ -8,6 +8,7 @@ record that points at it exists, so a crash leaves at worst an orphan dir.
 from __future__ import annotations
 
 import base64
+import builtins
 import hashlib
 import os
 import secrets
@@ -106,7 +107,7 @@ class LayerStore:
             return []
         return ["sha256:" + n for n in names if not n.startswith(".")]
 
-    def lower_dirs(self, chain_id: str) -> list[str]:
+    def lower_dirs(self, chain_id: str) -> "builtins.list[str]":
         """Short ``l/<id>`` paths for the chain, top-most first, relative to overlay2/."""
         cache_id = self.get(chain_id).cache_id
         own = os.path.join(LINK_DIR, _read(self.paths.layer_dir(cache_id), "link"))

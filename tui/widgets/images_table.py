@@ -48,7 +48,7 @@ class ImagesTable(Vertical):
             table.remove_row(key)
         for key, cells in wanted.items():
             if key in table.rows:
-                for (column, _), value in zip(_COLUMNS, cells):
+                for (column, _), value in zip(_COLUMNS, cells, strict=True):
                     table.update_cell(key, column, value)
             else:
                 table.add_row(*cells, key=key)

@@ -139,7 +139,7 @@ class StoreChecker:
 
     def _mount_cache_ids(self) -> set[str]:
         """cache-ids of container layers (and their -init layers) from layerdb/mounts."""
-        ids = set()
+        ids: set[str] = set()
         try:
             names = os.listdir(self.paths.mounts)
         except FileNotFoundError:

@@ -204,7 +204,30 @@ class Engine:
             if log_fd >= 0:
                 os.close(log_fd)
             return None
-        return lifecycle.Attachment(self, cid, log_fd, channel)
+        attachment = lifecycle.Attachment(self, cid, log_fd, channel)
+        if self.containers.load(cid)["Config"].get("Tty"):
+            attachment.terminal = lifecycle.attach_terminal(self, cid)
+        return attachment
+
+    def container_attach(self, name: str) -> "Attachment":
+        """Follow a running container's output from now on, with its pty when it has one (``attach``).
+
+        Raises:
+            ContainerNotRunning.
+        """
+        from .containers import lifecycle
+        from .errors import ContainerNotRunning
+
+        cid = self.containers.resolve(name)
+        config = lifecycle.current(self, cid)
+        if not config["State"]["Running"]:
+            raise ContainerNotRunning("You cannot attach to a stopped container, start it first")
+        log_fd = os.open(self.paths.container_log(cid), os.O_RDONLY | os.O_CLOEXEC)
+        os.lseek(log_fd, 0, os.SEEK_END)
+        attachment = lifecycle.Attachment(self, cid, log_fd, lifecycle.open_wait(self, cid))
+        if config["Config"].get("Tty"):
+            attachment.terminal = lifecycle.attach_terminal(self, cid)
+        return attachment
 
     def container_wait(self, name: str) -> int:
         """Block until the container stops; returns its exit code."""
@@ -233,6 +256,67 @@ class Engine:
         cid = self.containers.resolve(name)
         lifecycle.kill(self, cid, parse_signal(signal))
         return cid
+
+    def container_pause(self, name: str) -> str:
+        """Freeze every process of the container (freezer cgroup); returns the ID.
+
+        Raises:
+            ContainerNotRunning, ContainerConflict (already paused).
+        """
+        from .containers import lifecycle
+
+        cid = self.containers.resolve(name)
+        lifecycle.pause(self, cid, True)
+        return cid
+
+    def container_unpause(self, name: str) -> str:
+        """Thaw a paused container; returns the ID."""
+        from .containers import lifecycle
+
+        cid = self.containers.resolve(name)
+        lifecycle.pause(self, cid, False)
+        return cid
+
+    def container_exec(self, name: str, cmd: list[str], *, env: list[str] | None = None, workdir: str = "",
+                       user: str = "", detach: bool = False, stdin: int | None = None, stdout: int | None = None,
+                       stderr: int | None = None, tty: bool = False) -> int:
+        """Run another command inside a running container (its namespaces and cgroups); its exit code.
+
+        Args:
+            stdin, stdout, stderr: fds for the command; None inherits this process's (stdin: /dev/null).
+            tty: run it on a new pty copied to and from stdin/stdout (``exec -t``; ctrl-p ctrl-q detaches input).
+
+        Raises:
+            ContainerNotRunning, ContainerStartError (126/127 when the command cannot run).
+        """
+        from .containers.exec import exec_command
+
+        return exec_command(self, self.containers.resolve(name), cmd, env=env or [], workdir=workdir, user=user,
+                            detach=detach, stdio=(stdin, stdout, stderr), terminal=tty)
+
+    def container_rename(self, name: str, new_name: str) -> None:
+        """Give a container another name.
+
+        Raises:
+            ContainerConflict: the name is taken; InvalidArgument: not a valid name.
+        """
+        from .containers.manage import rename
+
+        self._writable()
+        rename(self, self.containers.resolve(name), new_name)
+
+    def container_prune(self) -> tuple[list[str], int]:
+        """Remove all stopped containers; (their IDs, bytes reclaimed)."""
+        from .containers.manage import prune
+
+        self._writable()
+        return prune(self)
+
+    def container_top(self, name: str, ps_args: list[str] | None = None) -> tuple[list[str], list[list[str]]]:
+        """The container's processes as the host's ``ps`` shows them: (header, rows)."""
+        from .containers.manage import top
+
+        return top(self, self.containers.resolve(name), ps_args or [])
 
     def container_restart(self, name: str, *, timeout: int | None = None) -> str:
         """Stop (if running) and start again; returns the ID."""
@@ -296,6 +380,52 @@ class Engine:
             self._writable()
         return StoreChecker(self.paths, self.layers, self.imagedb, self.tags, self.lock).run(repair)
 
+    # -- build ---------------------------------------------------------------
 
-def _dump(data: Any) -> str:
-    return json.dumps(data, indent=4)
+    def image_build(
+        self,
+        context: str | BinaryIO,
+        *,
+        dockerfile: str | None = None,
+        tags: tuple[str, ...] | list[str] = (),
+        build_args: dict[str, str] | None = None,
+        no_cache: bool = False,
+        target: str | None = None,
+        progress: Callable[[Any], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> str:
+        """Build an image from a Dockerfile, one image per instruction, as the classic builder does.
+
+        Args:
+            context: a directory, or a stream holding a tar of one (any compression) or a lone Dockerfile.
+            dockerfile: host path of the Dockerfile; ``Dockerfile`` in the context when None.
+            tags: ``NAME[:TAG]`` references to point at the result.
+            build_args: ``--build-arg`` values.
+            no_cache: do every step even when an earlier build did it already.
+            target: stop after the stage with this name.
+            progress: called with each ``engine.build.progress`` event (step started, output, cached, done).
+            cancel: set it to stop; the running step is killed and undone.
+
+        Returns:
+            The final image's ID.
+
+        Raises:
+            BuildError: a bad Dockerfile (``Dockerfile line N: …``), a failing step, a missing source.
+            Cancelled: ``cancel`` was set.
+        """
+        from .build.builder import BuildOptions, build_image
+
+        self._writable()
+        options = BuildOptions(dockerfile, tuple(tags), dict(build_args or {}), no_cache, target)
+        return build_image(self, context, options, progress, cancel)
+
+    def image_prune(self, *, all: bool = False) -> tuple[list[RemovedItem], int]:
+        """Delete dangling images (untagged, no children, no containers); ``all``: every unused image.
+
+        Returns:
+            What was deleted, and the bytes of layer data freed.
+        """
+        from .build.prune import prune_images
+
+        self._writable()
+        return prune_images(self, all=all)

@@ -32,12 +32,13 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> Parser:
-    from .verbs import containers, images, system
+    from .verbs import build, containers, images, system
 
     parser = Parser(prog="berth", description="A daemonless container manager that shows its layers.")
     parser.add_argument("--root", help="store root (default: $BERTH_ROOT or /var/lib/berth)")
     sub = parser.add_subparsers(dest="verb", metavar="COMMAND", parser_class=Parser)
     images.register(sub)
+    build.register(sub)
     system.register(sub)
     containers.register(sub)
     return parser

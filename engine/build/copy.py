@@ -368,7 +368,8 @@ def _unpack(path: str, writer: _Writer) -> None:
 
     name = os.path.basename(path)
     try:
-        with open(path, "rb") as f, tarfile.open(fileobj=open_maybe_compressed(f, name), mode="r|") as tar:  # type: ignore[call-overload]
+        with open(path, "rb") as f, tarfile.open(
+                fileobj=open_maybe_compressed(f, name), mode="r|") as tar:  # type: ignore[call-overload]
             for member, rel in _members(tar, name):
                 _unpack_member(tar, member, rel, writer, name)
     except tarfile.TarError as err:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ..errors import InvalidArgument
+from ..errors import BerthError, InvalidArgument
 from . import parser
 from .shell_lex import process_word, process_words
 
@@ -28,7 +28,9 @@ __all__ = [
 ]
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
-CHANGE_INSTRUCTIONS = ("cmd", "entrypoint", "env", "expose", "label", "onbuild", "user", "volume", "workdir", "stopsignal")
+CHANGE_INSTRUCTIONS = (
+    "cmd", "entrypoint", "env", "expose", "label", "onbuild", "user", "volume", "workdir", "stopsignal",
+)
 METADATA_INSTRUCTIONS = (*CHANGE_INSTRUCTIONS, "healthcheck", "shell", "maintainer")
 
 _Handler = Callable[[dict[str, Any], parser.Instruction, str, Mapping[str, str]], str]
@@ -95,8 +97,9 @@ def _set_workdir(config: dict[str, Any], ins: parser.Instruction, escape: str, e
     path = process_word(ins.args[0], env, escape) if ins.args else ""
     if not path:
         raise InvalidArgument("WORKDIR requires exactly one argument")
-    config["WorkingDir"] = posixpath.normpath(posixpath.join("/", config.get("WorkingDir") or "/", path))
-    return "WORKDIR " + config["WorkingDir"]
+    workdir = posixpath.normpath(posixpath.join("/", config.get("WorkingDir") or "/", path))
+    config["WorkingDir"] = workdir
+    return "WORKDIR " + workdir
 
 
 def _words(ins: parser.Instruction, env: Mapping[str, str], escape: str) -> list[str]:
@@ -182,8 +185,9 @@ def _maintainer(config: dict[str, Any], ins: parser.Instruction, escape: str, en
 def _healthcheck(config: dict[str, Any], ins: parser.Instruction, escape: str, env: Mapping[str, str]) -> str:
     from .healthcheck import health_config, health_comment
 
-    config["Healthcheck"] = health_config(ins)
-    return health_comment(config["Healthcheck"])
+    health = health_config(ins)
+    config["Healthcheck"] = health
+    return health_comment(health)
 
 
 _HANDLERS: dict[str, _Handler] = {
@@ -218,7 +222,7 @@ def config_changes(lines: Sequence[str]) -> Callable[[dict[str, Any]], None]:
     for line in lines:
         try:
             parsed = parser.parse(line).instructions
-        except Exception as err:
+        except BerthError as err:
             raise InvalidArgument(f"invalid change {line!r}: {err}") from err
         for ins in parsed:
             if ins.cmd not in CHANGE_INSTRUCTIONS:

@@ -89,4 +89,5 @@ def _check_from(ins: parser.Instruction) -> None:
     if len(words) not in (1, 3) or (len(words) == 3 and words[1].lower() != "as"):
         raise line_error(ins.start_line, "FROM requires either one or three arguments")
     if len(words) == 3 and not _STAGE_NAME.match(words[2].lower()):
-        raise line_error(ins.start_line, f"invalid name for build stage: {words[2]!r}, name can't start with a number or contain symbols")
+        raise line_error(ins.start_line, f"invalid name for build stage: {words[2]!r}, "
+                                         "name can't start with a number or contain symbols")

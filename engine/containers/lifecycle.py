@@ -7,9 +7,12 @@ request on its socket tells the command when that is done.
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import signal
+import socket
+import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +25,8 @@ from .spec import stop_signal, stop_timeout
 if TYPE_CHECKING:
     from ..engine import Engine
 
-__all__ = ["Attachment", "start", "wait", "stop", "kill", "remove", "current"]
+__all__ = ["Attachment", "start", "wait", "stop", "kill", "remove", "current", "pause", "attach_terminal",
+           "open_wait"]
 
 
 def current(engine: "Engine", cid: str) -> dict[str, Any]:
@@ -60,6 +64,28 @@ def wait(engine: "Engine", cid: str) -> int:
     return int(reply["exit_code"])
 
 
+def pause(engine: "Engine", cid: str, frozen: bool) -> None:
+    """Freeze or thaw the container through its monitor, which owns its cgroup."""
+    config = current(engine, cid)
+    if not config["State"]["Running"]:
+        raise ContainerNotRunning(f"Container {cid} is not running")
+    if bool(config["State"]["Paused"]) == frozen:
+        raise ContainerConflict(f"Container {cid} is {'already' if frozen else 'not'} paused")
+    with MonitorClient(engine).request({"op": "pause" if frozen else "unpause", "id": cid}) as channel:
+        reply = channel.reply()
+    if reply is None or "error" in reply:
+        raise ContainerConflict(reply["error"] if reply else "the container monitor went away")
+
+
+def _thaw(engine: "Engine", config: dict[str, Any]) -> None:
+    """A frozen container cannot act on a signal: thaw it first (Docker does the same on stop and kill)."""
+    if config["State"].get("Paused"):
+        try:
+            pause(engine, config["ID"], False)
+        except ContainerConflict:
+            pass
+
+
 def _signal(pid: int, sig: int) -> None:
     try:
         os.kill(pid, sig)
@@ -72,11 +98,12 @@ def kill(engine: "Engine", cid: str, sig: int = signal.SIGKILL) -> None:
     if not config["State"]["Running"]:
         raise ContainerNotRunning(f"Container {cid} is not running")
     _signal(int(config["State"]["Pid"]), sig)
+    _thaw(engine, config)
 
 
 def stop(engine: "Engine", cid: str, timeout: int | None = None) -> None:
     """The stop signal, then SIGKILL after ``timeout`` seconds (the container's StopTimeout, or 10)."""
-    config = engine.containers.update(cid, lambda c: c.update(HasBeenManuallyStopped=True))
+    engine.containers.update(cid, lambda c: c.update(HasBeenManuallyStopped=True))
     config = current(engine, cid)
     if not config["State"]["Running"]:
         return
@@ -84,6 +111,7 @@ def stop(engine: "Engine", cid: str, timeout: int | None = None) -> None:
     pid = int(config["State"]["Pid"])
     with MonitorClient(engine).request({"op": "wait", "id": cid}) as channel:
         _signal(pid, stop_signal(config))
+        _thaw(engine, config)
         if not select.select([channel.sock], [], [], max(grace, 0))[0]:
             _signal(pid, signal.SIGKILL)
         channel.reply()
@@ -100,19 +128,41 @@ def remove(engine: "Engine", cid: str, *, force: bool = False) -> None:
                                     "attempting removal or force remove")
         engine.containers.update(cid, lambda c: c.update(HasBeenManuallyStopped=True))
         _signal(int(config["State"]["Pid"]), signal.SIGKILL)
+        _thaw(engine, config)
         wait(engine, cid)
     remove_container_files(engine, cid)
 
 
-class Attachment:
-    """A started container's output as it is logged, and its exit code (``docker run`` without -d)."""
+def attach_terminal(engine: "Engine", cid: str) -> int:
+    """The pty master of a running ``-t`` container, passed over the monitor's socket."""
+    with MonitorClient(engine).request({"op": "attach", "id": cid}) as channel:
+        data, fds, _flags, _addr = socket.recv_fds(channel.sock, 4096, 1)
+    if not fds:
+        reply = json.loads(data or b"{}")
+        raise ContainerConflict(reply.get("error", "the container monitor went away"))
+    return fds[0]
 
-    def __init__(self, engine: "Engine", cid: str, log_fd: int, channel: Channel) -> None:
+
+def open_wait(engine: "Engine", cid: str) -> Channel:
+    """A channel that reports the container's exit code when it stops."""
+    return MonitorClient(engine).request({"op": "wait", "id": cid})
+
+
+class Attachment:
+    """A started container's output as it is logged, and its exit code (``docker run`` without -d).
+
+    ``terminal`` is the pty master of a ``-t`` container: keys go there, and its size is set there.
+    """
+
+    def __init__(self, engine: "Engine", cid: str, log_fd: int, channel: Channel, terminal: int | None = None) -> None:
         self.engine, self.cid, self.log_fd, self.channel = engine, cid, log_fd, channel
+        self.terminal = terminal
         self.exit_code: int | None = None
+        self.detached = threading.Event()
+        """Set it to stop following (detach keys): the container keeps running."""
 
     def _ended(self, timeout: float) -> bool:
-        if self.exit_code is not None:
+        if self.exit_code is not None or self.detached.is_set():
             return True
         if not select.select([self.channel.sock], [], [], timeout)[0]:
             return False
@@ -137,3 +187,5 @@ class Attachment:
     def close(self) -> None:
         os.close(self.log_fd)
         self.channel.close()
+        if self.terminal is not None:
+            os.close(self.terminal)

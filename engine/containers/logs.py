@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..images import format_time, parse_time
 
@@ -21,9 +21,8 @@ MAX_LINE = 16 * 1024
 _READ_CHUNK = 1 << 20
 
 
-@dataclass(frozen=True)
-class LogEntry:
-    """One line of a container's output."""
+class LogEntry(NamedTuple):
+    """One line of a container's output (a tuple: 200k of them must be cheap to make)."""
 
     stream: str
     log: str
@@ -33,12 +32,17 @@ class LogEntry:
 class LogWriter:
     """Appends one container's stdout and stderr to its json-file log."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, raw: bool = False) -> None:
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        self.raw = raw
+        """A terminal's output: every read is one entry (a prompt has no newline to wait for)."""
         self._partial: dict[str, bytes] = {"stdout": b"", "stderr": b""}
 
     def feed(self, stream: str, data: bytes, now: float) -> None:
         """Log every complete line of ``data`` (plus what was left over from before)."""
+        if self.raw:
+            self._write(stream, [data], now)
+            return
         buf = self._partial[stream] + data
         lines = buf.split(b"\n")
         rest = lines.pop()
@@ -92,17 +96,25 @@ def tail_lines(data: bytes, count: int) -> bytes:
     return data[pos + 1:] if count else b""
 
 
+def _parse_all(lines: list[bytes]) -> list[LogEntry]:
+    """Decode many lines with one json call (10x faster than one call per line); slow path on a bad line."""
+    try:
+        objs = json.loads(b"[" + b",".join(lines) + b"]")
+        return [LogEntry(o["stream"], o["log"], o["time"]) for o in objs]
+    except (ValueError, KeyError, TypeError):
+        return [e for e in map(parse_entry, lines) if e is not None]
+
+
 def read_entries(data: bytes, since: float = 0.0, until: float = 0.0) -> Iterator[LogEntry]:
     """The entries of complete lines in ``data``, within [since, until) when given."""
-    for line in data.splitlines():
-        entry = parse_entry(line)
-        if entry is None:
-            continue
-        if since or until:
-            stamp = parse_time(entry.time)
-            if (since and stamp < since) or (until and stamp >= until):
-                continue
-        yield entry
+    entries = _parse_all([line for line in data.split(b"\n") if line])
+    if not (since or until):
+        yield from entries
+        return
+    for entry in entries:
+        stamp = parse_time(entry.time)
+        if not ((since and stamp < since) or (until and stamp >= until)):
+            yield entry
 
 
 # How long a follower sleeps when the log has no new bytes (it wakes at once when the container ends).

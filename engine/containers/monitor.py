@@ -18,6 +18,7 @@ and then a few kilobytes per container (two pipe buffers, a pidfd, a dict).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import selectors
@@ -29,7 +30,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import BerthError, ContainerConflict, ContainerStartError
+from ..runtime import cgroups
+from ..runtime.cgroups import Cgroup
 from ..runtime.process import EXIT_SETUP_FAILED, ContainerProcess, start
+from ..runtime.pty import open_pty
 from ..store.locks import try_lock_path
 from ..store.paths import MONITOR_LOCK, MONITOR_SOCKET, MONITOR_SPAWN_LOCK
 from .logs import LogWriter
@@ -62,6 +66,7 @@ class Running:
     waiters: list[socket.socket] = field(default_factory=list)
     held: tuple[int, ...] = ()
     """fds the monitor keeps open for the container (the write end of an -i stdin nobody attached)."""
+    cgroup: Cgroup | None = None
 
 
 class Monitor:
@@ -154,6 +159,10 @@ class Monitor:
                 self.running[cid].waiters.append(conn)
             else:
                 self._reply(conn, {"exit_code": self._recorded_exit(cid)}, close=True)
+        elif op == "attach":
+            self._request_attach(conn, cid)
+        elif op in ("pause", "unpause"):
+            self._request_pause(conn, cid, op == "pause")
         elif op == "ping":
             self._reply(conn, {"ok": True, "pid": os.getpid(), "running": len(self.running)}, close=True)
         else:
@@ -169,6 +178,34 @@ class Monitor:
         self._reply(conn, {"ok": True, "pid": pid}, close=not wait)
         if wait:
             self.running[cid].waiters.append(conn)
+
+    def _request_attach(self, conn: socket.socket, cid: str) -> None:
+        """Hand the client the container's pty master (``-t``): it writes keys and sets the size there."""
+        run = self.running.get(cid)
+        master = next(iter(run.streams), None) if run is not None and run.log.raw else None
+        if master is None:
+            self._reply(conn, {"error": f"Container {cid} is not running with a terminal"}, close=True)
+            return
+        try:
+            socket.send_fds(conn, [json.dumps({"ok": True}).encode() + b"\n"], [master])
+        except OSError:
+            pass
+        self._drop_client(conn)
+
+    def _request_pause(self, conn: socket.socket, cid: str, frozen: bool) -> None:
+        """Freeze or thaw every process of the container (the freezer cgroup), and record it."""
+        run = self.running.get(cid)
+        if run is None or run.cgroup is None:
+            self._reply(conn, {"error": f"Container {cid} is not running"}, close=True)
+            return
+        try:
+            run.cgroup.freeze(frozen)
+        except (OSError, KeyError) as err:
+            self._reply(conn, {"error": f"cannot {'pause' if frozen else 'unpause'} {cid[:12]}: {err}"}, close=True)
+            return
+        status = "paused" if frozen else "running"
+        self.engine.containers.update(cid, lambda c: c["State"].update(Paused=frozen, Status=status))
+        self._reply(conn, {"ok": True}, close=True)
 
     def _recorded_exit(self, cid: str) -> int | None:
         try:
@@ -210,9 +247,12 @@ class Monitor:
                 raise ContainerConflict(f"container {cid[:12]} is already running")
             mount_id = mount_id_of(self.engine, cid)
             rootfs = self.engine.rwlayers.mount(mount_id)
+            cgroup = _make_cgroup(cid, host)
             try:
-                run = self._spawn(cid, config, host, rootfs, mount_id, stdin)
+                run = self._spawn(cid, config, host, rootfs, mount_id, stdin, cgroup)
             except BaseException as err:
+                if cgroup is not None:
+                    cgroup.remove()
                 self.engine.rwlayers.unmount(mount_id)
                 _record_failure(config, err)
                 records.save(cid, config)
@@ -223,23 +263,24 @@ class Monitor:
         return run.process.pid
 
     def _spawn(self, cid: str, config: dict[str, Any], host: dict[str, Any], rootfs: str, mount_id: str,
-               stdin: int | None) -> Running:
-        out_r, out_w = os.pipe2(os.O_CLOEXEC)
-        err_r, err_w = os.pipe2(os.O_CLOEXEC)
-        null, held = _stdin_for(config, stdin)
+               stdin: int | None, cgroup: Cgroup | None) -> Running:
+        tty = bool(config["Config"].get("Tty"))
+        streams, child_fds, held = _stdio_for(config, stdin, tty)
         try:
-            spec = process_spec(config, host, rootfs, stdin=null if stdin is None else stdin, stdout=out_w,
-                                stderr=err_w)
-            process = start(spec)
+            spec = process_spec(config, host, rootfs, stdin=child_fds[0], stdout=child_fds[1],
+                                stderr=child_fds[2], cgroup_procs=cgroup.procs_files() if cgroup else ())
+            process = start(dataclasses.replace(spec, terminal=tty))
         except BaseException:
-            for fd in (out_r, err_r, *held):
+            for fd in (*streams, *held):
                 os.close(fd)
             raise
         finally:
-            for fd in (out_w, err_w, null):
-                os.close(fd)
-        run = Running(cid, process, os.pidfd_open(process.pid), mount_id, LogWriter(config["LogPath"]), held=held)
-        for fd, stream in ((out_r, "stdout"), (err_r, "stderr")):
+            for fd in set(child_fds):
+                if fd != stdin:
+                    os.close(fd)
+        run = Running(cid, process, os.pidfd_open(process.pid), mount_id, LogWriter(config["LogPath"], raw=tty),
+                      held=held, cgroup=cgroup)
+        for fd, stream in streams.items():
             os.set_blocking(fd, False)
             run.streams[fd] = stream
             self.selector.register(fd, selectors.EVENT_READ, ("output", run))
@@ -256,6 +297,8 @@ class Monitor:
                 data = os.read(fd, _READ_SIZE)
             except BlockingIOError:
                 return True
+            except OSError:  # EIO: a pty master once every slave is closed
+                data = b""
             if not data:
                 self.selector.unregister(fd)
                 os.close(fd)
@@ -278,17 +321,20 @@ class Monitor:
         os.close(pidfd)
         del self.running[run.cid]
         self.engine.rwlayers.unmount(run.mount_id)
-        config = self._record_exit(run.cid, code)
+        oom = run.cgroup.oom_killed() if run.cgroup else False
+        if run.cgroup is not None:
+            run.cgroup.remove()
+        config = self._record_exit(run.cid, code, oom)
         for conn in run.waiters:
             self._reply(conn, {"exit_code": code}, close=True)
         if config is not None:
             self._after_exit(run.cid, config, code)
 
-    def _record_exit(self, cid: str, code: int) -> dict[str, Any] | None:
+    def _record_exit(self, cid: str, code: int, oom: bool) -> dict[str, Any] | None:
         def change(config: dict[str, Any]) -> None:
             state = config["State"]
             state.update(Status="exited", Running=False, Paused=False, Pid=0, ExitCode=code,
-                         FinishedAt=now_rfc3339())
+                         FinishedAt=now_rfc3339(), OOMKilled=oom)
 
         try:
             return self.engine.containers.update(cid, change)
@@ -318,13 +364,38 @@ class Monitor:
                 mark_dead(self.engine, config["ID"])
 
 
-def _stdin_for(config: dict[str, Any], given: int | None) -> tuple[int, tuple[int, ...]]:
-    """(fd for the container's stdin, fds to hold): /dev/null, or for ``-i`` without a client a pipe
-    kept open, so ``run -di IMG sh`` waits for input instead of reading end-of-file (Docker holds it too)."""
-    if given is None and config["Config"].get("OpenStdin"):
-        read_end, write_end = os.pipe2(os.O_CLOEXEC)
-        return read_end, (write_end,)
-    return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC), ()
+def _make_cgroup(cid: str, host: dict[str, Any]) -> Cgroup | None:
+    """The container's cgroup with its limits, made before the container exists (None: no cgroupfs here)."""
+    cgroup = cgroups.for_container(cid)
+    if cgroup is not None:
+        cgroup.create(cgroups.Limits(memory=int(host.get("Memory") or 0), nano_cpus=int(host.get("NanoCpus") or 0),
+                                     pids=int(host.get("PidsLimit") or 0)))
+    return cgroup
+
+
+def _stdio_for(config: dict[str, Any], given: int | None,
+               tty: bool) -> tuple[dict[int, str], tuple[int, int, int], tuple[int, ...]]:
+    """(fds the monitor reads → stream name, the container's fds 0-2, fds the monitor holds open).
+
+    ``-t``: a pty; its master is read as stdout and held, so ``attach`` can be handed it.
+    Otherwise two pipes, and stdin from the client, from /dev/null, or for ``-i`` without a
+    client a pipe kept open, so ``run -di IMG sh`` waits for input (Docker holds it too).
+    """
+    if tty:
+        master, slave = open_pty()
+        os.set_blocking(master, False)
+        return {master: "stdout"}, (slave, slave, slave), ()
+    out_r, out_w = os.pipe2(os.O_CLOEXEC)
+    err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    held: tuple[int, ...] = ()
+    if given is not None:
+        stdin = given
+    elif config["Config"].get("OpenStdin"):
+        stdin, write_end = os.pipe2(os.O_CLOEXEC)
+        held = (write_end,)
+    else:
+        stdin = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    return {out_r: "stdout", err_r: "stderr"}, (stdin, out_w, err_w), held
 
 
 def _should_restart(config: dict[str, Any], host: dict[str, Any], code: int) -> bool:

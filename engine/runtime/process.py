@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 from engine.errors import ContainerStartError, InvalidArgument
-from engine.runtime import capabilities, network, rootfs, syscalls
+from engine.runtime import capabilities, network, pty, rootfs, syscalls
 from engine.runtime.rootfs import BindMount
 from engine.runtime.user import ExecUser, resolve_user
 
@@ -96,6 +96,8 @@ class ProcessSpec:
     """More CLONE_NEW* flags (CLONE_NEWNET, CLONE_NEWCGROUP) on top of mount, UTS, IPC and pid."""
     cgroup_procs: Sequence[str] = ()
     """``cgroup.procs`` files the process joins before it unshares (and before it can run anything)."""
+    terminal: bool = False
+    """stdin is a pty slave: make it the controlling terminal of a new session (``-t``)."""
 
 
 class _ExecFailed(Exception):
@@ -322,6 +324,8 @@ def _setup_and_exec(spec: ProcessSpec, report: int) -> NoReturn:
     _die_with_parent(report)
     _reset_signals()
     _redirect_stdio(spec)
+    if spec.terminal:
+        pty.take_controlling_terminal()
     _join_cgroups(spec.cgroup_procs)
     syscalls.unshare(_NAMESPACES | spec.namespaces)
     if spec.namespaces & syscalls.CLONE_NEWNET:

@@ -143,3 +143,52 @@ def test_system_df_and_diff(cengine, berth) -> None:  # type: ignore[no-untyped-
     assert out[1].split()[:3] == ["Images", "1", "1"]
     assert out[2].split()[:4] == ["Containers", "1", "0", "2B"]
     assert "Images space usage:" in berth("system", "df", "-v")[1]
+
+
+def _tmux_wait(session: str, text: str, timeout: float = 10.0) -> str:
+    """Poll the pane until ``text`` shows (no bare sleeps); the pane's text."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pane = subprocess.run(["tmux", "capture-pane", "-t", session, "-p"], capture_output=True, text=True).stdout
+        if text in pane:
+            return pane
+        assert time.monotonic() < deadline, f"{text!r} never showed:\n{pane}"
+        time.sleep(0.05)
+
+
+def test_run_it_pty_ctrl_c_detach_attach_and_exec_it(cengine, store_root) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    berth = f"cd {repo} && BERTH_ROOT={store_root} {sys.executable} -m tui.cli"
+    session = f"berth-test-{os.getpid()}"
+    try:
+        subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "91", "-y", "21",
+                        f"{berth} run -it --name itc busybox sh; echo EXIT=$?; sleep 60"], check=True)
+        _tmux_wait(session, "/ #")
+        subprocess.run(["tmux", "send-keys", "-t", session, "stty size; sleep 50", "Enter"], check=True)
+        _tmux_wait(session, "21 91")
+        subprocess.run(["tmux", "send-keys", "-t", session, "C-c"], check=True)
+        subprocess.run(["tmux", "send-keys", "-t", session, "echo after-$((40+2))", "Enter"], check=True)
+        _tmux_wait(session, "after-42")
+        subprocess.run(["tmux", "send-keys", "-t", session, "C-p", "C-q"], check=True)
+        _tmux_wait(session, "EXIT=0")
+        assert cengine.containers.load(cengine.container_resolve("itc"))["State"]["Running"]
+        subprocess.run(["tmux", "kill-session", "-t", session], check=True)
+        subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24",
+                        f"{berth} exec -it itc sh; echo EXEC=$?; {berth} attach itc; echo ATTACH=$?; sleep 60"],
+                       check=True)
+        _tmux_wait(session, "/ #")
+        subprocess.run(["tmux", "send-keys", "-t", session, "stty size; exit 3", "Enter"], check=True)
+        _tmux_wait(session, "EXEC=3")
+        assert "24 80" in _tmux_wait(session, "EXEC=3")
+        # attach shows only new output: type until the shell's answer comes back through it.
+        deadline = time.monotonic() + 10
+        while "ready-2" not in _tmux_wait(session, "EXEC=3"):
+            assert time.monotonic() < deadline
+            subprocess.run(["tmux", "send-keys", "-t", session, "echo ready-$((1+1))", "Enter"], check=True)
+            time.sleep(0.2)
+        subprocess.run(["tmux", "send-keys", "-t", session, "exit 5", "Enter"], check=True)
+        _tmux_wait(session, "ATTACH=5")
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], stderr=subprocess.DEVNULL)

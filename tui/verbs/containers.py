@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from engine import Engine
@@ -32,6 +33,9 @@ def register(sub: Any) -> None:
     _run_flags(csub.add_parser("run", help="Create and run a new container", add_help=False), True)
     _run_flags(csub.add_parser("create", help="Create a new container", add_help=False), False)
     _simple_verbs(csub)
+    p = csub.add_parser("prune", help="Remove all stopped containers")
+    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
+    p.set_defaults(func=cmd_prune)
     p = csub.add_parser("inspect", help="Display detailed information on containers")
     p.add_argument("names", nargs="+", metavar="CONTAINER")
     p.add_argument("-s", "--size", action="store_true", help="Display total file sizes")
@@ -56,6 +60,11 @@ def _simple_verbs(sub: Any) -> None:
     p.add_argument("-s", "--signal", default="KILL", help="Signal to send to the container")
     p.add_argument("containers", nargs="+", metavar="CONTAINER")
     p.set_defaults(func=cmd_kill)
+    for verb, text in (("pause", "Pause all processes within one or more containers"),
+                       ("unpause", "Unpause all processes within one or more containers")):
+        p = sub.add_parser(verb, help=text)
+        p.add_argument("containers", nargs="+", metavar="CONTAINER")
+        p.set_defaults(func=cmd_pause if verb == "pause" else cmd_unpause)
     p = sub.add_parser("rm", help="Remove one or more containers")
     p.add_argument("-f", "--force", action="store_true", help="Force the removal of a running container")
     p.add_argument("-v", "--volumes", action="store_true", help="Remove anonymous volumes (berth has none yet)")
@@ -72,6 +81,28 @@ def _simple_verbs(sub: Any) -> None:
     p.add_argument("--since", default="", help="Show logs since timestamp or relative (e.g. 42m)")
     p.add_argument("--until", default="", help="Show logs before timestamp or relative (e.g. 42m)")
     p.set_defaults(func=cmd_logs)
+    p = sub.add_parser("exec", help="Execute a command in a running container")
+    p.add_argument("-d", "--detach", action="store_true", help="Detached mode: run command in the background")
+    p.add_argument("-i", "--interactive", action="store_true", help="Keep STDIN open even if not attached")
+    p.add_argument("-t", "--tty", action="store_true", help="Allocate a pseudo-TTY")
+    p.add_argument("-e", "--env", action="append", default=[], help="Set environment variables")
+    p.add_argument("-w", "--workdir", default="", help="Working directory inside the container")
+    p.add_argument("-u", "--user", default="", help="Username or UID (format: <name|uid>[:<group|gid>])")
+    p.add_argument("container", metavar="CONTAINER")
+    p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND")
+    p.set_defaults(func=cmd_exec)
+    p = sub.add_parser("attach", help="Attach to a running container's output (and its terminal, with -t)")
+    p.add_argument("--no-stdin", action="store_true", help="Do not attach STDIN")
+    p.add_argument("container", metavar="CONTAINER")
+    p.set_defaults(func=cmd_attach)
+    p = sub.add_parser("rename", help="Rename a container")
+    p.add_argument("container", metavar="CONTAINER")
+    p.add_argument("new_name", metavar="NEW_NAME")
+    p.set_defaults(func=cmd_rename)
+    p = sub.add_parser("top", help="Display the running processes of a container")
+    p.add_argument("container", metavar="CONTAINER")
+    p.add_argument("ps_args", nargs=argparse.REMAINDER, metavar="[ps OPTIONS]")
+    p.set_defaults(func=cmd_top)
     p = sub.add_parser("diff", help="Inspect changes to files or directories on a container's filesystem")
     p.add_argument("container", metavar="CONTAINER")
     p.set_defaults(func=cmd_diff)
@@ -84,7 +115,7 @@ def _run_flags(p: argparse.ArgumentParser, detach: bool) -> None:
     # -h is --hostname, as in Docker, so help is --help only.
     add("--help", action="help", help="Show this help message and exit")
     add("-i", "--interactive", action="store_true", help="Keep STDIN open even if not attached")
-    add("-t", "--tty", action="store_true", help="Allocate a pseudo-TTY (recorded; berth runs it on pipes)")
+    add("-t", "--tty", action="store_true", help="Allocate a pseudo-TTY")
     add("--name", default="", help="Assign a name to the container")
     add("--rm", action="store_true", help="Automatically remove the container when it exits")
     add("-e", "--env", action="append", default=[], help="Set environment variables")
@@ -99,6 +130,9 @@ def _run_flags(p: argparse.ArgumentParser, detach: bool) -> None:
     add("--restart", default="no", help="Restart policy (no, on-failure[:N], always, unless-stopped)")
     add("--stop-signal", default="", help="Signal to stop the container")
     add("--stop-timeout", type=int, default=None, help="Timeout (in seconds) to stop a container")
+    add("-m", "--memory", type=_bytes, default=0, help="Memory limit (e.g. 512m, 1g)")
+    add("--cpus", type=float, default=0.0, help="Number of CPUs")
+    add("--pids-limit", type=int, default=0, help="Tune container pids limit")
     add("image", metavar="IMAGE")
     add("command", nargs=argparse.REMAINDER, metavar="COMMAND")
     p.set_defaults(func=cmd_run if detach else cmd_create)
@@ -157,8 +191,20 @@ def _options(args: argparse.Namespace) -> Any:
         image=args.image, cmd=tuple(args.command) or None, entrypoint=entrypoint, name=args.name, env=tuple(env),
         workdir=args.workdir, user=args.user, hostname=args.hostname, labels=labels, binds=tuple(args.volume),
         network=args.network, auto_remove=args.rm, restart=args.restart, stop_signal=args.stop_signal,
-        stop_timeout=args.stop_timeout, tty=args.tty, open_stdin=args.interactive,
+        stop_timeout=args.stop_timeout, tty=args.tty, open_stdin=args.interactive, memory=args.memory,
+        nano_cpus=int(args.cpus * 1e9), pids_limit=args.pids_limit,
     )
+
+
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def _bytes(text: str) -> int:
+    """Docker's RAMInBytes: a number with an optional binary unit (b, k, m, g, t; "kb" too)."""
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([bkmgt]?)b?", text.strip().lower())
+    if not m:
+        raise argparse.ArgumentTypeError(f"invalid size: '{text}'")
+    return int(float(m.group(1)) * _UNITS[m.group(2)])
 
 
 def cmd_create(engine: Engine, args: argparse.Namespace) -> int:
@@ -168,7 +214,7 @@ def cmd_create(engine: Engine, args: argparse.Namespace) -> int:
 
 def cmd_run(engine: Engine, args: argparse.Namespace) -> int:
     cid = engine.container_create(_options(args))
-    stdin = 0 if args.interactive and not args.detach else None
+    stdin = 0 if args.interactive and not args.detach and not args.tty else None
     try:
         attachment = engine.container_start(cid, stdin=stdin, attach=not args.detach)
     except ContainerStartError:
@@ -178,11 +224,13 @@ def cmd_run(engine: Engine, args: argparse.Namespace) -> int:
     if attachment is None:
         print(cid)
         return 0
-    return _stream(attachment)
+    return _stream(attachment, args.interactive)
 
 
-def _stream(attachment: Any) -> int:
+def _stream(attachment: Any, interactive: bool = False) -> int:
     """Copy the container's output to ours until it exits; Ctrl-C and SIGTERM go to the container."""
+    if attachment.terminal is not None:
+        return _stream_terminal(attachment, interactive)
     previous = {sig: signal.signal(sig, lambda s, _f: attachment.kill(s)) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         for entry in attachment.entries():
@@ -194,6 +242,44 @@ def _stream(attachment: Any) -> int:
             signal.signal(sig, handler)
         attachment.close()
     return int(attachment.exit_code or 0)
+
+
+def _stream_terminal(attachment: Any, interactive: bool) -> int:
+    """``-t``: our terminal in raw mode; keys (ctrl-c too) go to the container's pty, ctrl-p ctrl-q detaches."""
+    from engine.runtime.pty import copy_input, get_window_size, raw_mode, set_window_size
+
+    def resize(*_: object) -> None:
+        set_window_size(attachment.terminal, *get_window_size(0 if sys.stdin.isatty() else 1))
+
+    resize()
+    previous = signal.signal(signal.SIGWINCH, resize)
+    stop = threading.Event()
+
+    def keys() -> None:
+        if copy_input(0, attachment.terminal, stop):
+            attachment.detached.set()
+
+    reader = threading.Thread(target=keys, daemon=True)
+    try:
+        with raw_mode(0) if interactive else _nothing():
+            if interactive:
+                reader.start()
+            for entry in attachment.entries():
+                sys.stdout.write(entry.log)
+                sys.stdout.flush()
+    finally:
+        stop.set()
+        signal.signal(signal.SIGWINCH, previous)
+        attachment.close()
+    if attachment.detached.is_set():
+        print("read escape sequence", file=sys.stderr)
+        return 0
+    return int(attachment.exit_code or 0)
+
+
+@contextlib.contextmanager
+def _nothing() -> Iterator[None]:
+    yield
 
 
 # -- start, stop, kill, restart, rm, wait ------------------------------------
@@ -233,8 +319,11 @@ def cmd_start(engine: Engine, args: argparse.Namespace) -> int:
     if args.attach or args.interactive:
         if len(args.containers) != 1:
             raise InvalidArgument("you cannot start and attach multiple containers at once")
-        attachment = engine.container_start(args.containers[0], stdin=0 if args.interactive else None, attach=True)
-        return _stream(attachment) if attachment is not None else 0
+        name = args.containers[0]
+        tty = engine.container_inspect(name)["Config"].get("Tty")
+        stdin = 0 if args.interactive and not tty else None
+        attachment = engine.container_start(name, stdin=stdin, attach=True)
+        return _stream(attachment, args.interactive) if attachment is not None else 0
     return _each(args.containers, lambda n: engine.container_start(n))
 
 
@@ -244,6 +333,14 @@ def cmd_stop(engine: Engine, args: argparse.Namespace) -> int:
 
 def cmd_restart(engine: Engine, args: argparse.Namespace) -> int:
     return _each(args.containers, lambda n: engine.container_restart(n, timeout=args.time), parallel=True)
+
+
+def cmd_pause(engine: Engine, args: argparse.Namespace) -> int:
+    return _each(args.containers, engine.container_pause)
+
+
+def cmd_unpause(engine: Engine, args: argparse.Namespace) -> int:
+    return _each(args.containers, engine.container_unpause)
 
 
 def cmd_kill(engine: Engine, args: argparse.Namespace) -> int:
@@ -370,12 +467,86 @@ def cmd_logs(engine: Engine, args: argparse.Namespace) -> int:
         raise InvalidArgument(f'invalid --tail value "{args.tail}": a number or "all"')
     entries = engine.container_logs(args.container, follow=args.follow, tail=tail,
                                     since=parse_time_arg(args.since), until=parse_time_arg(args.until))
-    for entry in entries:
-        out = sys.stdout if entry.stream == "stdout" else sys.stderr
-        out.write(f"{entry.time} {entry.log}" if args.timestamps else entry.log)
-        if args.follow:
-            out.flush()
+    _write_entries(entries, args.timestamps, flush=args.follow)
     return 0
+
+
+def _write_entries(entries: Any, timestamps: bool, flush: bool) -> None:
+    """Runs of same-stream lines go out in one write each: 200k lines must not take 400k calls."""
+    run: list[str] = []
+    stream = "stdout"
+    for entry in entries:
+        if entry.stream != stream and run:
+            _emit(stream, run, flush)
+            run = []
+        stream = entry.stream
+        run.append(f"{entry.time} {entry.log}" if timestamps else entry.log)
+        if flush:
+            _emit(stream, run, flush)
+            run = []
+    if run:
+        _emit(stream, run, flush)
+
+
+def _emit(stream: str, parts: list[str], flush: bool) -> None:
+    out = sys.stdout if stream == "stdout" else sys.stderr
+    out.write("".join(parts))
+    if flush:
+        out.flush()
+
+
+def cmd_exec(engine: Engine, args: argparse.Namespace) -> int:
+    from engine.runtime.pty import raw_mode
+
+    sys.stdout.flush()
+    stdin = 0 if args.interactive and not args.detach else None
+    tty = args.tty and not args.detach
+    with raw_mode(0) if tty and stdin is not None else _nothing():
+        return engine.container_exec(args.container, list(args.command), env=list(args.env), workdir=args.workdir,
+                                     user=args.user, detach=args.detach, stdin=stdin, tty=tty,
+                                     stdout=sys.stdout.fileno() if _real_fd(sys.stdout) else None,
+                                     stderr=sys.stderr.fileno() if _real_fd(sys.stderr) else None)
+
+
+def _real_fd(stream: Any) -> bool:
+    try:
+        stream.fileno()
+        return True
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def cmd_attach(engine: Engine, args: argparse.Namespace) -> int:
+    attachment = engine.container_attach(args.container)
+    return _stream(attachment, interactive=not args.no_stdin and attachment.terminal is not None)
+
+
+def cmd_rename(engine: Engine, args: argparse.Namespace) -> int:
+    engine.container_rename(args.container, args.new_name)
+    return 0
+
+
+def cmd_top(engine: Engine, args: argparse.Namespace) -> int:
+    header, rows = engine.container_top(args.container, list(args.ps_args))
+    print(tabulate(header, rows))
+    return 0
+
+
+def cmd_prune(engine: Engine, args: argparse.Namespace) -> int:
+    if not args.force and not _confirm("WARNING! This will remove all stopped containers.\n"
+                                       "Are you sure you want to continue? [y/N] "):
+        return 0
+    removed, reclaimed = engine.container_prune()
+    if removed:
+        print("Deleted Containers:\n" + "\n".join(removed) + "\n")
+    print(f"Total reclaimed space: {human_size(reclaimed)}")
+    return 0
+
+
+def _confirm(prompt: str) -> bool:
+    sys.stdout.write(prompt)
+    sys.stdout.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 def cmd_diff(engine: Engine, args: argparse.Namespace) -> int:

@@ -1,0 +1,73 @@
+"""``exec``: a command in a running container, with the container's Env, user and working dir by default."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from ..errors import ContainerConflict, ContainerNotRunning, InvalidArgument
+from ..runtime.nsenter import exec_in
+from ..runtime.process import ProcessSpec
+from ..runtime.pty import copy_input, copy_output, get_window_size, open_pty, set_window_size
+from .lifecycle import current
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+__all__ = ["exec_command"]
+
+
+def exec_command(engine: "Engine", cid: str, cmd: list[str], *, env: list[str], workdir: str, user: str,
+                 detach: bool, stdio: tuple[int | None, int | None, int | None], terminal: bool = False) -> int:
+    """Check the container can take a command, then run it inside (see runtime.nsenter)."""
+    if not cmd:
+        raise InvalidArgument("exec needs a command")
+    config = current(engine, cid)
+    state, cfg = config["State"], config["Config"]
+    if not state["Running"]:
+        raise ContainerNotRunning(f"Container {cid} is not running")
+    if state["Paused"]:
+        raise ContainerConflict(f"Container {cid} is paused, unpause the container before exec")
+    null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        stdin, stdout, stderr = stdio
+        spec = ProcessSpec(rootfs="/", argv=cmd, env=[*(cfg.get("Env") or []), *env],
+                           cwd=workdir or cfg.get("WorkingDir") or "/", user=user or cfg.get("User") or "",
+                           hostname=cfg.get("Hostname") or "", stdin=null if stdin is None else stdin,
+                           stdout=stdout, stderr=stderr)
+        if terminal and not detach:
+            return _exec_with_terminal(int(state["Pid"]), spec, stdin, stdout)
+        return exec_in(int(state["Pid"]), spec, detach=detach)
+    finally:
+        os.close(null)
+
+
+def _exec_with_terminal(pid: int, spec: ProcessSpec, stdin: int | None, stdout: int | None) -> int:
+    """``exec -t``: the command on a new pty, whose master we copy to and from the caller's terminal."""
+    master, slave = open_pty()
+    in_fd, out_fd = 0 if stdin is None else stdin, 1 if stdout is None else stdout
+    set_window_size(master, *get_window_size(in_fd))
+    stop, result = threading.Event(), {}
+
+    def run() -> None:
+        try:
+            result["code"] = exec_in(pid, replace(spec, stdin=slave, stdout=slave, stderr=slave, terminal=True))
+        except BaseException as err:
+            result["error"] = err
+        finally:
+            os.close(slave)
+            stop.set()
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    reader = threading.Thread(target=copy_input, args=(in_fd, master, stop), daemon=True)
+    if stdin is not None:
+        reader.start()
+    copy_output(master, out_fd, threading.Event())
+    worker.join()
+    os.close(master)
+    if "error" in result:
+        raise result["error"]
+    return int(result["code"])

@@ -1,0 +1,85 @@
+"""Smaller container operations: rename, prune, top."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from typing import TYPE_CHECKING
+
+from ..errors import ContainerConflict, ContainerNotRunning, InvalidArgument
+from ..store.sizes import dir_size
+from .lifecycle import current
+from .remove import mount_id_of, remove_container_files
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+__all__ = ["rename", "prune", "top"]
+
+_VALID_NAME = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+
+
+def rename(engine: "Engine", cid: str, new_name: str) -> None:
+    """Docker's name rules: ``[a-zA-Z0-9][a-zA-Z0-9_.-]+``, unique in the store."""
+    new_name = new_name.lstrip("/")
+    if len(new_name) < 2 or not new_name[0].isalnum() or not set(new_name) <= _VALID_NAME:
+        raise InvalidArgument(f'Invalid container name ({new_name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed')
+    with engine.lock:
+        owner = engine.containers.name_owner(new_name)
+        if owner is not None:
+            raise ContainerConflict(f'Conflict. The container name "/{new_name}" is already in use by container '
+                                    f'"{owner}". You have to remove (or rename) that container to be able to '
+                                    "reuse that name.")
+        engine.containers.update(cid, lambda c: c.update(Name="/" + new_name))
+
+
+def prune(engine: "Engine") -> tuple[list[str], int]:
+    """Remove every container that is not running; (their IDs, bytes reclaimed from their layers)."""
+    removed, reclaimed = [], 0
+    for config in engine.containers.all():
+        cid = config["ID"]
+        if current(engine, cid)["State"]["Running"]:
+            continue
+        try:
+            reclaimed += dir_size(engine.paths.diff_dir(mount_id_of(engine, cid)))
+        except Exception:
+            pass
+        remove_container_files(engine, cid)
+        removed.append(cid)
+    return removed, reclaimed
+
+
+def _pids_in_namespace(pid: int) -> set[int]:
+    """Host pids of every process in the pid namespace of ``pid``."""
+    target = os.readlink(f"/proc/{pid}/ns/pid")
+    found = set()
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if os.readlink(f"/proc/{name}/ns/pid") == target:
+                    found.add(int(name))
+            except OSError:
+                continue
+    return found
+
+
+def top(engine: "Engine", cid: str, ps_args: list[str]) -> tuple[list[str], list[list[str]]]:
+    """Docker's way: run the host's ``ps`` (default ``-ef``) and keep the container's processes."""
+    state = current(engine, cid)["State"]
+    if not state["Running"]:
+        raise ContainerNotRunning(f"Container {cid} is not running")
+    pids = _pids_in_namespace(int(state["Pid"]))
+    out = subprocess.run(["ps", *(ps_args or ["-ef"])], capture_output=True, text=True, check=False).stdout
+    lines = out.splitlines()
+    if not lines:
+        raise InvalidArgument("ps printed nothing")
+    header = lines[0].split()
+    if "PID" not in header:
+        raise InvalidArgument('Couldn\'t find PID field in ps output')
+    column = header.index("PID")
+    rows = []
+    for line in lines[1:]:
+        fields = line.split(None, len(header) - 1)
+        if len(fields) > column and fields[column].isdigit() and int(fields[column]) in pids:
+            rows.append(fields)
+    return header, rows

@@ -1,0 +1,203 @@
+"""cgroups for containers: memory, cpu quota, pids, freezer and devices, on v1 and v2 hierarchies.
+
+A container's cgroup is ``<parent>/berth/<id>`` where ``<parent>`` is the
+engine's own cgroup in that hierarchy (so berth stays inside whatever slice
+the host put it in). The container's init joins it before it unshares its
+cgroup namespace (``ProcessSpec.cgroup_procs``), so its view starts at its own
+cgroup. Hybrid hosts (v1 controllers plus an empty v2 tree) use v1.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+__all__ = ["Limits", "Cgroup", "CgroupV1", "CgroupV2", "for_container", "DEVICE_RULES", "GROUP_DIR"]
+
+GROUP_DIR = "berth"
+# CFS period in µs (Docker's default); a quota of N CPUs is N × this.
+CPU_PERIOD_US = 100_000
+_NANO = 1_000_000_000
+V1_CONTROLLERS = ("memory", "cpu", "pids", "freezer", "devices")
+# runc's default device allow-list (devices.allow syntax): mknod anything, use only the standard nodes.
+DEVICE_RULES = (
+    "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
+    "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
+)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What ``-m``, ``--cpus`` and ``--pids-limit`` asked for; 0 means unlimited."""
+
+    memory: int = 0
+    nano_cpus: int = 0
+    pids: int = 0
+
+
+def _write(path: str, value: str) -> None:
+    with open(path, "w", encoding="ascii") as f:
+        f.write(value)
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="ascii") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def _rmdir(path: str) -> None:
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass
+    except OSError as err:
+        if err.errno != errno.EBUSY:
+            raise
+
+
+class Cgroup:
+    """The interface both versions share."""
+
+    def create(self, limits: Limits) -> None:
+        raise NotImplementedError
+
+    def procs_files(self) -> tuple[str, ...]:
+        raise NotImplementedError
+
+    def freeze(self, frozen: bool) -> None:
+        raise NotImplementedError
+
+    def oom_killed(self) -> bool:
+        raise NotImplementedError
+
+    def remove(self) -> None:
+        raise NotImplementedError
+
+
+class CgroupV1(Cgroup):
+    """One dir per controller hierarchy: ``{controller: <mount>/<own path>/berth/<id>}``."""
+
+    def __init__(self, dirs: dict[str, str]) -> None:
+        self.dirs = dirs
+
+    def create(self, limits: Limits) -> None:
+        try:
+            for directory in self.dirs.values():
+                os.makedirs(directory, exist_ok=True)
+            self._limit(limits)
+        except BaseException:
+            self.remove()
+            raise
+
+    def _limit(self, limits: Limits) -> None:
+        d = self.dirs
+        if limits.memory and "memory" in d:
+            _write(os.path.join(d["memory"], "memory.limit_in_bytes"), str(limits.memory))
+            swap = os.path.join(d["memory"], "memory.memsw.limit_in_bytes")
+            if os.path.exists(swap):  # no swap beyond the limit, so the OOM killer acts at the limit
+                _write(swap, str(limits.memory))
+        if limits.nano_cpus and "cpu" in d:
+            _write(os.path.join(d["cpu"], "cpu.cfs_period_us"), str(CPU_PERIOD_US))
+            _write(os.path.join(d["cpu"], "cpu.cfs_quota_us"), str(limits.nano_cpus * CPU_PERIOD_US // _NANO))
+        if limits.pids and "pids" in d:
+            _write(os.path.join(d["pids"], "pids.max"), str(limits.pids))
+        if "devices" in d:
+            _write(os.path.join(d["devices"], "devices.deny"), "a")
+            for rule in DEVICE_RULES:
+                _write(os.path.join(d["devices"], "devices.allow"), rule)
+
+    def procs_files(self) -> tuple[str, ...]:
+        return tuple(os.path.join(d, "cgroup.procs") for d in self.dirs.values())
+
+    def freeze(self, frozen: bool) -> None:
+        _write(os.path.join(self.dirs["freezer"], "freezer.state"), "FROZEN" if frozen else "THAWED")
+
+    def oom_killed(self) -> bool:
+        for line in _read(os.path.join(self.dirs.get("memory", "/nonexistent"), "memory.oom_control")).splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill" and value.strip() not in ("", "0"):
+                return True
+        return False
+
+    def remove(self) -> None:
+        for directory in self.dirs.values():
+            _rmdir(directory)
+
+
+class CgroupV2(Cgroup):
+    """One dir in the unified hierarchy; controllers must be enabled in the parent's subtree_control."""
+
+    def __init__(self, directory: str) -> None:
+        self.dir = directory
+
+    def create(self, limits: Limits) -> None:
+        os.makedirs(self.dir, exist_ok=True)
+        try:
+            if limits.memory:
+                _write(os.path.join(self.dir, "memory.max"), str(limits.memory))
+                _write(os.path.join(self.dir, "memory.swap.max"), "0")
+            if limits.nano_cpus:
+                _write(os.path.join(self.dir, "cpu.max"),
+                       f"{limits.nano_cpus * CPU_PERIOD_US // _NANO} {CPU_PERIOD_US}")
+            if limits.pids:
+                _write(os.path.join(self.dir, "pids.max"), str(limits.pids))
+        except BaseException:
+            self.remove()
+            raise
+
+    def procs_files(self) -> tuple[str, ...]:
+        return (os.path.join(self.dir, "cgroup.procs"),)
+
+    def freeze(self, frozen: bool) -> None:
+        _write(os.path.join(self.dir, "cgroup.freeze"), "1" if frozen else "0")
+
+    def oom_killed(self) -> bool:
+        for line in _read(os.path.join(self.dir, "memory.events")).splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill" and value.strip() not in ("", "0"):
+                return True
+        return False
+
+    def remove(self) -> None:
+        _rmdir(self.dir)
+
+
+def _mounts(mountinfo: str) -> Iterator[tuple[str, str, set[str]]]:
+    """(mount point, fstype, super options) of every cgroup mount."""
+    for line in mountinfo.splitlines():
+        left, _, right = line.partition(" - ")
+        fields, tail = left.split(), right.split()
+        if len(tail) >= 3 and tail[0] in ("cgroup", "cgroup2"):
+            yield fields[4], tail[0], set(tail[2].split(","))
+
+
+def _own_paths(proc_cgroup: str) -> dict[str, str]:
+    """controller (or "" for v2) → this process's cgroup path, from /proc/self/cgroup."""
+    out = {}
+    for line in proc_cgroup.splitlines():
+        _, controllers, path = line.split(":", 2)
+        for name in controllers.split(",") if controllers else [""]:
+            out[name] = path
+    return out
+
+
+def for_container(cid: str, mountinfo: str | None = None, proc_cgroup: str | None = None,
+                  controllers: Sequence[str] = V1_CONTROLLERS) -> Cgroup | None:
+    """The container's cgroup on this host: v2 when /sys/fs/cgroup is unified, v1 otherwise; None if neither."""
+    mountinfo = _read("/proc/self/mountinfo") if mountinfo is None else mountinfo
+    own = _own_paths(_read("/proc/self/cgroup") if proc_cgroup is None else proc_cgroup)
+    mounts = list(_mounts(mountinfo))
+    for point, fstype, _ in mounts:
+        if fstype == "cgroup2" and point == "/sys/fs/cgroup":
+            return CgroupV2(os.path.join(point, own.get("", "/").lstrip("/"), GROUP_DIR, cid))
+    dirs = {}
+    for point, fstype, options in mounts:
+        for name in controllers:
+            if fstype == "cgroup" and name in options and name not in dirs:
+                dirs[name] = os.path.join(point, own.get(name, "/").lstrip("/"), GROUP_DIR, cid)
+    return CgroupV1(dirs) if dirs else None

@@ -1,0 +1,228 @@
+"""Containers end to end on real namespaces and overlays: records, init layer, monitor, logs, lifecycle."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+from engine.containers import CreateOptions
+from engine.containers.create import INIT_DIRS, INIT_FILES
+from engine.errors import ContainerConflict, ContainerNotFound, ContainerStartError, ImageInUse
+from engine.store.paths import INIT_SUFFIX, MOUNT_ID_FILE
+from tests.engine.containers_fixtures import cengine, clean_containers, monitor_pid, stop_monitor  # noqa: F401
+
+
+def run(engine, *argv: str, **kw: object) -> tuple[str, int, str]:  # type: ignore[no-untyped-def]
+    """Run to completion; (id, exit code, stdout+stderr text)."""
+    cid = engine.container_create(CreateOptions(image="busybox", cmd=argv or None, **kw))  # type: ignore[arg-type]
+    attachment = engine.container_start(cid, attach=True)
+    text = "".join(e.log for e in attachment.entries())
+    attachment.close()
+    return cid, int(attachment.exit_code), text
+
+
+def start_d(engine, *argv: str, **kw: object) -> str:  # type: ignore[no-untyped-def]
+    cid = engine.container_create(CreateOptions(image="busybox", cmd=argv or None, **kw))  # type: ignore[arg-type]
+    engine.container_start(cid)
+    return cid
+
+
+def mount_id(engine, cid: str) -> str:  # type: ignore[no-untyped-def]
+    with open(os.path.join(engine.paths.mount_record(cid), MOUNT_ID_FILE)) as f:
+        return f.read()
+
+
+def test_create_writes_docker_records_and_init_layer(cengine) -> None:  # type: ignore[no-untyped-def]
+    before = set(os.listdir(cengine.paths.overlay))
+    cid = cengine.container_create(CreateOptions(image="busybox", cmd=("sh",), name="ubuntu-local",
+                                                 labels={"a": "b"}))
+    mid = mount_id(cengine, cid)
+    assert set(os.listdir(cengine.paths.overlay)) - before == {mid, mid + INIT_SUFFIX}
+    assert sorted(os.listdir(cengine.paths.container_dir(cid))) == sorted(
+        ["config.v2.json", "hostconfig.json", "hostname", "hosts", "resolv.conf", f"{cid}-json.log"])
+    init = cengine.paths.diff_dir(mid + INIT_SUFFIX)
+    for name in INIT_DIRS:
+        assert os.path.isdir(os.path.join(init, name))
+    for name in INIT_FILES:
+        assert os.path.isfile(os.path.join(init, name))
+    assert os.readlink(os.path.join(init, "etc/mtab")) == "/proc/mounts"
+    config = json.load(open(cengine.paths.container_file(cid, "config.v2.json")))
+    assert config["Name"] == "/ubuntu-local" and config["Path"] == "sh" and config["Config"]["Labels"] == {"a": "b"}
+    assert set(config["State"]) >= {"Status", "Running", "Paused", "Pid", "ExitCode", "StartedAt", "FinishedAt",
+                                    "OOMKilled"}
+    assert config["State"]["Status"] == "created"
+    assert open(cengine.paths.container_file(cid, "hostname")).read() == cid[:12] + "\n"
+    with pytest.raises(ContainerConflict, match="already in use"):
+        cengine.container_create(CreateOptions(image="busybox", name="ubuntu-local"))
+
+
+def test_run_exit_codes_and_isolation(cengine) -> None:  # type: ignore[no-untyped-def]
+    cid, code, text = run(cengine, "sh", "-c", "hostname; ps -o pid,args | sed -n 2p; cat /proc/net/dev | "
+                          "grep -c :; echo $FOO; exit 3", env=("FOO=bar",))
+    assert code == 3
+    lines = text.split("\n")
+    assert lines[0] == cid[:12]
+    assert lines[1].split()[:2] == ["1", "sh"]
+    assert lines[2] == "1"  # network none: only lo
+    assert lines[3] == "bar"
+    with pytest.raises(ContainerStartError) as err:
+        run(cengine, "nosuch")
+    assert err.value.exit_code == 127
+    with pytest.raises(ContainerStartError) as err:
+        run(cengine, "/etc/passwd")
+    assert err.value.exit_code == 126
+
+
+def test_network_host_sees_host_interfaces(cengine) -> None:  # type: ignore[no-untyped-def]
+    host_count = sum(1 for line in open("/proc/net/dev") if ":" in line)
+    _, code, text = run(cengine, "sh", "-c", "grep -c : /proc/net/dev", network="host")
+    assert code == 0 and int(text) == host_count
+
+
+def test_workdir_user_entrypoint_and_bind_mounts(cengine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "in.txt").write_text("from host\n")
+    _, code, text = run(cengine, "-c", "pwd; id -u; cat /data/in.txt; touch /data/x 2>/dev/null || echo ro",
+                        entrypoint=("sh",), workdir="/tmp", user="65534",
+                        binds=(f"{tmp_path / 'data'}:/data:ro",))
+    assert (code, text) == (0, "/tmp\n65534\nfrom host\nro\n")
+
+
+def test_logs_json_file_tail_since_and_follow(cengine) -> None:  # type: ignore[no-untyped-def]
+    cid, code, _ = run(cengine, "sh", "-c", "echo one; echo two >&2; printf three")
+    lines = open(cengine.paths.container_log(cid)).read().splitlines()
+    first = json.loads(lines[0])
+    assert set(first) == {"log", "stream", "time"} and first["log"] == "one\n" and first["stream"] == "stdout"
+    assert [json.loads(x)["stream"] for x in lines] == ["stdout", "stderr", "stdout"]
+    assert [e.log for e in cengine.container_logs(cid, tail=2)] == ["two\n", "three"]
+    assert list(cengine.container_logs(cid, since=time.time() + 60)) == []
+    assert list(cengine.container_logs(cid, until=1.0)) == []
+    cid = start_d(cengine, "sh", "-c", "for i in 1 2 3; do echo $i; sleep 0.1; done")
+    assert [e.log for e in cengine.container_logs(cid, follow=True)] == ["1\n", "2\n", "3\n"]
+
+
+def test_containers_outlive_the_command_and_survive_monitor_death_honestly(cengine) -> None:  # type: ignore[no-untyped-def]
+    cid = start_d(cengine, "sh", "-c", "echo started; sleep 100")
+    config = cengine.containers.load(cid)
+    assert config["State"]["Running"] and config["State"]["Pid"] > 0
+    assert os.path.ismount(cengine.paths.merged_dir(mount_id(cengine, cid)))
+    deadline = time.monotonic() + 5
+    while not list(cengine.container_logs(cid)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stop_monitor(cengine)
+    [summary] = cengine.container_list(all=True)
+    assert (summary.state, summary.exit_code) == ("exited", 137)
+    assert not os.path.ismount(cengine.paths.merged_dir(mount_id(cengine, cid)))
+    assert [e.log for e in cengine.container_logs(cid)] == ["started\n"]
+    cengine.container_start(cid)  # a new monitor starts on demand
+    assert cengine.containers.load(cid)["State"]["Running"]
+
+
+def test_stop_kill_wait_restart_rm(cengine) -> None:  # type: ignore[no-untyped-def]
+    # sh as pid 1 ignores SIGTERM: stop must fall back to SIGKILL after the timeout.
+    cid = start_d(cengine, "sh", "-c", "sleep 100 & wait")
+    t0 = time.monotonic()
+    cengine.container_stop(cid, timeout=1)
+    assert 0.9 < time.monotonic() - t0 < 5
+    state = cengine.containers.load(cid)["State"]
+    assert (state["Status"], state["ExitCode"], state["Running"]) == ("exited", 137, False)
+    cengine.container_restart(cid, timeout=0)
+    assert cengine.containers.load(cid)["State"]["Running"]
+    with pytest.raises(ContainerConflict, match="cannot remove a running container"):
+        cengine.container_remove(cid)
+    cengine.container_kill(cid, signal="TERM")  # ignored by pid 1
+    time.sleep(0.1)
+    assert cengine.containers.load(cid)["State"]["Running"]
+    cengine.container_kill(cid)
+    assert cengine.container_wait(cid) == 137
+    mid = mount_id(cengine, cid)
+    cengine.container_remove(cid)
+    assert not os.path.exists(cengine.paths.layer_dir(mid))
+    assert not os.path.exists(cengine.paths.layer_dir(mid + INIT_SUFFIX))
+    assert not os.path.exists(cengine.paths.mount_record(cid))
+    with pytest.raises(ContainerNotFound):
+        cengine.container_inspect(cid)
+
+
+def test_auto_remove_and_restart_policy(cengine) -> None:  # type: ignore[no-untyped-def]
+    cid, code, text = run(cengine, "sh", "-c", "echo bye; exit 4", auto_remove=True)
+    assert (code, text) == (4, "bye\n")
+    deadline = time.monotonic() + 5
+    while os.path.exists(cengine.paths.container_dir(cid)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert cengine.container_list(all=True) == []
+    cid = start_d(cengine, "sh", "-c", "exit 1", restart="on-failure:2")
+    deadline = time.monotonic() + 5
+    while cengine.containers.load(cid)["RestartCount"] < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert cengine.container_wait(cid) == 1
+    assert cengine.containers.load(cid)["RestartCount"] == 2
+
+
+def test_image_in_use_and_inspect_and_diff(cengine) -> None:  # type: ignore[no-untyped-def]
+    cid = start_d(cengine, "sh", "-c", "echo x > /new; echo y >> /etc/passwd; rm /bin/ls; sleep 100")
+    deadline = time.monotonic() + 5
+    while not any(c.path == "/bin/ls" for c in cengine.container_changes(cid)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    with pytest.raises(ImageInUse):
+        cengine.image_remove("busybox")
+    changes = {(c.kind, c.path) for c in cengine.container_changes(cid)}
+    assert {("A", "/new"), ("C", "/etc"), ("C", "/etc/passwd"), ("C", "/bin"), ("D", "/bin/ls")} <= changes
+    info = cengine.container_inspect(cid, size=True)
+    assert info["Id"] == cid and info["State"]["Running"] and info["GraphDriver"]["Name"] == "overlay2"
+    assert info["SizeRw"] > 0 and info["SizeRootFs"] > info["SizeRw"]
+    assert info["HostConfig"]["NetworkMode"] == "none"
+
+
+def test_system_check_finds_stale_container_state(cengine) -> None:  # type: ignore[no-untyped-def]
+    cid = start_d(cengine, "sleep", "100")
+    assert cengine.system_check().ok
+    # A monitor killed while nobody looks: the record still says running, the overlay may stay mounted.
+    pid = monitor_pid(cengine)
+    os.kill(pid, 9)
+    deadline = time.monotonic() + 5
+    while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    kinds = {p.kind for p in cengine.system_check().problems}
+    assert "stale container state" in kinds
+    report = cengine.system_check(repair=True)
+    assert report.ok, report.problems
+    assert cengine.containers.load(cid)["State"]["Status"] == "exited"
+
+
+def test_exec_joins_namespaces_cgroup_and_user(cengine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cid = start_d(cengine, "sh", "-c", "sleep 100 & wait", memory=64 << 20, env=("FROM_IMAGE=1",))
+    out = tmp_path / "out"
+    with open(out, "wb") as f:
+        code = cengine.container_exec(cid, ["sh", "-c", "hostname; echo $FROM_IMAGE $X; ps -o pid,args | "
+                                            "sed -n 2p; grep -c : /proc/net/dev; pwd; id -u; exit 4"],
+                                      env=["X=2"], workdir="/etc", user="65534", stdout=f.fileno(), stderr=f.fileno())
+    assert code == 4
+    assert out.read_text().split("\n")[:6] == [cid[:12], "1 2", "    1 sh -c sleep 100 & wait", "1", "/etc", "65534"]
+    from engine.runtime.nsenter import container_cgroup_procs
+
+    procs = container_cgroup_procs(cengine.containers.load(cid)["State"]["Pid"])
+    assert any("/memory/" in p for p in procs)
+    with pytest.raises(ContainerStartError) as err:
+        cengine.container_exec(cid, ["nosuch"])
+    assert err.value.exit_code == 127
+    cengine.container_stop(cid, timeout=0)
+    with pytest.raises(Exception, match="is not running"):
+        cengine.container_exec(cid, ["true"])
+
+
+def test_rename_top_and_prune(cengine) -> None:  # type: ignore[no-untyped-def]
+    cid = start_d(cengine, "sh", "-c", "sleep 100 & wait", name="old")
+    done, _, _ = run(cengine, "true")
+    cengine.container_rename("old", "new")
+    assert cengine.container_resolve("new") == cid
+    with pytest.raises(ContainerConflict):
+        cengine.container_rename(done, "new")
+    header, rows = cengine.container_top("new")
+    assert "PID" in header and sorted(r[-1] for r in rows) == ["sh -c sleep 100 & wait", "sleep 100"]
+    removed, _ = cengine.container_prune()
+    assert removed == [done]
+    assert [s.id for s in cengine.container_list(all=True)] == [cid]

@@ -1,0 +1,110 @@
+"""``berth build`` (and ``image prune``): the classic builder's output, from the engine's progress events."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from typing import Any
+
+from engine import Engine
+
+from ..format import human_size
+
+__all__ = ["register", "cmd_build", "cmd_image_prune"]
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("build", help="Build an image from a Dockerfile")
+    p.add_argument("path", metavar="PATH|-", help="the context directory, or - for a tar (or a Dockerfile) on stdin")
+    p.add_argument("-t", "--tag", action="append", default=[], metavar="NAME[:TAG]", help="Name and optionally a tag")
+    p.add_argument("-f", "--file", metavar="FILE", help="Name of the Dockerfile (default: 'PATH/Dockerfile')")
+    p.add_argument("--build-arg", action="append", default=[], metavar="KEY=VALUE", help="Set build-time variables")
+    p.add_argument("--no-cache", action="store_true", help="Do not use cache when building the image")
+    p.add_argument("--target", metavar="STAGE", help="Set the target build stage to build")
+    p.add_argument("-q", "--quiet", action="store_true", help="Suppress the build output and print image ID on success")
+    p.set_defaults(func=cmd_build)
+    _register_prune(sub)
+
+
+def _register_prune(sub: Any) -> None:
+    """``image prune`` lives under the ``image`` verb that tui/verbs/images.py makes, when it is there."""
+    image = sub.choices.get("image")
+    if image is None:
+        return
+    for action in image._subparsers._group_actions:  # argparse keeps no public handle on sub-parsers
+        if isinstance(action, argparse._SubParsersAction) and "prune" not in action.choices:
+            p = action.add_parser("prune", help="Remove unused images")
+            p.add_argument("-a", "--all", action="store_true", help="Remove all unused images, not just dangling ones")
+            p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
+            p.set_defaults(func=cmd_image_prune)
+
+
+def _build_args(items: list[str]) -> dict[str, str]:
+    """``K=V``; a bare ``K`` takes the value from the environment, or is dropped (Docker's rule)."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if sep:
+            out[key] = value
+        elif key in os.environ:
+            out[key] = os.environ[key]
+    return out
+
+
+def _write(text: str) -> None:
+    if text:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def cmd_build(engine: Engine, args: argparse.Namespace) -> int:
+    from engine.build.builder import CommandFailed
+    from engine.build.progress import render
+    from engine.errors import BuildError
+
+    dockerfile, cleanup = _dockerfile(args)
+    context: Any = sys.stdin.buffer if args.path == "-" else args.path
+    progress = None if args.quiet else (lambda event: _write(render(event)))
+    try:
+        image_id = engine.image_build(
+            context, dockerfile=dockerfile, tags=args.tag, build_args=_build_args(args.build_arg),
+            no_cache=args.no_cache, target=args.target, progress=progress,
+        )
+    except CommandFailed as err:
+        print(err, file=sys.stderr)  # Docker prints this one without "Error:"
+        return 1
+    except BuildError:
+        raise
+    finally:
+        if cleanup:
+            os.unlink(cleanup)
+    if args.quiet:
+        print(image_id)
+    return 0
+
+
+def _dockerfile(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """The ``-f`` path; ``-f -`` reads the Dockerfile from stdin into a temp file (path, temp to delete)."""
+    if args.file != "-":
+        return args.file, None
+    if args.path == "-":
+        from engine.errors import InvalidArgument
+
+        raise InvalidArgument("invalid argument: can't use stdin for both build context and dockerfile")
+    fd, path = tempfile.mkstemp(prefix="berth-Dockerfile-")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(sys.stdin.read())
+    return path, path
+
+
+def cmd_image_prune(engine: Engine, args: argparse.Namespace) -> int:
+    removed, freed = engine.image_prune(all=args.all)
+    if removed:
+        print("Deleted Images:")
+        for item in removed:
+            print(f"{item.action.lower()}: {item.name}")
+        print()
+    print(f"Total reclaimed space: {human_size(freed)}")
+    return 0

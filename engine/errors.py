@@ -94,6 +94,14 @@ class BuildError(BerthError):
     """A build step failed."""
 
 
+class CommandFailed(BuildError):
+    """A RUN command exited non-zero; the message is the classic builder's."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class Cancelled(BerthError):
     """The user cancelled a long operation; everything it did was undone."""
 

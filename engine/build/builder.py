@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .. import reference
-from ..errors import BerthError, BuildError, Cancelled
+from ..errors import BerthError, BuildError, Cancelled, CommandFailed
 from ..images import format_time
 from ..importer import DEFAULT_PATH_ENV, Importer, base_config
 from ..store.layers import Layer, chain_id_for
@@ -54,14 +54,6 @@ if TYPE_CHECKING:
 __all__ = ["BuildOptions", "Builder", "CommandFailed", "build_image"]
 
 _SUPPORTED_PLATFORMS = ("linux/amd64", "linux/x86_64", "linux")
-
-
-class CommandFailed(BuildError):
-    """A RUN command exited non-zero; the message is the classic builder's."""
-
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)

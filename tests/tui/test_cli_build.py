@@ -91,3 +91,15 @@ def test_image_prune_removes_dangling_builds(berth, context: Path) -> None:
     assert out.count("deleted: sha256:") >= 4 and out.rstrip().splitlines()[-1].startswith("Total reclaimed space: ")
     status, images, _ = berth("images", "-a", "-q")
     assert len(images.split()) == 1  # only busybox:test is left
+
+
+def test_image_prune_asks_first(berth, context: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    assert berth("build", "-q", str(context))[0] == 0
+    before = berth("images", "-a", "-q")[1]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("n\n"))
+    status, out, _ = berth("image", "prune")
+    assert status == 0 and "Are you sure you want to continue? [y/N]" in out
+    assert berth("images", "-a", "-q")[1] == before  # nothing removed on "n"
+    monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))
+    status, out, _ = berth("image", "prune")
+    assert status == 0 and "deleted: sha256:" in out

@@ -12,7 +12,7 @@ from engine import Engine
 
 from ..format import human_size
 
-__all__ = ["register", "cmd_build", "cmd_image_prune"]
+__all__ = ["register", "cmd_build", "cmd_image_prune", "confirm"]
 
 
 def register(sub: Any) -> None:
@@ -25,20 +25,6 @@ def register(sub: Any) -> None:
     p.add_argument("--target", metavar="STAGE", help="Set the target build stage to build")
     p.add_argument("-q", "--quiet", action="store_true", help="Suppress the build output and print image ID on success")
     p.set_defaults(func=cmd_build)
-    _register_prune(sub)
-
-
-def _register_prune(sub: Any) -> None:
-    """``image prune`` lives under the ``image`` verb that tui/verbs/images.py makes, when it is there."""
-    image = sub.choices.get("image")
-    if image is None:
-        return
-    for action in image._subparsers._group_actions:  # argparse keeps no public handle on sub-parsers
-        if isinstance(action, argparse._SubParsersAction) and "prune" not in action.choices:
-            p = action.add_parser("prune", help="Remove unused images")
-            p.add_argument("-a", "--all", action="store_true", help="Remove all unused images, not just dangling ones")
-            p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
-            p.set_defaults(func=cmd_image_prune)
 
 
 def _build_args(items: list[str]) -> dict[str, str]:
@@ -100,6 +86,9 @@ def _dockerfile(args: argparse.Namespace) -> tuple[str | None, str | None]:
 
 
 def cmd_image_prune(engine: Engine, args: argparse.Namespace) -> int:
+    what = "all images without at least one container associated to them" if args.all else "all dangling images"
+    if not args.force and not confirm(f"WARNING! This will remove {what}."):
+        return 0
     removed, freed = engine.image_prune(all=args.all)
     if removed:
         print("Deleted Images:")
@@ -108,3 +97,10 @@ def cmd_image_prune(engine: Engine, args: argparse.Namespace) -> int:
         print()
     print(f"Total reclaimed space: {human_size(freed)}")
     return 0
+
+
+def confirm(warning: str) -> bool:
+    """Docker's prompt before a destructive verb; anything but y/yes (or end of input) says no."""
+    print(f"{warning}\nAre you sure you want to continue? [y/N] ", end="", flush=True)
+    answer = sys.stdin.readline().strip().lower()
+    return answer in ("y", "yes")

@@ -42,6 +42,10 @@ def register(sub: Any) -> None:
     _rmi_flags(isub.add_parser("rm", aliases=["remove"], help="Remove images"))
     _tag_flags(isub.add_parser("tag", help="Tag an image"))
     _inspect_flags(isub.add_parser("inspect", help="Show an image's configuration"))
+    p = isub.add_parser("prune", help="Remove unused images")
+    p.add_argument("-a", "--all", action="store_true", help="Remove all unused images, not just dangling ones")
+    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
+    p.set_defaults(func=_image_prune)
 
     _history_flags(sub.add_parser("history", help="Show the history of an image"))
     _tag_flags(sub.add_parser("tag", help="Create a tag TARGET that refers to SOURCE"))
@@ -137,6 +141,12 @@ def _progress(label: str, total: int) -> Iterator[Callable[[int], None] | None]:
                   TransferSpeedColumn(), console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(label, total=total or None)
         yield lambda done: bar.update(task, completed=done)
+
+
+def _image_prune(engine: Engine, args: argparse.Namespace) -> int:
+    from .build import cmd_image_prune
+
+    return cmd_image_prune(engine, args)
 
 
 def cmd_bootstrap(engine: Engine, args: argparse.Namespace) -> int:

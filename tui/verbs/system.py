@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from engine import Engine
+from engine.errors import InvalidArgument
 
 __all__ = ["register"]
 
@@ -16,6 +17,11 @@ def register(sub: Any) -> None:
     p = ssub.add_parser("check", help="Verify the store; exit 1 if anything is wrong")
     p.add_argument("--repair", action="store_true", help="Reclaim orphans, stale mounts and temp files")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("events", help="Show changes to the store as they happen")
+    p.add_argument("--since", help="Also show earlier events: a duration (10m, 2h) or a Unix time")
+    p.add_argument("--until", help="Stop after this duration (10s, 1m) or Unix time")
+    p.set_defaults(func=cmd_events)
     from .containers import register_system_df
 
     register_system_df(ssub)
@@ -32,3 +38,38 @@ def cmd_check(engine: Engine, args: argparse.Namespace) -> int:
     verdict = "consistent" if report.ok else f"{len(report.problems)} problem(s)"
     print(f"store {engine.root}: {report.images} images, {report.layers} layers, {verdict}")
     return 0 if report.ok else 1
+
+
+def _moment(text: str, now: float, future: bool) -> float:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        if text[-1:] in units:
+            seconds = float(text[:-1]) * units[text[-1]]
+            return now + seconds if future else now - seconds
+        return float(text)
+    except ValueError as err:
+        raise InvalidArgument(f"invalid time {text!r}: use a duration like 10m or a Unix time") from err
+
+
+def cmd_events(engine: Engine, args: argparse.Namespace) -> int:
+    import threading
+    import time
+
+    from engine.images import format_time
+
+    now = time.time()
+    since = _moment(args.since, now, future=False) if args.since else None
+    until = _moment(args.until, now, future=True) if args.until else None
+    stop = threading.Event()
+    if until is not None:
+        threading.Timer(max(0.0, until - now), stop.set).start()
+    offset = 0 if since is not None else engine.events_offset()
+    try:
+        for event in engine.events_follow(offset, stop):
+            if since is not None and event.time < since:
+                continue
+            name = f" (name={event.name})" if event.name else ""
+            print(f"{format_time(event.time)} {event.type} {event.action} {event.id}{name}", flush=True)
+    finally:
+        stop.set()
+    return 0

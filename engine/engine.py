@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .check import StoreChecker
+from .events import Event, EventJournal
 from .errors import NotRoot, StoreCorrupt
 from .images import ImageService
 from .importer import Importer
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from .containers.logs import LogEntry
     from .containers.models import Change, ContainerSummary, DiskUsage
     from .containers.options import CreateOptions
+    from .layer_contents import ImageEfficiency, LayerContents
     from .containers.records import ContainerRecords
     from .store.rwlayers import RWLayerStore
 
@@ -49,6 +51,8 @@ class Engine:
         self.tags = TagStore(self.paths)
         self.images = ImageService(self.paths, self.layers, self.imagedb, self.tags, self.lock)
         self._importer = Importer(self.layers, self.imagedb, self.tags, self.lock)
+        self.journal = EventJournal(self.paths.events)
+        """Every change, appended after it is durable, for other processes to follow."""
 
     def _writable(self) -> None:
         if os.geteuid() != 0:
@@ -89,10 +93,12 @@ class Engine:
             InvalidReference: ``ref`` is not a valid name.
         """
         self._writable()
-        return self._importer.import_tar(
+        image_id = self._importer.import_tar(
             source, source_name=source_name, ref=ref, config_changes=changes,
             message=message, progress=progress, cancel=cancel,
         )
+        self.journal.append("image", "import", image_id, ref or "")
+        return image_id
 
     def image_bootstrap(self, ref: str = "busybox:latest") -> str:
         """Make a small base image from the host's busybox-static.
@@ -101,7 +107,9 @@ class Engine:
             MissingDependency: /bin/busybox is missing or not static.
         """
         self._writable()
-        return self._importer.bootstrap(ref)
+        image_id = self._importer.bootstrap(ref)
+        self.journal.append("image", "import", image_id, ref)
+        return image_id
 
     def image_list(self, *, all: bool = False) -> list[ImageSummary]:
         """Images as ``berth images`` shows them; ``all`` includes intermediate images."""
@@ -126,7 +134,9 @@ class Engine:
     def image_tag(self, source: str, target: str) -> None:
         """Point ``target`` at the image ``source`` names."""
         self._writable()
-        self.images.tag(self.images.resolve(source), target)
+        image_id = self.images.resolve(source)
+        self.images.tag(image_id, target)
+        self.journal.append("image", "tag", image_id, target)
 
     def image_remove(self, name: str, *, force: bool = False, prune: bool = True) -> list[RemovedItem]:
         """``rmi``: untag, and delete what nothing else needs.
@@ -135,7 +145,16 @@ class Engine:
             ImageNotFound, ImageInUse, ImageConflict.
         """
         self._writable()
-        return self.images.remove(name, force=force, prune=prune)
+        removed = self.images.remove(name, force=force, prune=prune)
+        self._journal_removals(removed)
+        return removed
+
+    def _journal_removals(self, removed: list[RemovedItem]) -> None:
+        for item in removed:
+            if item.action == "Untagged":
+                self.journal.append("image", "untag", "", item.name)
+            else:
+                self.journal.append("image", "delete", item.name)
 
     def image_inspect(self, name: str) -> dict[str, Any]:
         """Docker's ``image inspect`` JSON for one image."""
@@ -158,6 +177,13 @@ class Engine:
         from .store.rwlayers import RWLayerStore
 
         return RWLayerStore(self.paths, self.layers)
+
+    def _container_event(self, cid: str, action: str) -> None:
+        try:
+            label = str(self.containers.load(cid).get("Name", "")).lstrip("/")
+        except BerthError:
+            label = ""
+        self.journal.append("container", action, cid, label)
 
     def container_resolve(self, name: str) -> str:
         """The full ID of the container a name, ID or unique ID prefix stands for.
@@ -242,6 +268,7 @@ class Engine:
         self._writable()
         cid = self.containers.resolve(name)
         lifecycle.stop(self, cid, timeout)
+        self._container_event(cid, "stop")
         return cid
 
     def container_kill(self, name: str, *, signal: str | int = "KILL") -> str:
@@ -255,6 +282,7 @@ class Engine:
 
         cid = self.containers.resolve(name)
         lifecycle.kill(self, cid, parse_signal(signal))
+        self._container_event(cid, "kill")
         return cid
 
     def container_pause(self, name: str) -> str:
@@ -267,6 +295,7 @@ class Engine:
 
         cid = self.containers.resolve(name)
         lifecycle.pause(self, cid, True)
+        self._container_event(cid, "pause")
         return cid
 
     def container_unpause(self, name: str) -> str:
@@ -275,6 +304,7 @@ class Engine:
 
         cid = self.containers.resolve(name)
         lifecycle.pause(self, cid, False)
+        self._container_event(cid, "unpause")
         return cid
 
     def container_exec(self, name: str, cmd: list[str], *, env: list[str] | None = None, workdir: str = "",
@@ -303,20 +333,44 @@ class Engine:
         from .containers.manage import rename
 
         self._writable()
-        rename(self, self.containers.resolve(name), new_name)
+        cid = self.containers.resolve(name)
+        rename(self, cid, new_name)
+        self._container_event(cid, "rename")
 
     def container_prune(self) -> tuple[list[str], int]:
         """Remove all stopped containers; (their IDs, bytes reclaimed)."""
         from .containers.manage import prune
 
         self._writable()
-        return prune(self)
+        removed, reclaimed = prune(self)
+        for cid in removed:
+            self.journal.append("container", "destroy", cid)
+        return removed, reclaimed
 
     def container_top(self, name: str, ps_args: list[str] | None = None) -> tuple[list[str], list[list[str]]]:
         """The container's processes as the host's ``ps`` shows them: (header, rows)."""
         from .containers.manage import top
 
         return top(self, self.containers.resolve(name), ps_args or [])
+
+    def container_copy(self, source: str, dest: str) -> None:
+        """``cp``: exactly one of ``source``/``dest`` is ``CONTAINER:PATH``; the other is a host path.
+
+        Raises:
+            InvalidArgument: both or neither name a container, or a path is missing.
+        """
+        from .containers.copy import container_path, copy_from, copy_to
+        from .errors import InvalidArgument
+
+        src_ctr, dst_ctr = container_path(source), container_path(dest)
+        if (src_ctr is None) == (dst_ctr is None):
+            raise InvalidArgument("copying between containers or between host paths is not supported: "
+                                  "use CONTAINER:SRC_PATH DEST_PATH or SRC_PATH CONTAINER:DEST_PATH")
+        self._writable()
+        if src_ctr is not None:
+            copy_from(self, self.containers.resolve(src_ctr[0]), src_ctr[1], dest)
+        elif dst_ctr is not None:
+            copy_to(self, self.containers.resolve(dst_ctr[0]), source, dst_ctr[1])
 
     def container_restart(self, name: str, *, timeout: int | None = None) -> str:
         """Stop (if running) and start again; returns the ID."""
@@ -334,7 +388,9 @@ class Engine:
 
         self._writable()
         cid = self.containers.resolve(name)
+        label = self.containers.load(cid).get("Name", "").lstrip("/")
         lifecycle.remove(self, cid, force=force)
+        self.journal.append("container", "destroy", cid, label)
         return cid
 
     def container_list(self, *, all: bool = False, filters: list[str] | None = None, last: int = -1,
@@ -372,7 +428,45 @@ class Engine:
 
         return disk_usage(self)
 
+    # -- layer contents --------------------------------------------------------
+
+    def image_layer_contents(self, name: str, chain_id: str) -> "LayerContents":
+        """What one layer of an image adds, changes and deletes, as a tree with sizes.
+
+        Args:
+            name: image name or ID.
+            chain_id: one of the image's layers (``HistoryEntry.chain_id``).
+
+        Raises:
+            ImageNotFound; LayerNotFound: the image has no such layer.
+        """
+        from .layer_contents import layer_contents
+
+        return layer_contents(self, self.images.resolve(name), chain_id)
+
+    def image_efficiency(self, name: str) -> "ImageEfficiency":
+        """dive's wasted space and efficiency for an image: bytes later overwritten or deleted.
+
+        Raises:
+            ImageNotFound.
+        """
+        from .layer_contents import image_efficiency
+
+        return image_efficiency(self, self.images.resolve(name))
+
     # -- system --------------------------------------------------------------
+
+    def events_offset(self) -> int:
+        """Where to start reading to see only changes made from now on."""
+        return self.journal.end()
+
+    def events_read(self, offset: int) -> tuple[list[Event], int]:
+        """Changes recorded after ``offset``, and the offset to read from next."""
+        return self.journal.read(offset)
+
+    def events_follow(self, offset: int, cancel: threading.Event) -> Iterator[Event]:
+        """Changes as they happen, until ``cancel`` is set."""
+        return self.journal.follow(offset, cancel)
 
     def system_check(self, *, repair: bool = False) -> CheckReport:
         """Verify the whole store; with ``repair``, reclaim orphans and stale mounts."""
@@ -417,7 +511,9 @@ class Engine:
 
         self._writable()
         options = BuildOptions(dockerfile, tuple(tags), dict(build_args or {}), no_cache, target)
-        return build_image(self, context, options, progress, cancel)
+        image_id = build_image(self, context, options, progress, cancel)
+        self.journal.append("image", "build", image_id, ",".join(tags))
+        return image_id
 
     def image_prune(self, *, all: bool = False) -> tuple[list[RemovedItem], int]:
         """Delete dangling images (untagged, no children, no containers); ``all``: every unused image.
@@ -428,4 +524,6 @@ class Engine:
         from .build.prune import prune_images
 
         self._writable()
-        return prune_images(self, all=all)
+        removed, freed = prune_images(self, all=all)
+        self._journal_removals(removed)
+        return removed, freed

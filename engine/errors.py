@@ -24,6 +24,11 @@ __all__ = [
     "ContainerConflict",
     "ContainerNotRunning",
     "MonitorError",
+    "DigestMismatch",
+    "RegistryError",
+    "AuthError",
+    "ManifestUnknown",
+    "PlatformNotFound",
 ]
 
 
@@ -132,3 +137,23 @@ class ContainerNotRunning(BerthError):
 
 class MonitorError(BerthError):
     """The container monitor could not be started or reached."""
+
+
+class DigestMismatch(BerthError):
+    """Content does not hash to the digest that names it: corrupt, truncated or tampered with."""
+
+
+class RegistryError(BerthError):
+    """A registry refused a request, answered nonsense, or could not be reached."""
+
+
+class AuthError(RegistryError):
+    """A registry wants credentials berth does not have, or refused the ones it has."""
+
+
+class ManifestUnknown(RegistryError):
+    """The registry has no manifest for that tag or digest."""
+
+
+class PlatformNotFound(RegistryError):
+    """An image index has no manifest for the requested platform."""

@@ -85,6 +85,19 @@ class Importer:
                 self.imagedb.set_last_tag_time(image_id, format_time(time.time()))
         return image_id
 
+    def commit_config_bytes(self, data: bytes, targets: list[reference.Reference]) -> str:
+        """Store config bytes as they are (so the image ID is the sender's) and tag them."""
+        config = json.loads(data)
+        with self.lock:
+            for layer_id in _chain_ids(config):
+                self.layers.get(layer_id)  # raises if a layer went missing meanwhile
+            image_id = self.imagedb.put(data)
+            for target in targets:
+                self.tags.add(target, image_id)
+            if targets:
+                self.imagedb.set_last_tag_time(image_id, format_time(time.time()))
+        return image_id
+
     def bootstrap(self, ref: str, *, busybox: str = BUSYBOX_PATH) -> str:
         """A small base image from the host's static busybox."""
         _check_static_busybox(busybox)

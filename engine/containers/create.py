@@ -88,6 +88,7 @@ def create_container(engine: "Engine", opts: CreateOptions) -> str:
             engine.rwlayers.forget(cid)
             engine.rwlayers.remove(mount_id)
             raise
+    engine.journal.append("container", "create", cid, name)
     return cid
 
 
@@ -191,7 +192,7 @@ def host_config(opts: CreateOptions) -> dict[str, Any]:
     """hostconfig.json, Docker's shape (the fields berth acts on, and their neighbours)."""
     policy, retries = parse_restart(opts.restart)
     return {
-        "Binds": list(opts.binds) or None, "ContainerIDFile": "", "LogConfig": {"Type": "json-file", "Config": {}},
+        "Binds": list(opts.binds) or None, "ContainerIDFile": "", "LogConfig": {"Type": "json-file", "Config": dict(opts.log_opts)},
         "NetworkMode": opts.network, "PortBindings": {}, "RestartPolicy": {"Name": policy,
                                                                            "MaximumRetryCount": retries},
         "AutoRemove": opts.auto_remove, "VolumeDriver": "", "VolumesFrom": None, "CapAdd": None, "CapDrop": None,

@@ -175,7 +175,7 @@ class Attachment:
 
     def entries(self) -> Iterator[LogEntry]:
         """Every line the container writes, until it exits."""
-        yield from follow_fd(self.log_fd, self._ended)
+        yield from follow_fd(self.log_fd, self._ended, path=self.engine.paths.container_log(self.cid))
 
     def kill(self, sig: int) -> None:
         """Forward a signal (Ctrl-C) to the container, if it still runs."""

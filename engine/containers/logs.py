@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from ..images import format_time, parse_time
 
-__all__ = ["LogWriter", "LogEntry", "read_entries", "tail_lines", "parse_entry", "follow_fd"]
+__all__ = ["LogWriter", "LogEntry", "read_entries", "tail_lines", "parse_entry", "follow_fd", "rotated_paths"]
 
 # Docker's bufio reader size for container output: longer lines become several entries.
 MAX_LINE = 16 * 1024
@@ -32,11 +32,30 @@ class LogEntry(NamedTuple):
 class LogWriter:
     """Appends one container's stdout and stderr to its json-file log."""
 
-    def __init__(self, path: str, raw: bool = False) -> None:
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+    def __init__(self, path: str, raw: bool = False, max_size: int = 0, max_file: int = 1) -> None:
+        self.path = path
+        self.fd = self._open()
         self.raw = raw
         """A terminal's output: every read is one entry (a prompt has no newline to wait for)."""
+        self.max_size, self.max_file = max_size, max(1, max_file)
+        """``--log-opt max-size`` (0: never rotate) and ``max-file`` (files kept, the current one included)."""
+        self.size = os.fstat(self.fd).st_size
         self._partial: dict[str, bytes] = {"stdout": b"", "stderr": b""}
+
+    def _open(self) -> int:
+        return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+
+    def _rotate(self) -> None:
+        """``log`` → ``log.1`` → … → ``log.<max-file - 1>``; with max-file 1 the log restarts empty."""
+        os.close(self.fd)
+        if self.max_file == 1:
+            os.unlink(self.path)
+        for index in range(self.max_file - 1, 0, -1):
+            source = self.path if index == 1 else f"{self.path}.{index - 1}"
+            if os.path.exists(source):
+                os.replace(source, f"{self.path}.{index}")
+        self.fd = self._open()
+        self.size = 0
 
     def feed(self, stream: str, data: bytes, now: float) -> None:
         """Log every complete line of ``data`` (plus what was left over from before)."""
@@ -46,11 +65,12 @@ class LogWriter:
         buf = self._partial[stream] + data
         lines = buf.split(b"\n")
         rest = lines.pop()
-        while len(rest) > MAX_LINE:
-            lines.append(rest[:MAX_LINE])
+        entries = [line + b"\n" for line in lines]
+        while len(rest) > MAX_LINE:  # cut pieces carry no newline, as Docker's partial messages
+            entries.append(rest[:MAX_LINE])
             rest = rest[MAX_LINE:]
         self._partial[stream] = rest
-        self._write(stream, [line + b"\n" for line in lines], now)
+        self._write(stream, entries, now)
 
     def flush(self, now: float) -> None:
         """Log what is left of unterminated lines (at end of stream)."""
@@ -63,13 +83,25 @@ class LogWriter:
         if not lines:
             return
         stamp = format_time(now)
-        out = "".join(
-            '{"log":%s,"stream":"%s","time":"%s"}\n' % (json.dumps(line.decode("utf-8", "replace")), stream, stamp)
-            for line in lines
-        )
-        data = memoryview(out.encode())
-        while data:
-            data = data[os.write(self.fd, data):]
+        batch: list[bytes] = []
+        batch_size = 0
+        for line in lines:
+            entry = ('{"log":%s,"stream":"%s","time":"%s"}\n' % (
+                json.dumps(line.decode("utf-8", "replace")), stream, stamp)).encode()
+            batch.append(entry)
+            batch_size += len(entry)
+            if self.max_size and self.size + batch_size >= self.max_size:
+                self._append(b"".join(batch))
+                self._rotate()
+                batch, batch_size = [], 0
+        if batch:
+            self._append(b"".join(batch))
+
+    def _append(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.fd, view):]
+        self.size += len(data)
 
     def close(self) -> None:
         os.close(self.fd)
@@ -122,24 +154,88 @@ FOLLOW_POLL_SECONDS = 0.02
 
 
 def follow_fd(fd: int, ended: Callable[[float], bool], since: float = 0.0, until: float = 0.0,
-              start_tail: int = -1) -> Iterator[LogEntry]:
+              start_tail: int = -1, path: str | None = None, before: bytes = b"") -> Iterator[LogEntry]:
     """Entries from an open log file: what it holds (last ``start_tail`` lines), then new ones until ``ended``.
 
     ``ended(timeout)`` waits up to ``timeout`` seconds and says whether the writer
-    is done; after it says so, the file is read once more to its end.
+    is done; after it says so, the file is read once more to its end. With
+    ``path``, a rotation (the path now names another file) is followed: the old
+    file is read to its end, then the new one from its start. ``before`` is older
+    log text (rotated files) shown ahead of the file's own.
     """
-    data = _read_to_end(fd)
-    complete = data[: data.rfind(b"\n") + 1]
-    partial = data[len(complete):]
-    yield from read_entries(tail_lines(complete, start_tail), since, until)
-    finished = False
-    while not finished:
-        finished = ended(FOLLOW_POLL_SECONDS)
-        data = partial + _read_to_end(fd)
+    tail = _Tail(fd, path)
+    try:
+        data = before + tail.read()
         complete = data[: data.rfind(b"\n") + 1]
         partial = data[len(complete):]
-        if complete:
-            yield from read_entries(complete, since, until)
+        yield from read_entries(tail_lines(complete, start_tail), since, until)
+        finished = False
+        while not finished:
+            finished = ended(FOLLOW_POLL_SECONDS)
+            data = partial + tail.read()
+            complete = data[: data.rfind(b"\n") + 1]
+            partial = data[len(complete):]
+            if complete:
+                yield from read_entries(complete, since, until)
+    finally:
+        tail.close()
+
+
+class _Tail:
+    """Reads a log file onward, moving to the new file when the writer rotates it."""
+
+    def __init__(self, fd: int, path: str | None) -> None:
+        self.fd, self.path, self.own = fd, path, False
+
+    def read(self) -> bytes:
+        data = _read_to_end(self.fd)
+        if self.path is None or not self._rotated():
+            return data
+        data += _read_to_end(self.fd)  # lines written just before the rename
+        try:
+            new = os.open(self._next_path(), os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return data
+        self.close()
+        self.fd, self.own = new, True
+        return data + self.read()
+
+    def _next_path(self) -> str:
+        """The file written after ours: ``log.(k-1)`` if ours is now ``log.k``, else the oldest kept.
+
+        (A reader more than max-file rotations behind has lost the files in between, as with Docker.)
+        """
+        assert self.path is not None
+        chain = [*rotated_paths(self.path), self.path]
+        ours = os.fstat(self.fd).st_ino
+        for index, candidate in enumerate(chain[:-1]):
+            try:
+                if os.stat(candidate).st_ino == ours:
+                    return chain[index + 1]
+            except FileNotFoundError:
+                continue
+        return chain[0]
+
+    def _rotated(self) -> bool:
+        try:
+            return os.stat(self.path).st_ino != os.fstat(self.fd).st_ino  # type: ignore[arg-type]
+        except FileNotFoundError:
+            return False
+
+    def close(self) -> None:
+        if self.own:
+            os.close(self.fd)
+            self.own = False
+
+
+def rotated_paths(path: str) -> list[str]:
+    """``<log>.N`` … ``<log>.1`` that exist, oldest first."""
+    found = []
+    index = 1
+    while os.path.exists(f"{path}.{index}"):
+        found.append(f"{path}.{index}")
+        index += 1
+    return list(reversed(found))
 
 
 def _read_to_end(fd: int) -> bytes:

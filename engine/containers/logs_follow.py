@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ..errors import BerthError
-from .logs import LogEntry, follow_fd
+from .logs import LogEntry, follow_fd, rotated_paths
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -59,12 +59,22 @@ class _ContainerEnd:
 def log_entries(engine: "Engine", cid: str, *, follow: bool, tail: int, since: float,
                 until: float) -> Iterator[LogEntry]:
     """Entries in order; the log file stays open, so a rotation or ``--rm`` mid-read loses nothing."""
+    path = engine.paths.container_log(cid)
     try:
-        fd = os.open(engine.paths.container_log(cid), os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         return
     try:
+        older = b"".join(_read_quiet(p) for p in rotated_paths(path))
         ended = _ContainerEnd(engine, cid) if follow else (lambda _timeout: True)
-        yield from follow_fd(fd, ended, since, until, tail)
+        yield from follow_fd(fd, ended, since, until, tail, path=path, before=older)
     finally:
         os.close(fd)
+
+
+def _read_quiet(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return b""

@@ -260,6 +260,7 @@ class Monitor:
             _record_started(config, run.process.pid)
             records.save(cid, config)
         self.running[cid] = run
+        self._event(cid, "start")
         return run.process.pid
 
     def _spawn(self, cid: str, config: dict[str, Any], host: dict[str, Any], rootfs: str, mount_id: str,
@@ -278,7 +279,7 @@ class Monitor:
             for fd in set(child_fds):
                 if fd != stdin:
                     os.close(fd)
-        run = Running(cid, process, os.pidfd_open(process.pid), mount_id, LogWriter(config["LogPath"], raw=tty),
+        run = Running(cid, process, os.pidfd_open(process.pid), mount_id, _log_writer(config, host, tty),
                       held=held, cgroup=cgroup)
         for fd, stream in streams.items():
             os.set_blocking(fd, False)
@@ -325,6 +326,7 @@ class Monitor:
         if run.cgroup is not None:
             run.cgroup.remove()
         config = self._record_exit(run.cid, code, oom)
+        self._event(run.cid, "oom" if oom else "die")
         for conn in run.waiters:
             self._reply(conn, {"exit_code": code}, close=True)
         if config is not None:
@@ -348,12 +350,22 @@ class Monitor:
             from .remove import remove_container_files
 
             remove_container_files(self.engine, cid)
+            self._event(cid, "destroy", str(config.get("Name", "")).lstrip("/"))
         elif _should_restart(config, host, code):
             self.engine.containers.update(cid, lambda c: c.update(RestartCount=c.get("RestartCount", 0) + 1))
             try:
                 self.start_container(cid, None)
             except BerthError:
                 pass
+
+    def _event(self, cid: str, action: str, name: str = "") -> None:
+        """Tell every berth process (``events``, the app) what changed; a journal failure is not the container's."""
+        try:
+            if not name:
+                name = str(self.engine.containers.load(cid).get("Name", "")).lstrip("/")
+            self.engine.journal.append("container", action, cid, name)
+        except (BerthError, OSError):
+            pass
 
     def recover(self) -> None:
         """Records that say running belong to a dead monitor: their containers died with it."""
@@ -362,6 +374,15 @@ class Monitor:
         for config in self.engine.containers.all():
             if config["State"].get("Running"):
                 mark_dead(self.engine, config["ID"])
+
+
+def _log_writer(config: dict[str, Any], host: dict[str, Any], tty: bool) -> LogWriter:
+    """The json-file writer with the container's ``--log-opt max-size``/``max-file``."""
+    from .options import parse_size
+
+    opts = (host.get("LogConfig") or {}).get("Config") or {}
+    return LogWriter(config["LogPath"], raw=tty, max_size=parse_size(opts.get("max-size", "0")),
+                     max_file=int(opts.get("max-file", "1")))
 
 
 def _make_cgroup(cid: str, host: dict[str, Any]) -> Cgroup | None:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 
 from ..errors import InvalidArgument
 from ..runtime.network import NETWORK_MODES
 
-__all__ = ["CreateOptions", "parse_bind", "parse_restart"]
+__all__ = ["CreateOptions", "parse_bind", "parse_restart", "parse_size"]
 
 RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
+LOG_OPTS = ("max-size", "max-file")
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ class CreateOptions:
     memory: int = 0
     nano_cpus: int = 0
     pids_limit: int = 0
+    log_opts: dict[str, str] = field(default_factory=dict)
+    """``--log-opt``: json-file's ``max-size`` and ``max-file``."""
 
     def validate(self) -> None:
         """Reject what Docker rejects before anything is created."""
@@ -53,6 +58,13 @@ class CreateOptions:
             raise InvalidArgument("conflicting options: --restart and --rm")
         for bind in self.binds:
             parse_bind(bind)
+        for key, value in self.log_opts.items():
+            if key not in LOG_OPTS:
+                raise InvalidArgument(f"unknown log opt '{key}' for json-file log driver")
+            if key == "max-size":
+                parse_size(value)
+            elif not value.isdigit() or int(value) < 1:
+                raise InvalidArgument(f"invalid value for max-file: {value}")
 
 
 def parse_bind(spec: str) -> tuple[str, str, bool]:
@@ -76,3 +88,11 @@ def parse_restart(policy: str) -> tuple[str, int]:
     if name not in RESTART_POLICIES or (count and (name != "on-failure" or not count.isdigit())):
         raise InvalidArgument(f"invalid restart policy '{policy}'")
     return name, int(count or 0)
+
+
+def parse_size(text: str) -> int:
+    """Docker's RAMInBytes: a number and an optional binary unit (``512m``, ``1g``, ``10kb``)."""
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([bkmgt]?)b?", text.strip().lower())
+    if not m:
+        raise InvalidArgument(f"invalid size: '{text}'")
+    return int(float(m.group(1)) * _UNITS[m.group(2)])

@@ -226,3 +226,37 @@ def test_rename_top_and_prune(cengine) -> None:  # type: ignore[no-untyped-def]
     removed, _ = cengine.container_prune()
     assert removed == [done]
     assert [s.id for s in cengine.container_list(all=True)] == [cid]
+
+
+def test_log_rotation_and_follow_across_it(cengine) -> None:  # type: ignore[no-untyped-def]
+    opts = {"max-size": "2k", "max-file": "3"}
+    cid, code, text = run(cengine, "sh", "-c", "for i in $(seq 1000); do echo $i; done", log_opts=opts)
+    assert code == 0 and text.endswith("999\n1000\n")
+    log = cengine.paths.container_log(cid)
+    assert os.path.exists(log + ".1") and os.path.exists(log + ".2") and not os.path.exists(log + ".3")
+    assert all(os.path.getsize(p) < 2048 + 100 for p in (log, log + ".1", log + ".2"))
+    kept = [e.log for e in cengine.container_logs(cid)]
+    assert kept == [f"{i}\n" for i in range(1001 - len(kept), 1001)]
+    cid = start_d(cengine, "sh", "-c", "for i in $(seq 200); do echo $i; sleep 0.001; done", log_opts=opts)
+    assert [e.log for e in cengine.container_logs(cid, follow=True)] == [f"{i}\n" for i in range(1, 201)]
+    with pytest.raises(Exception, match="unknown log opt"):
+        cengine.container_create(CreateOptions(image="busybox", log_opts={"mode": "x"}))
+
+
+def test_log_writer_splits_lines_and_keeps_partials(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from engine.containers.logs import MAX_LINE, LogWriter, read_entries, tail_lines
+
+    path = str(tmp_path / "log")
+    writer = LogWriter(path)
+    writer.feed("stdout", b"a\nb", 1.0)
+    writer.feed("stderr", b"e\n", 2.0)
+    writer.feed("stdout", b"c\n" + b"x" * (MAX_LINE + 5), 3.0)
+    writer.flush(4.0)
+    writer.close()
+    data = open(path, "rb").read()
+    entries = list(read_entries(data))
+    assert [(e.stream, e.log) for e in entries] == [
+        ("stdout", "a\n"), ("stderr", "e\n"), ("stdout", "bc\n"), ("stdout", "x" * MAX_LINE), ("stdout", "xxxxx")]
+    assert entries[0].time == "1970-01-01T00:00:01.000000000Z"
+    assert list(read_entries(tail_lines(data, 2)))[0].log == "x" * MAX_LINE
+    assert tail_lines(data, 0) == b""

@@ -95,6 +95,10 @@ def _simple_verbs(sub: Any) -> None:
     p.add_argument("--no-stdin", action="store_true", help="Do not attach STDIN")
     p.add_argument("container", metavar="CONTAINER")
     p.set_defaults(func=cmd_attach)
+    p = sub.add_parser("cp", help="Copy files/folders between a container and the local filesystem")
+    p.add_argument("source", metavar="SRC")
+    p.add_argument("dest", metavar="DEST")
+    p.set_defaults(func=cmd_cp)
     p = sub.add_parser("rename", help="Rename a container")
     p.add_argument("container", metavar="CONTAINER")
     p.add_argument("new_name", metavar="NEW_NAME")
@@ -130,6 +134,7 @@ def _run_flags(p: argparse.ArgumentParser, detach: bool) -> None:
     add("--restart", default="no", help="Restart policy (no, on-failure[:N], always, unless-stopped)")
     add("--stop-signal", default="", help="Signal to stop the container")
     add("--stop-timeout", type=int, default=None, help="Timeout (in seconds) to stop a container")
+    add("--log-opt", action="append", default=[], help="Log driver options (max-size=10m, max-file=3)")
     add("-m", "--memory", type=_bytes, default=0, help="Memory limit (e.g. 512m, 1g)")
     add("--cpus", type=float, default=0.0, help="Number of CPUs")
     add("--pids-limit", type=int, default=0, help="Tune container pids limit")
@@ -193,18 +198,17 @@ def _options(args: argparse.Namespace) -> Any:
         network=args.network, auto_remove=args.rm, restart=args.restart, stop_signal=args.stop_signal,
         stop_timeout=args.stop_timeout, tty=args.tty, open_stdin=args.interactive, memory=args.memory,
         nano_cpus=int(args.cpus * 1e9), pids_limit=args.pids_limit,
+        log_opts=dict((o.partition("=")[0], o.partition("=")[2]) for o in args.log_opt),
     )
 
 
-_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-
-
 def _bytes(text: str) -> int:
-    """Docker's RAMInBytes: a number with an optional binary unit (b, k, m, g, t; "kb" too)."""
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([bkmgt]?)b?", text.strip().lower())
-    if not m:
-        raise argparse.ArgumentTypeError(f"invalid size: '{text}'")
-    return int(float(m.group(1)) * _UNITS[m.group(2)])
+    from engine.containers.options import parse_size
+
+    try:
+        return parse_size(text)
+    except InvalidArgument as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
 
 
 def cmd_create(engine: Engine, args: argparse.Namespace) -> int:
@@ -519,6 +523,11 @@ def _real_fd(stream: Any) -> bool:
 def cmd_attach(engine: Engine, args: argparse.Namespace) -> int:
     attachment = engine.container_attach(args.container)
     return _stream(attachment, interactive=not args.no_stdin and attachment.terminal is not None)
+
+
+def cmd_cp(engine: Engine, args: argparse.Namespace) -> int:
+    engine.container_copy(args.source, args.dest)
+    return 0
 
 
 def cmd_rename(engine: Engine, args: argparse.Namespace) -> int:

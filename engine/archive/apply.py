@@ -16,9 +16,9 @@ import shutil
 import stat
 import tarfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from ..errors import ArchiveError, Cancelled, UnsafeEntry
 from .compression import open_maybe_compressed
@@ -333,24 +333,40 @@ class _Extractor:
 
 
 def _copy_member(tar: tarfile.TarFile, member: tarfile.TarInfo, fd: int) -> None:
-    """Copy a member's data from the tar stream into ``fd``."""
+    """Copy a member's data from the tar stream into ``fd``, leaving holes where it is all zeros.
+
+    Holes keep GNU sparse members sparse, and they contain a compression bomb
+    of zeros: its gigabytes cost no disk.
+    """
     if member.sparse is not None:
         # Rare (GNU sparse members); TarFile knows how to fill the holes.
         reader = tar.extractfile(member)
         assert reader is not None
-        with open(fd, "wb", closefd=False) as out:
-            shutil.copyfileobj(reader, out, COPY_BUFSIZE)
+        _write_sparse(fd, iter(lambda: reader.read(COPY_BUFSIZE), b""), member.size)
         return
     # Straight from the TarFile's stream: it buffers, so the raw source would be ahead of it.
     stream = tar.fileobj
     assert stream is not None
     stream.seek(member.offset_data)
-    remaining = member.size
+    _write_sparse(fd, _chunks(stream, member.size), member.size)
+
+
+def _chunks(stream: Any, size: int) -> Iterator[bytes]:
+    remaining = size
     while remaining:
         chunk = stream.read(min(remaining, COPY_BUFSIZE))
         if not chunk:
             raise tarfile.ReadError("unexpected end of data")
+        remaining -= len(chunk)
+        yield chunk
+
+
+def _write_sparse(fd: int, chunks: Iterable[bytes], size: int) -> None:
+    for chunk in chunks:
+        if chunk[:1] == b"\0" and chunk[-1:] == b"\0" and chunk.count(0) == len(chunk):
+            os.lseek(fd, len(chunk), os.SEEK_CUR)
+            continue
         view = memoryview(chunk)
         while view:
             view = view[os.write(fd, view) :]
-        remaining -= len(chunk)
+    os.ftruncate(fd, size)

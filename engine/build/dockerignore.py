@@ -77,7 +77,10 @@ def _compile(pattern: str) -> re.Pattern[str]:
             if end == -1:
                 raise ValueError(f"syntax error in pattern {pattern!r}")
             body = pattern[i:end]
-            out.append("[" + ("^" + body[1:] if body.startswith("^") else body).replace("\\", "\\\\") + "]")
+            negate, body = body.startswith("^"), body.removeprefix("^")
+            # Escape what Python's re would read as nested sets or set operations.
+            body = "".join("\\" + c if c in "\\[&~|" else c for c in body)
+            out.append("[" + ("^" if negate else "") + body + "]")
             i = end + 1
         else:
             out.append(re.escape(ch))

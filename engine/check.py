@@ -60,6 +60,7 @@ class StoreChecker:
         self._check_temp_files(problems)
         self._check_mounts(live_cache_ids, problems)
         self._check_containers(problems)
+        self._check_build_containers(problems)
         return CheckReport(tuple(problems), (), len(self.layers.list()), len(self.imagedb.list()))
 
     # -- records -------------------------------------------------------------
@@ -241,6 +242,31 @@ class StoreChecker:
             if not running and merged in mounted:
                 problems.append(CheckProblem("stale mount", merged, "container is not running"))
 
+    def _check_build_containers(self, problems: list[CheckProblem]) -> None:
+        """Mount records with no container dir belong to build steps; a dead builder's are reclaimable."""
+        try:
+            names = os.listdir(self.paths.mounts)
+        except FileNotFoundError:
+            return
+        for cid in names:
+            if cid.startswith(".") or os.path.isdir(self.paths.container_dir(cid)):
+                continue
+            if self._abandoned(cid):  # its builder holds tmp/<container-id>.lock while it lives
+                problems.append(CheckProblem("abandoned build container", self.paths.mount_record(cid),
+                                             "left by an interrupted build"))
+
+    def _remove_build_container(self, record: str) -> None:
+        from .store.rwlayers import RWLayerStore
+
+        mount_id = _read_quiet(os.path.join(record, "mount-id"))
+        rw = RWLayerStore(self.paths, self.layers)
+        if mount_id:
+            rw.unmount(mount_id)
+        rw.forget(os.path.basename(record))
+        if mount_id:
+            rw.remove(mount_id)
+        _unlink_quietly(os.path.join(self.paths.staging, os.path.basename(record) + ".lock"))
+
     # -- repair --------------------------------------------------------------
 
     def _repair(self, problem: CheckProblem) -> None:
@@ -252,6 +278,8 @@ class StoreChecker:
                 umount2(path, MNT_DETACH)
             except OSError:
                 pass
+        elif kind == "abandoned build container":
+            self._remove_build_container(path)
         elif kind == "stale container state":
             from .containers.recovery import mark_dead_at
 

@@ -25,11 +25,13 @@ from ..errors import Cancelled
 from ..runtime.process import BindMount, ContainerStartError, ProcessSpec, start
 from ..runtime.rootfs import resolve_in_root
 from ..store.layers import Layer, LayerStore
+from ..store.locks import get_lock
+from ..store.paths import StorePaths
 
 if TYPE_CHECKING:
     from ..engine import Engine
 
-__all__ = ["BuildContainer", "fill_init_layer"]
+__all__ = ["BuildContainer", "fill_init_layer", "holder_lock_path"]
 
 _READ_CHUNK = 65536
 _POLL_MS = 100
@@ -38,6 +40,11 @@ _INIT_DIRS = ("dev", "dev/pts", "dev/shm", "proc", "sys", "etc")
 _INIT_FILES = (".dockerenv", "etc/hosts", "etc/hostname", "etc/resolv.conf", "dev/console")
 _INIT_LINKS = (("etc/mtab", "/proc/mounts"),)
 _HOST_RESOLV_CONF = "/etc/resolv.conf"
+
+
+def holder_lock_path(paths: StorePaths, container_id: str) -> str:
+    """The lock a live build container's builder holds (``tmp/<container-id>.lock``)."""
+    return os.path.join(paths.staging, container_id + ".lock")
 
 
 def fill_init_layer(diff: str) -> None:
@@ -66,6 +73,24 @@ class BuildContainer:
         """The mounted merged dir while the container is up."""
 
     def __enter__(self) -> BuildContainer:
+        # Held while the container lives: a repair reclaims only containers whose holder is gone.
+        self._holder = get_lock(holder_lock_path(self.engine.paths, self.container_id))
+        self._holder.acquire()
+        try:
+            self._enter()
+        except BaseException:
+            self._release_holder()
+            raise
+        return self
+
+    def _release_holder(self) -> None:
+        try:
+            os.unlink(self._holder.path)
+        except FileNotFoundError:
+            pass
+        self._holder.release()
+
+    def _enter(self) -> None:
         with self.engine.lock:
             self.rw.create(self.mount_id, self.parent, init=fill_init_layer if self.init else None)
             try:
@@ -78,10 +103,12 @@ class BuildContainer:
         except BaseException:
             self._remove()
             raise
-        return self
 
     def __exit__(self, *exc: object) -> None:
-        self._remove()
+        try:
+            self._remove()
+        finally:
+            self._release_holder()
 
     def _remove(self) -> None:
         """Record first, then data: no record ever names a deleted dir."""

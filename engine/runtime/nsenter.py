@@ -16,7 +16,7 @@ import os
 import signal
 from typing import NoReturn
 
-from engine.runtime import capabilities, process, pty, syscalls
+from engine.runtime import capabilities, process, pty, seccomp, syscalls
 from engine.runtime.process import ProcessSpec
 
 __all__ = ["exec_in", "container_cgroup_procs"]
@@ -111,6 +111,7 @@ def _command(spec: ProcessSpec, report: int) -> NoReturn:
             process._switch_user(user)
             if spec.no_new_privileges:
                 syscalls.prctl(syscalls.PR_SET_NO_NEW_PRIVS, 1)
+                seccomp.install_filter()  # the kernel accepts a filter only once no_new_privs is set
             env = process._container_env(spec, user)
             path = process._look_path(spec.argv[0], env.get("PATH", ""))
             os.umask(0o022)

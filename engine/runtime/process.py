@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 from engine.errors import ContainerStartError, InvalidArgument
-from engine.runtime import capabilities, network, pty, rootfs, syscalls
+from engine.runtime import capabilities, network, pty, rootfs, seccomp, syscalls
 from engine.runtime.rootfs import BindMount
 from engine.runtime.user import ExecUser, resolve_user
 
@@ -98,6 +98,10 @@ class ProcessSpec:
     """``cgroup.procs`` files the process joins before it unshares (and before it can run anything)."""
     terminal: bool = False
     """stdin is a pty slave: make it the controlling terminal of a new session (``-t``)."""
+    tmpfs: Sequence[tuple[str, str]] = ()
+    """(container path, mount options) of each ``--tmpfs``."""
+    readonly_rootfs: bool = False
+    """``--read-only``: the root is mounted read-only (volumes, tmpfs, /dev and /proc are not)."""
 
 
 class _ExecFailed(Exception):
@@ -330,7 +334,7 @@ def _setup_and_exec(spec: ProcessSpec, report: int) -> NoReturn:
     syscalls.unshare(_NAMESPACES | spec.namespaces)
     if spec.namespaces & syscalls.CLONE_NEWNET:
         network.loopback_up()
-    rootfs.prepare_rootfs(spec.rootfs, spec.mounts)
+    rootfs.prepare_rootfs(spec.rootfs, spec.mounts, tmpfs=spec.tmpfs, readonly=spec.readonly_rootfs)
     if spec.hostname:
         syscalls.sethostname(spec.hostname)
     user = _resolve_user(spec.user)
@@ -341,6 +345,7 @@ def _setup_and_exec(spec: ProcessSpec, report: int) -> NoReturn:
     _die_with_parent(report)
     if spec.no_new_privileges:
         syscalls.prctl(syscalls.PR_SET_NO_NEW_PRIVS, 1)
+        seccomp.install_filter()  # the kernel accepts a filter only once no_new_privs is set
     env = _container_env(spec, user)
     path = _look_path(spec.argv[0], env.get("PATH", ""))
     os.umask(0o022)

@@ -1,33 +1,32 @@
 #!/usr/bin/env python3
-"""Container benchmarks (issue #4): berth's CLI, side by side with Podman when it is installed.
+"""Container benchmarks (issue #4): berth's CLI, side by side with Podman in the same run when installed.
 
 Measures: ``run --rm IMG true`` latency; ``run -d`` of N sleeping containers
-(time per container, monitor memory per container, disk per container);
-stopping N containers that ignore SIGTERM with a 10 s grace; ``logs`` of 200k
-lines; ``ps -a`` with N containers. Not a test: run as root,
-``python3 bench/containers.py [--count 50] [--podman]``.
+(time per container, monitor memory per container against conmon's, disk per
+container); stopping N containers that ignore SIGTERM with a 10 s grace;
+``logs`` of 200k lines; ``ps -a`` with N containers. Not a test: run as root,
+``python3 bench/containers.py [--count 50]``. Podman runs with the flags
+shared/peers/README.md gives for this host (own root, cgroupfs, runc, ulimits).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+Cli = Callable[..., subprocess.CompletedProcess[bytes]]
 
 
-def berth(root: str, *argv: str, out: int | None = subprocess.DEVNULL) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "tui.cli", "--root", root, *argv], cwd=REPO, stdout=out,
-                          check=True)
-
-
-def timed(fn, repeat: int = 1) -> float:  # type: ignore[no-untyped-def]
+def timed(fn: Callable[[], object], repeat: int = 1) -> float:
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
@@ -36,50 +35,100 @@ def timed(fn, repeat: int = 1) -> float:  # type: ignore[no-untyped-def]
     return statistics.median(times)
 
 
-def monitor_memory(root: str) -> tuple[int, int]:
-    """(RSS, PSS) of the store's monitor in KiB."""
-    with open(os.path.join(root, "monitor.lock")) as f:
-        pid = int(f.read())
-    fields = {}
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        for line in f:
-            parts = line.split()
-            if parts[0] in ("Rss:", "Pss:"):
-                fields[parts[0]] = int(parts[1])
-    return fields["Rss:"], fields["Pss:"]
+def rss_kib(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                total += sum(int(line.split()[1]) for line in f if line.startswith("Rss:"))
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # a conmon of an exiting --rm container
+    return total
 
 
-def du_kib(path: str) -> int:
-    out = subprocess.run(["du", "-skx", path], capture_output=True, text=True, check=True).stdout
-    return int(out.split()[0])
+def pids_of(name: str) -> list[int]:
+    out = subprocess.run(["pgrep", "-x", name], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
 
 
-def bench_berth(work: str, count: int) -> dict[str, float]:
-    root = os.path.join(work, "berth")
-    berth(root, "bootstrap", "busybox:latest")
+def du_kib(*paths: str) -> int:
+    out = subprocess.run(["du", "-skxc", *paths], capture_output=True, text=True).stdout
+    return int(out.splitlines()[-1].split()[0])
+
+
+def berth_cli(root: str) -> Cli:
+    def run(*argv: str, out: int | None = subprocess.DEVNULL) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([sys.executable, "-m", "tui.cli", "--root", root, *argv], cwd=REPO, stdout=out,
+                              check=True)
+    return run
+
+
+def podman_cli(work: str) -> Cli:
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    base = ["podman", "--root", f"{work}/root", "--runroot", f"{work}/run", "--storage-driver", "overlay",
+            "--cgroup-manager", "cgroupfs", "--events-backend", "file", "--tmpdir", f"{work}/tmp",
+            "--runtime", "runc"]
+    run_flags = ["--network", "none", "--log-driver", "k8s-file", "--ulimit", f"nofile={hard}:{hard}",
+                 "--ulimit", "nproc=32768:32768"]
+
+    def run(*argv: str, out: int | None = subprocess.DEVNULL) -> subprocess.CompletedProcess[bytes]:
+        args = list(argv)
+        if args and args[0] in ("run", "create"):
+            args[1:1] = run_flags
+        return subprocess.run([*base, *args], stdout=out, check=True)
+    return run
+
+
+def bench(cli: Cli, image: str, count: int, memory: Callable[[], int], disk: Callable[[], int]) -> dict[str, float]:
     res: dict[str, float] = {}
-    berth(root, "run", "--rm", "busybox", "true")  # warm-up (starts the monitor)
-    res["run --rm true (s)"] = timed(lambda: berth(root, "run", "--rm", "busybox", "true"), 10)
-    berth(root, "run", "-d", "--name", "first", "busybox", "sleep", "1000")
-    rss0, pss0 = monitor_memory(root)
-    disk0 = du_kib(os.path.join(root, "overlay2")) + du_kib(os.path.join(root, "containers"))
-    t = timed(lambda: [berth(root, "run", "-d", "busybox", "sh", "-c", "sleep 1000 & wait")
-                       for _ in range(count)])
-    rss1, pss1 = monitor_memory(root)
-    disk1 = du_kib(os.path.join(root, "overlay2")) + du_kib(os.path.join(root, "containers"))
-    res["run -d per container (s)"] = t / count
-    res["monitor RSS per container (KiB)"] = (rss1 - rss0) / count
-    res["monitor PSS per container (KiB)"] = (pss1 - pss0) / count
-    res["monitor RSS total (KiB)"] = rss1
-    res["disk per container (KiB)"] = (disk1 - disk0) / count
-    res["ps -a (s)"] = timed(lambda: berth(root, "ps", "-a"), 5)
-    ids = berth(root, "ps", "-q", out=subprocess.PIPE).stdout.decode().split()
-    res["stop N ignoring SIGTERM, -t 10 (s)"] = timed(lambda: berth(root, "stop", "-t", "10", *ids))
-    berth(root, "run", "--name", "chatty", "busybox", "sh", "-c", "seq 200000")
-    res["logs 200k lines (s)"] = timed(lambda: berth(root, "logs", "chatty"), 3)
-    ids = berth(root, "ps", "-aq", out=subprocess.PIPE).stdout.decode().split()
-    berth(root, "rm", "-f", *ids)
+    cli("run", "--rm", image, "true")  # warm-up
+    res["run --rm true (s)"] = timed(lambda: cli("run", "--rm", image, "true"), 10)
+    cli("run", "-d", "--name", "first", image, "sleep", "1000")
+    time.sleep(1)  # let the --rm runs' helpers finish exiting
+    mem0, disk0 = memory(), disk()
+    t = timed(lambda: [cli("run", "-d", image, "sh", "-c", "sleep 1000 & wait") for _ in range(count)])
+    res["run -d, per container (s)"] = t / count
+    res["monitor memory per container (KiB)"] = (memory() - mem0) / count
+    res["disk per container (KiB)"] = (disk() - disk0) / count
+    res["ps -a (s)"] = timed(lambda: cli("ps", "-a"), 5)
+    ids = cli("ps", "-q", out=subprocess.PIPE).stdout.decode().split()
+    res[f"stop {len(ids)} ignoring SIGTERM, -t 10 (s)"] = timed(lambda: cli("stop", "-t", "10", *ids))
+    cli("run", "--name", "chatty", image, "sh", "-c", "seq 200000")
+    res["logs, 200k lines (s)"] = timed(lambda: cli("logs", "chatty"), 3)
+    ids = cli("ps", "-aq", out=subprocess.PIPE).stdout.decode().split()
+    cli("rm", "-f", *ids)
     return res
+
+
+def run_berth(work: str, count: int) -> dict[str, float]:
+    root = os.path.join(work, "berth")
+    cli = berth_cli(root)
+    cli("bootstrap", "busybox:latest")
+
+    def monitor() -> int:
+        with open(os.path.join(root, "monitor.lock")) as f:
+            return rss_kib([int(f.read())])
+
+    return bench(cli, "busybox", count, monitor,
+                 lambda: du_kib(os.path.join(root, "overlay2"), os.path.join(root, "containers")))
+
+
+def run_podman(work: str, count: int) -> dict[str, float]:
+    sys.path.insert(0, REPO)
+    from engine.importer import make_busybox_rootfs
+
+    pw = os.path.join(work, "podman")
+    rootfs, tar = os.path.join(work, "rootfs"), os.path.join(work, "rootfs.tar")
+    make_busybox_rootfs(rootfs, "/bin/busybox")
+    subprocess.run(["tar", "-C", rootfs, "-cf", tar, "."], check=True)
+    cli = podman_cli(pw)
+    cli("import", "--change", "CMD sh", tar, "peer/busybox")
+    try:
+        return bench(cli, "peer/busybox", count, lambda: rss_kib(pids_of("conmon")),
+                     lambda: du_kib(os.path.join(pw, "root")))
+    finally:
+        subprocess.run(["podman", "--root", f"{pw}/root", "--runroot", f"{pw}/run", "system", "reset", "-f"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def main() -> int:
@@ -87,15 +136,19 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=50)
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="berth-bench-")
+    results: dict[str, dict[str, float]] = {}
     try:
-        results = bench_berth(work, args.count)
+        results["berth"] = run_berth(work, args.count)
+        if shutil.which("podman"):
+            results["podman"] = run_podman(work, args.count)
     finally:
         subprocess.run(["umount", "-R", "-l", work], stderr=subprocess.DEVNULL)
         shutil.rmtree(work, ignore_errors=True)
-    for key, value in results.items():
-        print(f"{key:40s} {value:10.3f}")
-    if shutil.which("podman") is None:
-        print("podman is not installed: no ratios (see shared/peers/README.md to install it)")
+    print(f"{'':44s} {'berth':>10s} {'podman':>10s} {'ratio':>7s}")
+    for key, value in results["berth"].items():
+        peer = results.get("podman", {}).get(key)
+        ratio = f"{value / peer:7.2f}" if peer else "      -"
+        print(f"{key:44s} {value:10.3f} {peer if peer is not None else float('nan'):10.3f} {ratio}")
     return 0
 
 

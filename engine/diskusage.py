@@ -31,8 +31,30 @@ def _image_rows(engine: "Engine", users: Counter[str]) -> tuple[DiskUsageRow, li
     return DiskUsageRow("Images", len(chains), active, total, reclaimable), per_image
 
 
+def containers_using_volumes(engine: "Engine") -> set[str]:
+    """Names of named volumes some container (running or not) mounts."""
+    return {p["Name"] for c in engine.containers.all() for p in (c.get("MountPoints") or {}).values()
+            if p.get("Type") == "volume"}
+
+
+def _volume_row(engine: "Engine", used: set[str]) -> DiskUsageRow:
+    """Local Volumes: every dir under volumes/, its ``_data`` size; unused ones are reclaimable."""
+    import os
+
+    from .store.sizes import dir_size
+
+    try:
+        names = [n for n in os.listdir(engine.paths.volumes) if not n.startswith(".")]
+    except FileNotFoundError:
+        names = []
+    sizes = {n: dir_size(engine.paths.volume_data(n)) for n in names}
+    active = [n for n in names if n in used]
+    return DiskUsageRow("Local Volumes", len(names), len(active), sum(sizes.values()),
+                        sum(size for n, size in sizes.items() if n not in used))
+
+
 def disk_usage(engine: "Engine") -> DiskUsage:
-    """Docker's four rows; volumes and build cache are empty until berth has them."""
+    """Docker's four rows; the build cache row stays empty (the builder keeps no cache outside images)."""
     from .containers.listing import list_containers
 
     containers = list_containers(engine, all=True, size=True)
@@ -44,7 +66,7 @@ def disk_usage(engine: "Engine") -> DiskUsage:
     rows = (
         images,
         DiskUsageRow("Containers", len(containers), running, rw_total, rw_idle),
-        DiskUsageRow("Local Volumes", 0, 0, 0, 0),
+        _volume_row(engine, containers_using_volumes(engine)),
         DiskUsageRow("Build Cache", 0, 0, 0, 0),
     )
     return DiskUsage(rows, tuple(per_image))

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .check import StoreChecker
 from .events import Event, EventJournal
-from .errors import NotRoot, StoreCorrupt
+from .errors import BerthError, NotRoot, StoreCorrupt
 from .images import ImageService
 from .importer import Importer
 from .models import CheckReport, HistoryEntry, ImageSummary, RemovedItem
@@ -23,6 +23,10 @@ from .store.tags import TagStore
 
 if TYPE_CHECKING:
     from .containers.lifecycle import Attachment
+    from .distribution.load import LoadedImage
+    from .distribution.pull import PullResult
+    from .distribution.push import PushResult
+    from .distribution.progress import ProgressFn
     from .containers.logs import LogEntry
     from .containers.models import Change, ContainerSummary, DiskUsage
     from .containers.options import CreateOptions
@@ -372,6 +376,22 @@ class Engine:
         elif dst_ctr is not None:
             copy_to(self, self.containers.resolve(dst_ctr[0]), source, dst_ctr[1])
 
+    def container_commit(self, name: str, ref: str | None = None, *, message: str = "", author: str = "",
+                         changes: ChangeFn | None = None, pause: bool = True) -> str:
+        """``commit``: the container's writable layer as a new image over its image; returns the image ID.
+
+        Raises:
+            InvalidReference: ``ref`` is not a valid name.
+        """
+        from .containers.commit import commit_container
+
+        self._writable()
+        cid = self.containers.resolve(name)
+        image_id = commit_container(self, cid, ref, message=message, author=author, changes=changes,
+                                    pause_container=pause)
+        self.journal.append("container", "commit", cid, ref or "")
+        return image_id
+
     def container_restart(self, name: str, *, timeout: int | None = None) -> str:
         """Stop (if running) and start again; returns the ID."""
         cid = self.container_stop(name, timeout=timeout)
@@ -527,3 +547,127 @@ class Engine:
         removed, freed = prune_images(self, all=all)
         self._journal_removals(removed)
         return removed, freed
+
+    # -- distribution --------------------------------------------------------
+
+    def image_save(self, names: list[str], out: BinaryIO, *, progress: "ProgressFn | None" = None,
+                   cancel: threading.Event | None = None) -> None:
+        """``save``: write images to one tar that is both an OCI image layout and a docker-archive.
+
+        Args:
+            names: image names or IDs; a name is recorded as the image's tag in the archive.
+            out: a file or a pipe (a pipe is spooled through a temp file under the store).
+            progress: called with ``TransferProgress`` items per layer.
+            cancel: set it to stop; ``out`` then holds a partial archive.
+
+        Raises:
+            ImageNotFound: a name matches no image.
+            StoreCorrupt: a layer's files no longer hash to its diffID.
+        """
+        from .distribution.save import ImageSaver
+
+        ImageSaver(self.paths, self.images).save(names, out, progress=progress, cancel=cancel)
+
+    def image_load(self, path: str | None, stdin: BinaryIO | None = None, *, platform: str | None = None,
+                   progress: "ProgressFn | None" = None,
+                   cancel: threading.Event | None = None) -> "list[LoadedImage]":
+        """``load``: images from a docker-archive, an OCI layout dir, or an OCI layout tar.
+
+        Args:
+            path: the archive or layout dir; None reads ``stdin``.
+            platform: ``os/arch[/variant]`` to pick out of a multi-platform index (default: this host).
+            progress: called with ``TransferProgress`` items per layer.
+
+        Returns:
+            Each image stored, with the tags it got.
+
+        Raises:
+            ArchiveError: not an image archive, or truncated.
+            DigestMismatch: a blob does not hash to its digest.
+            PlatformNotFound: an index has nothing for ``platform``.
+        """
+        import sys
+
+        from .distribution.load import ImageLoader
+        from .distribution.platform import parse_platform
+        from .distribution.sources import open_source
+
+        self._writable()
+        want = parse_platform(platform) if platform else None
+        with open_source(path, stdin or sys.stdin.buffer, self.paths.staging) as source:
+            loaded = ImageLoader(self.images, self._importer).load(source, platform=want, progress=progress,
+                                                                   cancel=cancel)
+        for image in loaded:
+            self.journal.append("image", "load", image.id, ",".join(image.refs))
+        return loaded
+
+    def image_pull(self, name: str, *, platform: str | None = None, insecure: bool = False,
+                   config_path: str | None = None, progress: "ProgressFn | None" = None,
+                   cancel: threading.Event | None = None) -> "PullResult":
+        """``pull``: fetch an image from its registry; an interrupted pull resumes where it stopped.
+
+        Args:
+            name: ``[registry/]repo[:tag|@digest]``; Docker Hub names normalise (``ubuntu``).
+            platform: ``os/arch[/variant]`` to take from an index (default: this host, linux/amd64).
+            insecure: allow plain HTTP and unverified TLS (loopback registries always may).
+            config_path: Docker's config.json with credentials (default: $DOCKER_CONFIG or ~/.docker).
+            progress: called with ``TransferProgress`` items per layer, from several threads.
+
+        Raises:
+            ManifestUnknown: no such tag or digest. AuthError: refused credentials.
+            PlatformNotFound, RegistryError, DigestMismatch.
+        """
+        from .distribution.credentials import CredentialStore
+        from .distribution.platform import parse_platform
+        from .distribution.pull import Puller
+
+        self._writable()
+        want = parse_platform(platform) if platform else None
+        puller = Puller(self.paths, self.images, self._importer, CredentialStore(config_path))
+        result = puller.pull(name, platform=want, insecure=insecure, progress=progress, cancel=cancel)
+        self.journal.append("image", "pull", result.image_id, result.ref)
+        return result
+
+    def image_push(self, name: str, *, insecure: bool = False, compression: str = "gzip",
+                   chunk_size: int | None = None, config_path: str | None = None,
+                   progress: "ProgressFn | None" = None, cancel: threading.Event | None = None) -> "PushResult":
+        """``push``: upload an image's blobs and manifest; blobs the registry has are skipped or mounted.
+
+        Args:
+            name: a local tag, ``registry/repo[:tag]``.
+            compression: ``gzip`` (schema2 manifest) or ``zstd`` (OCI manifest).
+            chunk_size: blobs larger than this go up in chunks (default 16 MiB).
+
+        Raises:
+            ImageNotFound: no local image has that tag. AuthError, RegistryError.
+        """
+        from .distribution.credentials import CredentialStore
+        from .distribution.push import CHUNK_SIZE, PushOptions, Pusher
+
+        self._writable()  # push records which blobs a registry holds, in the store
+        options = PushOptions(insecure, compression, chunk_size or CHUNK_SIZE)
+        result = Pusher(self.paths, self.images, CredentialStore(config_path)).push(
+            name, options, progress=progress, cancel=cancel)
+        self.journal.append("image", "push", self.images.resolve(name), name)
+        return result
+
+    def registry_login(self, server: str, username: str, password: str, *, insecure: bool = False,
+                       config_path: str | None = None) -> None:
+        """``login``: check the credentials against the registry, then store them in config.json.
+
+        Raises:
+            AuthError: the registry refused them.
+        """
+        from .distribution.credentials import Credentials, CredentialStore, registry_domain
+        from .distribution.registry import RegistryClient
+
+        domain = registry_domain(server)
+        creds = Credentials(username, password)
+        RegistryClient(domain, "", credentials=creds, insecure=insecure).verify_login()
+        CredentialStore(config_path).store(domain, creds)
+
+    def registry_logout(self, server: str | None = None, *, config_path: str | None = None) -> bool:
+        """``logout``: forget a registry's credentials (Docker Hub's by default); False when none were stored."""
+        from .distribution.credentials import CredentialStore, registry_domain
+
+        return CredentialStore(config_path).erase(registry_domain(server or "docker.io"))

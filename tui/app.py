@@ -1,25 +1,104 @@
-"""The berth Textual app: the store's images, layers and containers at a glance.
+"""The berth Textual app: images, layers, containers, disk usage and logs of one store.
 
-Engine calls run in thread workers; only message handlers touch widgets.
+Engine calls run in thread workers; only message handlers touch widgets. Every
+change, ours or another terminal's, takes one path: the store watcher notices it
+and posts ``StoreChanged``, and the panels reload (an action never patches its
+own view). Failed workers all land in ``_worker_changed``.
 """
 
 from __future__ import annotations
 
+import os
 import time
+import traceback
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Header
+from textual.screen import Screen
+from textual.widgets import ContentSwitcher, Footer, Header, Static
+from textual.worker import Worker, WorkerState, get_current_worker
 
-from engine import Engine
 from engine.errors import BerthError
 
-from .messages import ImagesLoaded
+from .commands import BerthCommands
+from .keymap import BoundAction, bound_actions
+from .messages import (
+    ContainersLoaded,
+    DiskUsageLoaded,
+    EfficiencyLoaded,
+    HistoryLoaded,
+    ImagesLoaded,
+    LayerContentsLoaded,
+    StoreChanged,
+)
+from .screens.confirm import ConfirmScreen
+from .screens.error import ErrorScreen
+from .widgets.containers_panel import ContainersPanel
+from .widgets.disk_panel import DiskPanel
+from .widgets.history_panel import HistoryPanel
 from .widgets.images_table import ImagesTable
+from .widgets.log_view import LogsPanel
 
-__all__ = ["BerthApp", "run_app"]
+if TYPE_CHECKING:
+    from engine import Engine
+    from engine.containers.models import ContainerSummary
+
+__all__ = ["BerthApp", "run_app", "PANELS"]
+
+PANELS = (("images", "Images"), ("history", "Layers"), ("containers", "Containers"), ("disk", "Disk"),
+          ("logs", "Logs"))
+"""Panel ids in number-key order."""
+WATCH_INTERVAL = 1.0
+"""Seconds between looks at the store for changes made elsewhere (issue 5 asks for ≤ 1 s)."""
+SHELL = ["/bin/sh"]
+
+
+class PanelBar(Static):
+    """``1 Images  2 Layers  …`` with the current panel marked; the keys to get there are its labels."""
+
+    COMPONENT_CLASSES = {"panel-bar--current"}
+    DEFAULT_CSS = """
+    PanelBar { height: 1; background: $panel; color: $text-muted; }
+    PanelBar .panel-bar--current { background: $accent; color: $text; text-style: bold; }
+    """
+
+    def show(self, current: str) -> None:
+        from rich.text import Text
+
+        text = Text()
+        for index, (panel_id, title) in enumerate(PANELS, 1):
+            style = self.get_component_rich_style("panel-bar--current") if panel_id == current else ""
+            text.append(f" {index} {title} ", style=style)
+            text.append(" ")
+        self.update(text)
+
+
+class MainScreen(Screen[None]):
+    """The five panels; Tab and shift+Tab cycle panels here (dialogs keep Tab for their fields)."""
+
+    BINDINGS = [
+        Binding("tab", "app.cycle_panel(1)", "Next panel", show=False, id="panels.next"),
+        Binding("shift+tab", "app.cycle_panel(-1)", "Previous panel", show=False, id="panels.previous"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="⚓")
+        yield PanelBar(id="panel-bar")
+        with ContentSwitcher(initial="images", id="panels"):
+            yield ImagesTable(id="images")
+            yield HistoryPanel(id="history")
+            yield ContainersPanel(id="containers")
+            yield DiskPanel(id="disk")
+            yield LogsPanel(id="logs")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(PanelBar).show("images")
+        self.app.main_screen_ready()  # type: ignore[attr-defined]
+        self.call_after_refresh(self.app._focus_panel, "images")  # type: ignore[attr-defined]
 
 
 class BerthApp(App[int]):
@@ -27,59 +106,449 @@ class BerthApp(App[int]):
 
     CSS_PATH = "berth.tcss"
     TITLE = "berth"
+    COMMANDS = App.COMMANDS | {BerthCommands}
     BINDINGS = [
-        Binding("q", "quit", "Quit", id="quit"),
-        Binding("r", "refresh", "Refresh", id="refresh"),
-        Binding("b", "bootstrap", "Bootstrap", id="bootstrap", tooltip="Make busybox:latest from the host's busybox-static"),
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit (asks first while a build runs)"),
+        Binding("question_mark", "help", "Help", id="app.help", tooltip="Every key, by panel"),
+        Binding("1", "panel('images')", "Images", show=False, id="panels.images"),
+        Binding("2", "panel('history')", "Layers", show=False, id="panels.history"),
+        Binding("3", "panel('containers')", "Containers", show=False, id="panels.containers"),
+        Binding("4", "panel('disk')", "Disk", show=False, id="panels.disk"),
+        Binding("5", "panel('logs')", "Logs", show=False, id="panels.logs"),
+        Binding("r", "refresh", "Refresh", id="app.refresh", tooltip="Read the store again"),
+        Binding("b", "bootstrap", "Bootstrap", id="app.bootstrap",
+                tooltip="Make busybox:latest from the host's busybox-static"),
     ]
 
-    def __init__(self, engine: Engine, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, engine: "Engine", clock: Callable[[], float] = time.time, *, watch: bool = True,
+                 keymap: dict[str, str] | None = None) -> None:
         super().__init__()
         self.engine = engine
         """The engine every panel reads through."""
         self.clock = clock
         """Where "now" comes from for ages like "2 weeks ago" (frozen in snapshots)."""
+        self.watch = watch
+        """Look at the store every second for changes from other terminals (off in snapshots)."""
+        self.keymap: dict[str, str] = dict(keymap or {})
+        """Binding id → keys, from the user's keymap file."""
         self.sub_title = engine.root
+        self.history_image = ""
+        """The image panel 2 shows."""
 
-    def compose(self) -> ComposeResult:
-        yield Header(icon="⚓")
-        yield ImagesTable(id="images")
-        yield Footer()
+    def get_default_screen(self) -> Screen[Any]:
+        return MainScreen()
 
     def on_mount(self) -> None:
-        self.action_refresh()
+        if self.keymap:
+            self.set_keymap(self.keymap)
+
+    def main_screen_ready(self) -> None:
+        """The panels exist: load them, and start watching the store."""
+        self.refresh_store()
+        if self.watch:
+            self.watch_store()
+            self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        self.screen_panel(ContainersPanel).tick(self.clock())
+
+    def screen_panel(self, kind: type[Any]) -> Any:
+        return self._main().query_one(kind)
+
+    def _main(self) -> MainScreen:
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                return screen
+        raise LookupError("the main screen is gone")
+
+    # -- panels ------------------------------------------------------------------
+
+    @property
+    def current_panel(self) -> str:
+        return self._main().query_one(ContentSwitcher).current or "images"
+
+    def action_panel(self, panel_id: str) -> None:
+        main = self._main()
+        main.query_one(ContentSwitcher).current = panel_id
+        main.query_one(PanelBar).show(panel_id)
+        if panel_id == "history" and not self.history_image:
+            chosen = main.query_one(ImagesTable).selected()
+            if chosen is not None:
+                self.show_history(chosen[1])
+                return
+        if panel_id == "disk":
+            self.load_disk()
+        self.call_after_refresh(self._focus_panel, panel_id)
+
+    def _focus_panel(self, panel_id: str) -> None:
+        panel = self._main().query_one(f"#{panel_id}")
+        for widget in panel.query("DataTable, LogView"):
+            if widget.display and widget.focusable:
+                widget.focus()
+                return
+        panel.focus()
+
+    def action_cycle_panel(self, step: int) -> None:
+        ids = [p for p, _ in PANELS]
+        self.action_panel(ids[(ids.index(self.current_panel) + step) % len(ids)])
+
+    # -- bindings, help, palette -------------------------------------------------
+
+    def bound_actions(self) -> list[BoundAction]:
+        """Every binding with an id: global ones first, then each panel's."""
+        main = self._main()
+        sections: list[tuple[str, Any]] = [("Global", self), ("Global", main)]
+        for panel_id, _ in PANELS:
+            panel = main.query_one(f"#{panel_id}")
+            sections.append((panel.PANEL_TITLE, panel))
+        sections.append(("Logs", main.query_one("LogView")))
+        return bound_actions(self, sections)
+
+    def run_bound_action(self, action: BoundAction) -> None:
+        """Run a palette choice as its key would: switch to its panel first."""
+        for panel_id, title in PANELS:
+            if action.section == title and self.current_panel != panel_id:
+                self.action_panel(panel_id)
+        self.call_after_refresh(action.target.run_action, action.action)
+
+    def action_help(self) -> None:
+        from .config import keymap_path
+        from .screens.help import HelpScreen
+
+        self.push_screen(HelpScreen(self.bound_actions(), keymap_path()))
+
+    # -- errors --------------------------------------------------------------------
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.report_error(event.worker.description or event.worker.name, event.worker.error)
+
+    def report_error(self, title: str, error: BaseException) -> None:
+        """The one place failures surface: the engine's message as a notification, a bug as a modal."""
+        if isinstance(error, BerthError):
+            self.notify(str(error), title=f"{title} failed", severity="error", timeout=8)
+            return
+        if any(isinstance(s, ErrorScreen) for s in self.screen_stack):
+            return  # one bug report at a time; the first is the one that matters
+        details = "".join(traceback.format_exception(error))
+        self.push_screen(ErrorScreen(f"{title}: this is a bug in berth",
+                                     f"{type(error).__name__}: {error}", details))
+
+    # -- quitting ------------------------------------------------------------------
+
+    def _running(self, group: str) -> bool:
+        return any(w.group == group and w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in self.workers)
+
+    async def action_quit(self) -> None:
+        if not self._running("build"):
+            self.exit(0)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                for screen in self.screen_stack:
+                    if getattr(screen, "cancel_event", None) is not None:
+                        screen.cancel_event.set()  # type: ignore[attr-defined]
+                self.exit(0)
+
+        self.push_screen(ConfirmScreen("A build is running. Quit anyway?", "The build is cancelled and undone."),
+                         answered)
+
+    # -- loading -------------------------------------------------------------------
+
+    def refresh_store(self) -> None:
+        """Reload every panel's data (after our own action, on r, and when the watcher sees a change)."""
+        self.post_message(StoreChanged(images=True, containers=True))
 
     def action_refresh(self) -> None:
-        self.load_images()
+        self.refresh_store()
 
-    def action_bootstrap(self) -> None:
-        self.notify("Making busybox:latest from /bin/busybox…", title="Bootstrap")
-        self.bootstrap()
+    @on(StoreChanged)
+    def _store_changed(self, event: StoreChanged) -> None:
+        if event.images:
+            self.load_images()
+            if self.history_image:
+                self.load_history(self.history_image)
+        if event.containers:
+            self.load_containers()
+        if self.current_panel == "disk":
+            self.load_disk()
 
-    @work(thread=True, exclusive=True, group="bootstrap", exit_on_error=False, description="Bootstrapping")
-    def bootstrap(self) -> None:
+    @work(thread=True, exclusive=True, group="watch", exit_on_error=False, description="Watching the store")
+    def watch_store(self) -> None:
+        """Posts StoreChanged when the image or container records change, from any process."""
+        worker = get_current_worker()
+        seen = self._store_stamp()
+        while not worker.cancelled_event.wait(WATCH_INTERVAL):
+            stamp = self._store_stamp()
+            if stamp != seen:
+                images, containers = stamp[0] != seen[0], stamp[1] != seen[1]
+                seen = stamp
+                self.post_message(StoreChanged(images=images, containers=containers))
+
+    def _store_stamp(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """mtimes that move when a record is replaced: tags, image configs, each container's dir.
+
+        Records are written by rename into their dir, so a dir's mtime moves with
+        every write; one stat per container is cheap even for thousands. (The
+        engine's event journal, when it lands, replaces this.)
+        """
+        paths = self.engine.paths
+        images = tuple(_mtime(p) for p in (paths.repositories, paths.image_content, paths.layerdb))
+        containers = [_mtime(paths.containers)]
         try:
-            image_id = self.engine.image_bootstrap("busybox:latest")
-        except BerthError as err:
-            self.call_from_thread(self.notify, str(err), title="Bootstrap failed", severity="error")
-            return
-        self.call_from_thread(self.notify, image_id[:19], title="busybox:latest is ready")
-        self.call_from_thread(self.load_images)
+            with os.scandir(paths.containers) as it:
+                containers += sorted(entry.stat().st_mtime for entry in it if entry.is_dir())
+        except FileNotFoundError:
+            pass
+        return images, tuple(containers)
 
     @work(thread=True, exclusive=True, group="images", exit_on_error=False, description="Reading images")
     def load_images(self) -> None:
-        try:
-            images = self.engine.image_list(all=False)
-        except BerthError as err:
-            self.call_from_thread(self.notify, str(err), title="Cannot read the store", severity="error")
-            return
-        self.post_message(ImagesLoaded(tuple(images)))
+        self.post_message(ImagesLoaded(tuple(self.engine.image_list(all=False))))
 
     @on(ImagesLoaded)
     def show_images(self, event: ImagesLoaded) -> None:
-        self.query_one(ImagesTable).show(event.images, now=self.clock())
+        self._main().query_one(ImagesTable).show(event.images, now=self.clock())
+
+    @work(thread=True, exclusive=True, group="containers", exit_on_error=False, description="Reading containers")
+    def load_containers(self) -> None:
+        self.post_message(ContainersLoaded(tuple(self.engine.container_list(all=True, size=True))))
+
+    @on(ContainersLoaded)
+    def show_containers(self, event: ContainersLoaded) -> None:
+        self._main().query_one(ContainersPanel).show(event.containers, self.clock())
+
+    @work(thread=True, exclusive=True, group="disk", exit_on_error=False, description="Reading disk usage")
+    def load_disk(self) -> None:
+        usage = self.engine.system_df()
+        names = {}
+        for image in self.engine.image_list(all=True):
+            names[image.id] = image.repo_tags[0] if image.repo_tags else image.id[7:19]
+        self.post_message(DiskUsageLoaded(usage, names))
+
+    @on(DiskUsageLoaded)
+    def show_disk(self, event: DiskUsageLoaded) -> None:
+        self._main().query_one(DiskPanel).show(event.usage, event.names)
+
+    # -- layer history ---------------------------------------------------------------
+
+    def show_history(self, image: str) -> None:
+        """Switch to panel 2 on ``image``."""
+        self.history_image = image
+        self.action_panel("history")
+        self.load_history(image)
+        self.load_efficiency(image)
+
+    @work(thread=True, exclusive=True, group="history", exit_on_error=False, description="Reading history")
+    def load_history(self, image: str) -> None:
+        self.post_message(HistoryLoaded(image, tuple(self.engine.image_history(image))))
+
+    @on(HistoryLoaded)
+    def _show_history(self, event: HistoryLoaded) -> None:
+        self._main().query_one(HistoryPanel).show_history(event.image, event.rows, self.clock())
+
+    @work(thread=True, exclusive=True, group="layer", exit_on_error=False, description="Reading a layer")
+    def load_layer(self, image: str, chain_id: str) -> None:
+        self.post_message(LayerContentsLoaded(self.engine.image_layer_contents(image, chain_id)))
+
+    @on(LayerContentsLoaded)
+    def _show_layer(self, event: LayerContentsLoaded) -> None:
+        self._main().query_one(HistoryPanel).show_contents(event.contents)
+
+    @work(thread=True, exclusive=True, group="efficiency", exit_on_error=False, description="Measuring waste")
+    def load_efficiency(self, image: str) -> None:
+        self.post_message(EfficiencyLoaded(self.engine.image_efficiency(image)))
+
+    @on(EfficiencyLoaded)
+    def _show_efficiency(self, event: EfficiencyLoaded) -> None:
+        self._main().query_one(HistoryPanel).show_efficiency(event.efficiency)
+
+    # -- actions that change the store ---------------------------------------------
+
+    def run_engine(self, description: str, call: Callable[[], Any], done: Callable[[Any], str] | None = None) -> None:
+        """Run one engine call in a worker; notify ``done(result)``, then reload (errors go to the handler)."""
+
+        def job() -> None:
+            result = call()
+            if done is not None:
+                self.call_from_thread(self.notify, done(result), title=description)
+            self.refresh_store()
+
+        self.run_worker(job, thread=True, group="engine", description=description, exit_on_error=False)
+
+    def confirm(self, question: str, body: str, then: Callable[[], None]) -> None:
+        """Ask first (a modal); run ``then`` on yes."""
+        self.push_screen(ConfirmScreen(question, body), lambda yes: then() if yes else None)
+
+    def action_bootstrap(self) -> None:
+        self.notify("Making busybox:latest from /bin/busybox…", title="Bootstrap")
+        self.run_engine("Bootstrap", lambda: self.engine.image_bootstrap("busybox:latest"),
+                        lambda image_id: f"busybox:latest is ready ({image_id[7:19]})")
+
+    def open_build(self) -> None:
+        from .screens.build import BuildScreen
+
+        self.push_screen(BuildScreen(os.getcwd()))
+
+    def tag_image(self, ref: str) -> None:
+        from .screens.prompt import PromptScreen
+
+        def tag(target: str | None) -> None:
+            if target:
+                self.run_engine("Tag", lambda: self.engine.image_tag(ref, target), lambda _: f"{ref} → {target}")
+
+        self.push_screen(PromptScreen(f"Tag {ref} as", "NAME[:TAG]"), tag)
+
+    def remove_image(self, ref: str) -> None:
+        def remove() -> None:
+            self.run_engine("Remove image", lambda: self.engine.image_remove(ref),
+                            lambda items: "\n".join(f"{i.action}: {i.name}" for i in items))
+
+        self.confirm(f"Remove image {ref}?", "Untags it, and deletes its layers if nothing else uses them.", remove)
+
+    def prune_images(self) -> None:
+        self._prune_preview()
+
+    @work(thread=True, exclusive=True, group="preview", exit_on_error=False, description="Listing dangling images")
+    def _prune_preview(self) -> None:
+        from .format import human_size
+
+        images = self.engine.image_list(all=True)
+        parents = {i.parent for i in images if i.parent}
+        dangling = [i for i in images if not i.repo_tags and not i.containers and i.id not in parents]
+        if not dangling:
+            self.call_from_thread(self.notify, "No dangling images.", title="Prune images")
+            return
+        body = "\n".join(f"{i.id[7:19]}  {human_size(i.size)}" for i in dangling)
+
+        def prune() -> None:
+            self.run_engine("Prune images", lambda: self.engine.image_prune(),
+                            lambda result: f"Deleted {len(result[0])} items, reclaimed {human_size(result[1])}")
+
+        self.call_from_thread(self.confirm, f"Remove {len(dangling)} dangling images?", body, prune)
+
+    def prune_containers(self) -> None:
+        self._container_prune_preview()
+
+    @work(thread=True, exclusive=True, group="preview", exit_on_error=False, description="Listing stopped containers")
+    def _container_prune_preview(self) -> None:
+        from .format import human_size
+
+        stopped = [c for c in self.engine.container_list(all=True, size=True) if c.state not in ("running", "paused")]
+        if not stopped:
+            self.call_from_thread(self.notify, "No stopped containers.", title="Prune containers")
+            return
+        body = "\n".join(f"{c.id[:12]}  {c.name}  {human_size(c.size_rw or 0)}" for c in stopped)
+
+        def prune() -> None:
+            self.run_engine("Prune containers", self.engine.container_prune,
+                            lambda result: f"Deleted {len(result[0])} containers, reclaimed {human_size(result[1])}")
+
+        self.call_from_thread(self.confirm, f"Remove {len(stopped)} stopped containers?", body, prune)
+
+    def inspect_image(self, ref: str) -> None:
+        self._inspect(f"image inspect {ref}", lambda: self.engine.image_inspect(ref))
+
+    def _inspect(self, title: str, call: Callable[[], Any], language: str = "json") -> None:
+        from .screens.inspect import InspectScreen
+
+        def job() -> None:
+            data = call()
+            self.call_from_thread(self.push_screen, InspectScreen(title, data, language=language))
+
+        self.run_worker(job, thread=True, group="inspect", exclusive=True, description=title, exit_on_error=False)
+
+    def save_log(self, name: str, entries: list[Any]) -> None:
+        from .screens.prompt import PromptScreen
+
+        def save(path: str | None) -> None:
+            if not path:
+                return
+
+            def write() -> str:
+                with open(path, "w", encoding="utf-8") as f:
+                    f.writelines(e.log if e.log.endswith("\n") else e.log + "\n" for e in entries)
+                return path
+
+            self.run_worker(lambda: self.call_from_thread(self.notify, f"{len(entries):,} lines → {write()}",
+                                                          title="Log saved"),
+                            thread=True, group="save", description="Saving the log", exit_on_error=False)
+
+        self.push_screen(PromptScreen("Save the log to", value=f"/tmp/{name or 'container'}.log"), save)
+
+    # -- containers ------------------------------------------------------------------
+
+    def container_action(self, action: str, c: "ContainerSummary") -> None:
+        """What a key in the containers panel asks for, on container ``c``."""
+        engine, name = self.engine, c.name or c.id[:12]
+        running = c.state in ("running", "paused")
+        simple: dict[str, tuple[str, Callable[[], Any]]] = {
+            "start": ("Start", lambda: engine.container_start(c.id)),
+            "stop": ("Stop", lambda: engine.container_stop(c.id)),
+            "restart": ("Restart", lambda: engine.container_restart(c.id)),
+            "pause": (("Unpause", lambda: engine.container_unpause(c.id)) if c.state == "paused"
+                      else ("Pause", lambda: engine.container_pause(c.id))),
+        }
+        if action in simple:
+            title, call = simple[action]
+            self.run_engine(title, call, lambda _: f"{title}: {name}")
+        elif action == "kill":
+            self.confirm(f"Kill {name}?", "Sends SIGKILL to its processes.",
+                         lambda: self.run_engine("Kill", lambda: engine.container_kill(c.id), lambda _: f"Killed {name}"))
+        elif action == "remove":
+            body = "It is running: it will be killed first." if running else "Its writable layer is deleted."
+            self.confirm(f"Remove container {name}?", body,
+                         lambda: self.run_engine("Remove container", lambda: engine.container_remove(c.id, force=running),
+                                                 lambda _: f"Removed {name}"))
+        elif action == "inspect":
+            self._inspect(f"container inspect {name}", lambda: engine.container_inspect(c.id, size=True))
+        elif action == "diff":
+            self._inspect(f"diff {name}", lambda: "\n".join(f"{ch.kind} {ch.path}" for ch in engine.container_changes(c.id))
+                          or "(no changes)", language="text")
+        elif action == "logs":
+            self.action_panel("logs")
+            self._main().query_one(LogsPanel).follow_container(engine, c.id, name)
+        elif action == "exec":
+            self.exec_shell(c)
+
+    def exec_shell(self, c: "ContainerSummary") -> None:
+        """A shell in the container on this terminal; the app suspends until it exits."""
+        from textual.app import SuspendNotSupported
+
+        if c.state != "running":
+            self.notify(f"{c.name} is not running.", title="Shell", severity="warning")
+            return
+        try:
+            with self.suspend():
+                print(f"berth: shell in {c.name}; exit it to return to the app", flush=True)
+                try:
+                    self.engine.container_exec(c.id, SHELL, stdin=0, stdout=1, stderr=2, tty=True)
+                except BerthError as err:
+                    self.call_later(self.report_error, "Shell", err)
+        except SuspendNotSupported:
+            self.notify("This terminal cannot hand itself to a shell (no suspend support).", title="Shell",
+                        severity="warning")
+        self.refresh_store()
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except FileNotFoundError:
+        return 0.0
 
 
 def run_app(root: str) -> int:
     """Open the app on the store at ``root``; returns its exit status."""
-    return BerthApp(Engine(root)).run() or 0
+    from engine import Engine
+
+    from .config import KeymapError, load_keymap
+
+    try:
+        keymap = load_keymap()
+    except KeymapError as err:
+        print(f"berth: ignoring the keymap: {err}")
+        keymap = {}
+    return BerthApp(Engine(root), keymap=keymap).run() or 0

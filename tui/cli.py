@@ -41,6 +41,7 @@ def build_parser() -> Parser:
     build.register(sub)
     system.register(sub)
     containers.register(sub)
+    __import__("tui.verbs.distribution", fromlist=["register"]).register(sub)
     return parser
 
 

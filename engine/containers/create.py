@@ -83,6 +83,7 @@ def create_container(engine: "Engine", opts: CreateOptions) -> str:
         try:
             engine.rwlayers.record(cid, mount_id, parent, True)
             files = _records(engine.paths, cid, name, image_id, image_config.get("config", {}), opts)
+            _make_sources(json.loads(files[CONTAINER_CONFIG_FILE]))
             atomic.write_dir(engine.paths.container_dir(cid), files)
         except BaseException:
             engine.rwlayers.forget(cid)
@@ -170,22 +171,32 @@ def container_config(paths: StorePaths, cid: str, name: str, image_id: str, imag
         "Path": argv[0] if argv else "", "Args": argv[1:], "Config": config, "Image": image_id,
         "NetworkSettings": {"Networks": {opts.network: {}}}, "LogPath": paths.container_log(cid),
         "Name": "/" + name, "Driver": "overlay2", "OS": "linux", "RestartCount": 0,
-        "HasBeenStartedBefore": False, "HasBeenManuallyStopped": False, "MountPoints": _mount_points(opts),
+        "HasBeenStartedBefore": False, "HasBeenManuallyStopped": False, "MountPoints": _mount_points(paths, opts),
         "HostnamePath": paths.container_file(cid, HOSTNAME_FILE), "HostsPath": paths.container_file(cid, HOSTS_FILE),
         "ResolvConfPath": paths.container_file(cid, RESOLV_CONF_FILE),
     }
 
 
-def _mount_points(opts: CreateOptions) -> dict[str, Any]:
+def _mount_points(paths: StorePaths, opts: CreateOptions) -> dict[str, Any]:
+    """Docker's MountPoints: binds keep their host path; a named volume is ``volumes/<name>/_data``."""
     from .options import parse_bind
 
     points = {}
     for bind in opts.binds:
         host, ctr, ro = parse_bind(bind)
-        points[ctr] = {"Source": host, "Destination": ctr, "RW": not ro, "Name": "", "Driver": "",
-                       "Type": "bind", "Propagation": "rprivate", "Spec": {"Type": "bind", "Source": host,
-                                                                           "Target": ctr, "ReadOnly": ro}}
+        if os.path.isabs(host):
+            points[ctr] = {"Source": host, "Destination": ctr, "RW": not ro, "Name": "", "Driver": "",
+                           "Type": "bind", "Propagation": "rprivate"}
+        else:
+            points[ctr] = {"Source": paths.volume_data(host), "Destination": ctr, "RW": not ro, "Name": host,
+                           "Driver": "local", "Type": "volume", "Propagation": ""}
     return points
+
+
+def _make_sources(config: dict[str, Any]) -> None:
+    """Missing bind sources become directories (as ``docker run -v`` does); volumes get their ``_data``."""
+    for point in config["MountPoints"].values():
+        os.makedirs(point["Source"], 0o755, exist_ok=True)
 
 
 def host_config(opts: CreateOptions) -> dict[str, Any]:
@@ -198,4 +209,5 @@ def host_config(opts: CreateOptions) -> dict[str, Any]:
         "AutoRemove": opts.auto_remove, "VolumeDriver": "", "VolumesFrom": None, "CapAdd": None, "CapDrop": None,
         "Privileged": False, "ReadonlyRootfs": opts.read_only, "Memory": opts.memory, "NanoCpus": opts.nano_cpus,
         "PidsLimit": opts.pids_limit or None, "MaskedPaths": None, "ReadonlyPaths": None,
+        "Tmpfs": dict((t.partition(":")[0], t.partition(":")[2]) for t in opts.tmpfs) or None,
     }

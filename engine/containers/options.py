@@ -13,6 +13,7 @@ __all__ = ["CreateOptions", "parse_bind", "parse_restart", "parse_size"]
 
 RESTART_POLICIES = ("no", "always", "unless-stopped", "on-failure")
 LOG_OPTS = ("max-size", "max-file")
+VOLUME_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 
@@ -41,6 +42,8 @@ class CreateOptions:
     tty: bool = False
     open_stdin: bool = False
     read_only: bool = False
+    tmpfs: tuple[str, ...] = ()
+    """``--tmpfs PATH[:OPTIONS]`` entries."""
     memory: int = 0
     nano_cpus: int = 0
     pids_limit: int = 0
@@ -58,6 +61,9 @@ class CreateOptions:
             raise InvalidArgument("conflicting options: --restart and --rm")
         for bind in self.binds:
             parse_bind(bind)
+        for entry in self.tmpfs:
+            if not entry.startswith("/"):
+                raise InvalidArgument(f"invalid mount path for --tmpfs: '{entry}': it needs to be absolute")
         for key, value in self.log_opts.items():
             if key not in LOG_OPTS:
                 raise InvalidArgument(f"unknown log opt '{key}' for json-file log driver")
@@ -68,15 +74,15 @@ class CreateOptions:
 
 
 def parse_bind(spec: str) -> tuple[str, str, bool]:
-    """``HOST:CTR[:ro|rw]`` → (host path, container path, read-only)."""
+    """``HOST:CTR[:ro|rw]`` or ``VOLUME:CTR[:ro|rw]`` → (host path or volume name, container path, read-only)."""
     parts = spec.split(":")
     mode = parts.pop() if len(parts) == 3 else "rw"
     if len(parts) != 2 or mode not in ("ro", "rw") or not all(parts):
         raise InvalidArgument(f"invalid volume specification: '{spec}'")
     host, ctr = parts
-    if not os.path.isabs(host):
-        raise InvalidArgument(f"invalid volume specification: '{spec}': named volumes are not supported yet; "
-                              "use an absolute host path")
+    if not os.path.isabs(host) and not VOLUME_NAME.fullmatch(host):
+        raise InvalidArgument(f"invalid volume specification: '{spec}': \"{host}\" is not an absolute host path "
+                              "or a valid volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]+)")
     if not os.path.isabs(ctr):
         raise InvalidArgument(f"invalid volume specification: '{spec}': mount path must be absolute")
     return host, ctr, mode == "ro"

@@ -13,7 +13,7 @@ from .records import now_rfc3339
 if TYPE_CHECKING:
     from ..engine import Engine
 
-__all__ = ["monitor_alive", "monitor_alive_at", "mark_dead", "mark_dead_at", "reconcile"]
+__all__ = ["monitor_alive", "monitor_alive_at", "mark_dead", "mark_dead_at", "reconcile", "remove_cgroup"]
 
 # The monitor's death SIGKILLs every container (PR_SET_PDEATHSIG): 128 + 9.
 EXIT_KILLED = 137
@@ -53,6 +53,19 @@ def mark_dead(engine: "Engine", cid: str) -> None:
         engine.rwlayers.unmount(mount_id_of(engine, cid))
     except BerthError:
         pass
+    remove_cgroup(cid)
+
+
+def remove_cgroup(cid: str) -> None:
+    """Drop the container's (now empty) cgroup dirs, which only its dead monitor would have removed."""
+    from ..runtime.cgroups import for_container
+
+    group = for_container(cid)
+    if group is not None:
+        try:
+            group.remove()
+        except OSError:
+            pass  # still busy: a process outlived the monitor; system check reports the container
 
 
 def reconcile(engine: "Engine", configs: list[dict[str, Any]]) -> list[dict[str, Any]]:

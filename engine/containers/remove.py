@@ -40,3 +40,6 @@ def remove_container_files(engine: "Engine", cid: str) -> None:
         os.unlink(engine.paths.container_lock(cid))
     except FileNotFoundError:
         pass
+    from .recovery import remove_cgroup
+
+    remove_cgroup(cid)

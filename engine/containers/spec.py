@@ -9,7 +9,6 @@ from ..errors import InvalidArgument
 from ..runtime import syscalls
 from ..runtime.process import ProcessSpec
 from ..runtime.rootfs import BindMount
-from .options import parse_bind
 
 __all__ = ["process_spec", "stop_signal", "parse_signal"]
 
@@ -33,7 +32,8 @@ def process_spec(config: dict[str, Any], host: dict[str, Any], rootfs: str, *, s
     argv = [config["Path"], *config["Args"]] if config.get("Path") else []
     if not argv:
         raise InvalidArgument("no command specified")
-    binds = [BindMount(*parse_bind(b)) for b in host.get("Binds") or []]
+    binds = [BindMount(m["Source"], m["Destination"], not m["RW"]) for m in (config.get("MountPoints") or {}).values()]
+    tmpfs = tuple((path, opts) for path, opts in (host.get("Tmpfs") or {}).items())
     namespaces = syscalls.CLONE_NEWCGROUP if cgroup_procs else 0
     if host.get("NetworkMode", "none") != "host":
         namespaces |= syscalls.CLONE_NEWNET
@@ -41,6 +41,7 @@ def process_spec(config: dict[str, Any], host: dict[str, Any], rootfs: str, *, s
         rootfs=rootfs, argv=argv, env=cfg.get("Env") or [], cwd=cfg.get("WorkingDir") or "/",
         user=cfg.get("User") or "", hostname=cfg.get("Hostname") or "", stdin=stdin, stdout=stdout,
         stderr=stderr, mounts=[*_etc_mounts(config), *binds], namespaces=namespaces, cgroup_procs=cgroup_procs,
+        tmpfs=tmpfs, readonly_rootfs=bool(host.get("ReadonlyRootfs")),
     )
 
 

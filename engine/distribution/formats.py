@@ -79,3 +79,14 @@ def canonical_json(value: Any) -> bytes:
     import json
 
     return json.dumps(value, separators=(",", ":")).encode()
+
+
+# Store-side names, under the store root (Docker keeps the same records in image/overlay2/distribution/).
+DISTRIBUTION_DIR = "image/overlay2/distribution"
+DOWNLOADS_DIR = DISTRIBUTION_DIR + "/downloads"
+"""Blobs of unfinished pulls: ``<hex>.partial`` while arriving, ``<hex>`` once verified."""
+V2METADATA_DIR = DISTRIBUTION_DIR + "/v2metadata-by-diffid/sha256"
+"""Per diffID, the compressed blobs it is known by on registries (for push: skip or mount)."""
+PARTIAL_SUFFIX = ".partial"
+TAR_SPLIT_DIR = DISTRIBUTION_DIR + "/tar-split"
+"""Per diffID, what it takes to rebuild a layer tar that berth did not write itself (``tarsplit.py``)."""

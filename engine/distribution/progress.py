@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["TransferProgress", "ProgressFn", "report"]
+__all__ = ["ProgressFn", "TransferProgress", "report"]
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tarfile
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 __all__ = ["TarWriter"]
 
@@ -15,8 +15,9 @@ _END = b"\0" * (2 * BLOCK)
 class TarWriter:
     """Writes tar entries to a seekable file; a streamed entry gets its header once its size is known."""
 
-    def __init__(self, out: BinaryIO) -> None:
+    def __init__(self, out: BinaryIO, on_write: Callable[[int], None] | None = None) -> None:
         self._out = out
+        self._on_write = on_write
         self.written = 0
         """Bytes of the archive written so far."""
 
@@ -34,7 +35,7 @@ class TarWriter:
         """Let ``fill`` write an entry's data; it returns the entry's name and size, known only afterwards."""
         start = self._out.tell()
         self._write(b"\0" * BLOCK)
-        name, size = fill(_Counting(self))
+        name, size = fill(cast(BinaryIO, _Counting(self)))
         self._pad(size)
         end = self._out.tell()
         if end - start - BLOCK - _padding(size) != size:
@@ -53,6 +54,8 @@ class TarWriter:
         while view:
             view = view[self._out.write(view):]
         self.written += len(data)
+        if self._on_write is not None:
+            self._on_write(self.written)
 
     def _pad(self, size: int) -> None:
         if _padding(size):

@@ -232,7 +232,19 @@ def _pivot_into(root: str) -> None:
     os.chdir("/")
 
 
-def prepare_rootfs(root: str, mounts: Sequence[BindMount] = ()) -> None:
+def _mount_tmpfs(root: str, tmpfs: Sequence[tuple[str, str]]) -> None:
+    """``--tmpfs PATH[:OPTIONS]``: Docker's defaults are nosuid, nodev, noexec."""
+    for path, options in tmpfs:
+        _mount("tmpfs", _mount_point(root, path), "tmpfs", _NOSUID_NODEV_NOEXEC, options or None, root)
+
+
+def _readonly_root(root: str) -> None:
+    """``--read-only``: only the root bind goes read-only; /proc, /dev, volumes and tmpfs keep their own flags."""
+    _mount("", root, None, syscalls.MS_BIND | syscalls.MS_REMOUNT | syscalls.MS_RDONLY, None, root)
+
+
+def prepare_rootfs(root: str, mounts: Sequence[BindMount] = (), *, tmpfs: Sequence[tuple[str, str]] = (),
+                   readonly: bool = False) -> None:
     """Mount /proc, /dev, /sys and ``mounts`` under ``root`` and pivot into it (in a new mount namespace only)."""
     _make_mounts_private()
     _bind_root_onto_itself(root)
@@ -240,5 +252,9 @@ def prepare_rootfs(root: str, mounts: Sequence[BindMount] = ()) -> None:
     _mount_dev(root)
     _mount_sys(root)
     _mount_binds(root, mounts)
+    _mount_tmpfs(root, tmpfs)
+    if readonly:
+        # Last of the mount points made in the root; the mounts on top keep their own flags.
+        _readonly_root(root)
     _mask_paths(root)
     _pivot_into(root)

@@ -63,6 +63,7 @@ MONITOR_LOCK = "monitor.lock"
 MONITOR_SPAWN_LOCK = "monitor.spawn.lock"
 MONITOR_LOG = "monitor.log"
 VOLUMES_DIR = "volumes"
+VOLUME_DATA_DIR = "_data"
 
 # Staging area for layers being written; each stager holds a lock on its
 # entry, so a repair can tell abandoned staging dirs from live ones.
@@ -160,6 +161,14 @@ class StorePaths:
 
     def container_log(self, container_id: str) -> str:
         return self._p(CONTAINERS_DIR, container_id, container_id + CONTAINER_LOG_SUFFIX)
+
+    @property
+    def volumes(self) -> str:
+        return self._p(VOLUMES_DIR)
+
+    def volume_data(self, name: str) -> str:
+        """``volumes/<name>/_data``: what a named volume's containers see."""
+        return self._p(VOLUMES_DIR, name, VOLUME_DATA_DIR)
 
     def monitor_file(self, name: str) -> str:
         """``MONITOR_SOCKET``, ``MONITOR_LOCK``, ... at the store root."""

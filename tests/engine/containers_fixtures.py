@@ -35,15 +35,29 @@ def stop_monitor(engine) -> None:  # type: ignore[no-untyped-def]
         time.sleep(0.02)
 
 
+def cgroup_dirs(cid: str) -> list[str]:
+    from engine.runtime.cgroups import CgroupV1, CgroupV2, for_container
+
+    group = for_container(cid)
+    if isinstance(group, CgroupV1):
+        return list(group.dirs.values())
+    return [group.dir] if isinstance(group, CgroupV2) else []
+
+
 def clean_containers(engine) -> None:  # type: ignore[no-untyped-def]
-    for s in engine.container_list(all=True):
+    """Remove every container and stop the monitor; fail if a cgroup of any of them is left behind."""
+    seen = {s.id for s in engine.container_list(all=True)}
+    for cid in seen:
         try:
-            engine.container_remove(s.id, force=True)
+            engine.container_remove(cid, force=True)
         except Exception:
             pass
     stop_monitor(engine)
     for s in engine.container_list(all=True):  # records the killed monitor left running
+        seen.add(s.id)
         engine.container_remove(s.id, force=True)
+    leaked = [d for cid in seen for d in cgroup_dirs(cid) if os.path.exists(d)]
+    assert not leaked, f"test left cgroups behind: {leaked}"
 
 
 @pytest.fixture

@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 from engine.build.builder import CommandFailed
-from engine.build.progress import ContainerStarted, StepCached, StepDone, StepFailed, StepStarted
+from engine.build.progress import (
+    ContainerStarted,
+    StepCached,
+    StepDone,
+    StepFailed,
+    StepStarted,
+)
 from engine.errors import BuildError, Cancelled
 from tests.conftest import mounts_under
 from tests.engine.build_helpers import (
@@ -22,7 +28,6 @@ from tests.engine.build_helpers import (
     created_by,
     file_in_image,
     import_base,
-    layer_files,
     make_context,
     raw_config,
 )

@@ -18,7 +18,14 @@ from pathlib import Path
 import pytest
 
 from engine.errors import BuildError
-from tests.engine.build_helpers import BASE, build, file_in_image, import_base, make_context, stat_in_image
+from tests.engine.build_helpers import (
+    BASE,
+    build,
+    file_in_image,
+    import_base,
+    make_context,
+    stat_in_image,
+)
 
 
 @pytest.fixture

@@ -10,14 +10,25 @@ import pytest
 
 from engine.containers import CreateOptions
 from engine.containers.create import INIT_DIRS, INIT_FILES
-from engine.errors import ContainerConflict, ContainerNotFound, ContainerStartError, ImageInUse
+from engine.errors import (
+    ContainerConflict,
+    ContainerNotFound,
+    ContainerStartError,
+    ImageInUse,
+)
 from engine.store.paths import INIT_SUFFIX, MOUNT_ID_FILE
-from tests.engine.containers_fixtures import cengine, clean_containers, monitor_pid, stop_monitor  # noqa: F401
+from tests.engine.containers_fixtures import (  # noqa: F401
+    cengine,
+    clean_containers,
+    monitor_pid,
+    stop_monitor,
+)
 
 
 def run(engine, *argv: str, **kw: object) -> tuple[str, int, str]:  # type: ignore[no-untyped-def]
     """Run to completion; (id, exit code, stdout+stderr text)."""
-    cid = engine.container_create(CreateOptions(image="busybox", cmd=argv or None, **kw))  # type: ignore[arg-type]
+    kw.setdefault("image", "busybox")
+    cid = engine.container_create(CreateOptions(cmd=argv or None, **kw))  # type: ignore[arg-type]
     attachment = engine.container_start(cid, attach=True)
     text = "".join(e.log for e in attachment.entries())
     attachment.close()
@@ -260,3 +271,84 @@ def test_log_writer_splits_lines_and_keeps_partials(tmp_path) -> None:  # type: 
     assert entries[0].time == "1970-01-01T00:00:01.000000000Z"
     assert list(read_entries(tail_lines(data, 2)))[0].log == "x" * MAX_LINE
     assert tail_lines(data, 0) == b""
+
+
+def test_cp_both_ways_stays_inside_the_root(cengine, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cid, _, _ = run(cengine, "sh", "-c", "mkdir /d; echo hi > /d/f; ln -s /etc/hostname /d/link; ln -s / /esc; "
+                    "ln -s ../../../../../../etc /up")
+    cengine.container_copy(f"{cid}:/d", str(tmp_path))
+    assert (tmp_path / "d" / "f").read_text() == "hi\n"
+    assert os.readlink(tmp_path / "d" / "link") == "/etc/hostname"  # a link is copied as a link
+    cengine.container_copy(f"{cid}:/up/passwd", str(tmp_path / "passwd"))
+    assert (tmp_path / "passwd").read_text().startswith("root:x:0:0:root:/root:/bin/sh")  # the image's, not ours
+    (tmp_path / "in").write_text("new\n")
+    cengine.container_copy(str(tmp_path / "in"), f"{cid}:/esc/tmp/")
+    assert ("A", "/tmp/in") in {(c.kind, c.path) for c in cengine.container_changes(cid)}
+    host_tmp_before = set(os.listdir("/tmp"))
+    cengine.container_copy(str(tmp_path / "in"), f"{cid}:/esc/../../tmp/escaped")
+    assert set(os.listdir("/tmp")) == host_tmp_before
+    assert ("A", "/tmp/escaped") in {(c.kind, c.path) for c in cengine.container_changes(cid)}
+    with pytest.raises(Exception, match="Could not find"):
+        cengine.container_copy(f"{cid}:/nope", str(tmp_path))
+
+
+def test_events_journal_sees_the_lifecycle(cengine) -> None:  # type: ignore[no-untyped-def]
+    start = cengine.journal.end()
+    cid, _, _ = run(cengine, "true")
+    cengine.container_remove(cid)
+    events, _ = cengine.journal.read(start)
+    assert [(e.type, e.action) for e in events if e.id == cid] == [
+        ("container", "create"), ("container", "start"), ("container", "die"), ("container", "destroy")]
+
+
+def test_read_only_tmpfs_and_named_volumes(cengine) -> None:  # type: ignore[no-untyped-def]
+    _, code, text = run(cengine, "sh", "-c", "touch /x 2>/dev/null || echo ro; echo v > /data/f; "
+                        "touch /run/ok && echo tmpfs", read_only=True, tmpfs=("/run:size=1m",),
+                        binds=("vol1:/data",))
+    assert (code, text) == (0, "ro\ntmpfs\n")
+    assert open(cengine.paths.volume_data("vol1") + "/f").read() == "v\n"
+    cid, code, text = run(cengine, "sh", "-c", "cat /data/f; (echo x > /data/g) 2>/dev/null || echo ro",
+                          binds=("vol1:/data:ro",))
+    assert (code, text) == (0, "v\nro\n")
+    info = cengine.container_inspect(cid)
+    assert info["Mounts"][0]["Type"] == "volume" and info["Mounts"][0]["Source"] == cengine.paths.volume_data("vol1")
+    volumes = [r for r in cengine.system_df().rows if r.type == "Local Volumes"][0]
+    assert (volumes.total, volumes.active, volumes.size) == (1, 1, 2)
+
+
+def test_commit_makes_an_image_of_the_writable_layer(cengine) -> None:  # type: ignore[no-untyped-def]
+    cid = start_d(cengine, "sh", "-c", "echo data > /hello; rm /bin/ls; sleep 100", env=("A=1",))
+    deadline = time.monotonic() + 5
+    while not any(c.path == "/bin/ls" for c in cengine.container_changes(cid)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    image_id = cengine.container_commit(cid, "mine:v1", message="added hello",
+                                        changes=lambda c: c.update(Cmd=["cat", "/hello"]))
+    assert cengine.containers.load(cid)["State"]["Status"] == "running"  # paused only meanwhile
+    history = cengine.image_history("mine:v1")
+    assert history[0].id == image_id and history[0].comment == "added hello" and history[0].size > 0
+    assert "A=1" in cengine.image_config("mine:v1")["config"]["Env"]
+    _, code, text = run(cengine, image="mine:v1")  # type: ignore[call-arg]
+    assert (code, text) == (0, "data\n")
+    with pytest.raises(ContainerStartError):
+        run(cengine, "ls", image="mine:v1")  # type: ignore[call-arg]
+
+
+def test_isolation_seen_from_inside(cengine) -> None:  # type: ignore[no-untyped-def]
+    script = "; ".join([
+        "mount -t tmpfs none /mnt 2>/dev/null && echo mount-ok || echo mount-denied",
+        "(echo 1 > /proc/sys/kernel/sysrq) 2>/dev/null && echo sys-ok || echo sys-denied",
+        "[ -s /proc/kcore ] && echo kcore-visible || echo kcore-masked",
+        "ls /dev | tr '\\n' ' '",
+        "echo",
+        "ps -o pid | wc -l",
+        "grep CapBnd /proc/self/status",
+        "grep NoNewPrivs /proc/self/status",
+        "kill -0 $(cat /proc/1/stat | cut -d' ' -f1) && echo self-ok",
+    ])
+    _, code, text = run(cengine, "sh", "-c", script)
+    lines = text.splitlines()
+    assert lines[:3] == ["mount-denied", "sys-denied", "kcore-masked"]
+    assert set(lines[3].split()) >= {"null", "zero", "full", "random", "urandom", "tty", "pts", "shm", "mqueue"}
+    assert int(lines[4]) == 4  # header, sh, ps, wc: nothing of the host's
+    assert lines[5].split() == ["CapBnd:", "00000000a80425fb"]  # Docker's default set
+    assert lines[6].split() == ["NoNewPrivs:", "1"]

@@ -6,7 +6,6 @@ import os
 import time
 from pathlib import Path
 
-from engine.containers import CreateOptions
 from engine.runtime import cgroups
 from tests.engine.containers_fixtures import cengine  # noqa: F401
 from tests.engine.test_containers import run, start_d

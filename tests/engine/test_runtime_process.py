@@ -18,8 +18,19 @@ from pathlib import Path
 import pytest
 
 from engine.errors import InvalidArgument, MountError
-from engine.runtime.overlay import mount_overlay, mount_overlay_ro, overlay_options, unmount
-from engine.runtime.process import BindMount, ContainerStartError, ProcessSpec, run_isolated, start
+from engine.runtime.overlay import (
+    mount_overlay,
+    mount_overlay_ro,
+    overlay_options,
+    unmount,
+)
+from engine.runtime.process import (
+    BindMount,
+    ContainerStartError,
+    ProcessSpec,
+    run_isolated,
+    start,
+)
 from engine.runtime.rootfs import resolve_in_root
 
 BUSYBOX = "/bin/busybox"

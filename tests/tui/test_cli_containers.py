@@ -192,3 +192,12 @@ def test_run_it_pty_ctrl_c_detach_attach_and_exec_it(cengine, store_root) -> Non
         _tmux_wait(session, "ATTACH=5")
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], stderr=subprocess.DEVNULL)
+
+
+def test_system_prune_and_container_prune(cengine, berth) -> None:  # type: ignore[no-untyped-def]
+    cid = berth("create", "busybox", "true")[1].strip()
+    up = berth("run", "-d", "busybox", "sleep", "100")[1].strip()
+    status, out, _ = berth("system", "prune", "-f")
+    assert status == 0 and out.startswith(f"Deleted Containers:\n{cid}\n") and "Total reclaimed space:" in out
+    assert berth("ps", "-aq", "--no-trunc")[1].split() == [up]
+    assert berth("container", "prune", "-f")[1] == "Total reclaimed space: 0B\n"

@@ -43,6 +43,12 @@ def register(sub: Any) -> None:
 
 
 def _simple_verbs(sub: Any) -> None:
+    _lifecycle_verbs(sub)
+    _output_verbs(sub)
+    _more_verbs(sub)
+
+
+def _lifecycle_verbs(sub: Any) -> None:
     p = sub.add_parser("start", help="Start one or more stopped containers")
     p.add_argument("-a", "--attach", action="store_true", help="Attach STDOUT/STDERR")
     p.add_argument("-i", "--interactive", action="store_true", help="Attach container's STDIN")
@@ -73,6 +79,9 @@ def _simple_verbs(sub: Any) -> None:
     p = sub.add_parser("wait", help="Block until containers stop, then print their exit codes")
     p.add_argument("containers", nargs="+", metavar="CONTAINER")
     p.set_defaults(func=cmd_wait)
+
+
+def _output_verbs(sub: Any) -> None:
     p = sub.add_parser("logs", help="Fetch the logs of a container")
     p.add_argument("container", metavar="CONTAINER")
     p.add_argument("-f", "--follow", action="store_true", help="Follow log output")
@@ -91,6 +100,9 @@ def _simple_verbs(sub: Any) -> None:
     p.add_argument("container", metavar="CONTAINER")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND")
     p.set_defaults(func=cmd_exec)
+
+
+def _more_verbs(sub: Any) -> None:
     p = sub.add_parser("attach", help="Attach to a running container's output (and its terminal, with -t)")
     p.add_argument("--no-stdin", action="store_true", help="Do not attach STDIN")
     p.add_argument("container", metavar="CONTAINER")
@@ -99,6 +111,15 @@ def _simple_verbs(sub: Any) -> None:
     p.add_argument("source", metavar="SRC")
     p.add_argument("dest", metavar="DEST")
     p.set_defaults(func=cmd_cp)
+    p = sub.add_parser("commit", help="Create a new image from a container's changes")
+    p.add_argument("-a", "--author", default="", help='Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")')
+    p.add_argument("-c", "--change", action="append", default=[], help="Apply Dockerfile instruction to the image")
+    p.add_argument("-m", "--message", default="", help="Commit message")
+    p.add_argument("-p", "--pause", type=_bool_flag, default=True, metavar="BOOL",
+                   help="Pause container during commit (default true)")
+    p.add_argument("container", metavar="CONTAINER")
+    p.add_argument("ref", nargs="?", metavar="REPOSITORY[:TAG]")
+    p.set_defaults(func=cmd_commit)
     p = sub.add_parser("rename", help="Rename a container")
     p.add_argument("container", metavar="CONTAINER")
     p.add_argument("new_name", metavar="NEW_NAME")
@@ -129,11 +150,13 @@ def _run_flags(p: argparse.ArgumentParser, detach: bool) -> None:
     add("-h", "--hostname", default="", help="Container host name")
     add("--entrypoint", default=None, help="Overwrite the default ENTRYPOINT of the image")
     add("-l", "--label", action="append", default=[], help="Set meta data on a container")
-    add("-v", "--volume", action="append", default=[], help="Bind mount a volume (HOST:CTR[:ro])")
+    add("-v", "--volume", action="append", default=[], help="Bind mount a volume (HOST:CTR[:ro] or NAME:CTR[:ro])")
     add("--network", "--net", default="none", help="Connect a container to a network (none, host)")
     add("--restart", default="no", help="Restart policy (no, on-failure[:N], always, unless-stopped)")
     add("--stop-signal", default="", help="Signal to stop the container")
     add("--stop-timeout", type=int, default=None, help="Timeout (in seconds) to stop a container")
+    add("--read-only", action="store_true", help="Mount the container's root filesystem as read only")
+    add("--tmpfs", action="append", default=[], help="Mount a tmpfs directory (PATH[:OPTIONS])")
     add("--log-opt", action="append", default=[], help="Log driver options (max-size=10m, max-file=3)")
     add("-m", "--memory", type=_bytes, default=0, help="Memory limit (e.g. 512m, 1g)")
     add("--cpus", type=float, default=0.0, help="Number of CPUs")
@@ -156,10 +179,29 @@ def _ps_flags(p: argparse.ArgumentParser) -> None:
 
 
 def register_system_df(ssub: Any) -> None:
-    """``system df [-v]``, registered by the system verbs."""
+    """``system df [-v]`` and ``system prune [-a] [-f]``, registered by the system verbs."""
     p = ssub.add_parser("df", help="Show disk usage")
     p.add_argument("-v", "--verbose", action="store_true", help="Show detailed information on space usage")
     p.set_defaults(func=cmd_df)
+    p = ssub.add_parser("prune", help="Remove stopped containers and dangling (with -a: unused) images")
+    p.add_argument("-a", "--all", action="store_true", help="Remove all unused images, not just dangling ones")
+    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
+    p.set_defaults(func=cmd_system_prune)
+
+
+def cmd_system_prune(engine: Engine, args: argparse.Namespace) -> int:
+    images = "all images without at least one container associated to them" if args.all else "all dangling images"
+    warning = f"WARNING! This will remove:\n  - all stopped containers\n  - {images}\n"
+    if not args.force and not _confirm(warning + "\nAre you sure you want to continue? [y/N] "):
+        return 0
+    removed, reclaimed = engine.container_prune()
+    if removed:
+        print("Deleted Containers:\n" + "\n".join(removed) + "\n")
+    deleted, freed = engine.image_prune(all=args.all)
+    if deleted:
+        print("Deleted Images:\n" + "\n".join(f"{i.action.lower()}: {i.name}" for i in deleted) + "\n")
+    print(f"Total reclaimed space: {human_size(reclaimed + freed)}")
+    return 0
 
 
 # -- create / run ------------------------------------------------------------
@@ -199,6 +241,7 @@ def _options(args: argparse.Namespace) -> Any:
         stop_timeout=args.stop_timeout, tty=args.tty, open_stdin=args.interactive, memory=args.memory,
         nano_cpus=int(args.cpus * 1e9), pids_limit=args.pids_limit,
         log_opts=dict((o.partition("=")[0], o.partition("=")[2]) for o in args.log_opt),
+        read_only=args.read_only, tmpfs=tuple(args.tmpfs),
     )
 
 
@@ -527,6 +570,23 @@ def cmd_attach(engine: Engine, args: argparse.Namespace) -> int:
 
 def cmd_cp(engine: Engine, args: argparse.Namespace) -> int:
     engine.container_copy(args.source, args.dest)
+    return 0
+
+
+def _bool_flag(text: str) -> bool:
+    if text.lower() in ("1", "t", "true"):
+        return True
+    if text.lower() in ("0", "f", "false"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean value {text!r}")
+
+
+def cmd_commit(engine: Engine, args: argparse.Namespace) -> int:
+    from engine.build.metadata import config_changes
+
+    changes = config_changes(args.change) if args.change else None
+    print(engine.container_commit(args.container, args.ref, message=args.message, author=args.author,
+                                  changes=changes, pause=args.pause))
     return 0
 
 

@@ -1,1 +1,1 @@
-"""One big widget per module, named after its class."""
+"""One big widget per panel, plus the pieces they share."""

@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Time ``berth save/load/push/pull`` of a ~200 MB image against ``skopeo copy`` of the same image.
+
+One run builds a three-layer image (busybox, 80 MB of random bytes, ~120 MB of
+text in 2000 files), then times each pair of commands (median of N runs,
+fresh destination each time):
+
+  save   berth save -o F               vs skopeo copy oci-archive:F docker-archive:G (archive → archive)
+  load   berth load -i F  (extracts)   vs skopeo copy docker-archive:F oci:DIR (no extraction)
+  push   berth push 127.0.0.1:P/b/app  vs skopeo copy oci-archive:F docker://127.0.0.1:P/s/app
+  pull   berth pull (fresh store)      vs skopeo copy docker://… oci:DIR
+
+The registry is Debian's docker-registry on 127.0.0.1 only. Where ``docker`` is
+installed, ``docker save``/``docker load`` are timed too. Not a test: run by
+hand, as root: ``python3 bench/distribution.py [--runs N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+DOCKERFILE = """FROM busybox:latest
+RUN head -c 80000000 /dev/urandom > /random.bin
+RUN mkdir /text && i=0; while [ $i -lt 2000 ]; do yes "line $i: some compressible text for the bench" | head -c 60000 > /text/f$i; i=$((i+1)); done
+"""
+
+
+def berth(root: str, *args: str) -> None:
+    subprocess.run([sys.executable, "-m", "tui.cli", "--root", root, *args], check=True, cwd=REPO,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def tool(*args: str) -> None:
+    subprocess.run(list(args), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def timed(runs: int, prepare: Callable[[int], None], action: Callable[[int], None]) -> float:
+    """Median seconds of ``action(i)``; ``prepare(i)`` runs untimed before each."""
+    times = []
+    for i in range(runs):
+        prepare(i)
+        start = time.perf_counter()
+        action(i)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def build_image(work: Path) -> tuple[str, Path, int]:
+    from engine import Engine
+
+    root = str(work / "store")
+    engine = Engine(root)
+    engine.image_bootstrap("busybox:latest")
+    (work / "ctx").mkdir()
+    (work / "ctx" / "Dockerfile").write_text(DOCKERFILE)
+    engine.image_build(str(work / "ctx"), tags=["bench/app:1"])
+    size = sum(s.size for s in engine.image_list() if "bench/app:1" in s.repo_tags)
+    archive = work / "app.tar"
+    berth(root, "save", "-o", str(archive), "bench/app:1")
+    return root, archive, size
+
+
+def nothing(_: int) -> None:
+    pass
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    runs = parser.parse_args().runs
+    if os.geteuid() != 0:
+        sys.exit("run as root: berth mounts overlays")
+    skopeo = shutil.which("skopeo")
+    from tests.engine.registry_fixtures import start_registry, stop_registry
+
+    with tempfile.TemporaryDirectory(prefix="berth-bench-", dir="/var/tmp") as tmp:
+        work = Path(tmp)
+        root, archive, size = build_image(work)
+        print(f"image: {size / 1e6:.0f} MB of layer data, archive {archive.stat().st_size / 1e6:.0f} MB, {runs} runs each")
+        reg, proc = start_registry(work / "registry")
+        try:
+            rows = measure(work, root, archive, reg.host, runs, skopeo)
+        finally:
+            stop_registry(proc)
+    report(rows, archive_mb=size / 1e6)
+    return 0
+
+
+def measure(work: Path, root: str, archive: Path, host: str, runs: int, skopeo: str | None) -> list[tuple[str, float, float | None]]:
+    fresh = lambda i: str(work / f"store-{i}-{time.monotonic_ns()}")
+    out = lambda i: str(work / f"out-{i}-{time.monotonic_ns()}")
+    rows: list[tuple[str, float, float | None]] = []
+
+    b = timed(runs, nothing, lambda i: berth(root, "save", "-o", out(i) + ".tar", "bench/app:1"))
+    s = timed(runs, nothing, lambda i: tool(skopeo, "copy", "-q", f"oci-archive:{archive}:1",
+                                             f"docker-archive:{out(i)}.tar:bench/app:1")) if skopeo else None
+    rows.append(("save", b, s))
+    b = timed(runs, nothing, lambda i: berth(fresh(i), "load", "-q", "-i", str(archive)))
+    s = timed(runs, nothing, lambda i: tool(skopeo, "copy", "-q", f"docker-archive:{archive}",
+                                             f"oci:{out(i)}:x")) if skopeo else None
+    rows.append(("load", b, s))
+    b = timed(runs, nothing, lambda i: berth(root, "push", "-q", "--insecure", _tagged(root, host, "b", i)))
+    s = timed(runs, nothing, lambda i: tool(skopeo, "copy", "-q", "--dest-tls-verify=false", "--dest-compress",
+                                             f"oci-archive:{archive}:1", f"docker://{host}/s{i}/app:1")) if skopeo else None
+    rows.append(("push", b, s))
+    b = timed(runs, nothing, lambda i: berth(fresh(i), "pull", "-q", f"{host}/b{i}/app:1"))
+    s = timed(runs, nothing, lambda i: tool(skopeo, "copy", "-q", "--src-tls-verify=false",
+                                             f"docker://{host}/s{i}/app:1", f"oci:{out(i)}:x")) if skopeo else None
+    rows.append(("pull", b, s))
+    return rows
+
+
+def _tagged(root: str, host: str, prefix: str, i: int) -> str:
+    """A fresh repository per run, so no blob is skipped or mounted."""
+    name = f"{host}/{prefix}{i}/app:1"
+    berth(root, "tag", "bench/app:1", name)
+    return name
+
+
+def report(rows: list[tuple[str, float, float | None]], archive_mb: float) -> None:
+    print(f"{'op':6} {'berth s':>9} {'MB/s':>7} {'skopeo s':>9} {'MB/s':>7} {'berth/skopeo':>13}")
+    for op, b, s in rows:
+        other = f"{s:9.2f} {archive_mb / s:7.0f} {b / s:12.2f}x" if s else f"{'-':>9} {'-':>7} {'-':>13}"
+        print(f"{op:6} {b:9.2f} {archive_mb / b:7.0f} {other}")
+    print("berth/skopeo < 1 means berth is faster. load: berth also extracts the layers; skopeo only copies blobs.")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,67 @@
+"""``commit``: a container's writable layer becomes a new image on top of its own image."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..images import format_time
+from .lifecycle import current, pause
+from .remove import mount_id_of
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+__all__ = ["commit_container"]
+
+# Container settings that a committed image keeps as its own config (Docker merges the same ones).
+_KEPT = ("User", "Env", "Cmd", "Entrypoint", "WorkingDir", "Labels", "StopSignal", "Volumes", "ExposedPorts")
+
+
+def _image_config(image: dict[str, Any], container: dict[str, Any], diff_id: str, message: str, author: str,
+                  changes: Callable[[dict[str, Any]], None] | None) -> dict[str, Any]:
+    """The new config: the image's, with the container's settings, a history row and one more layer."""
+    ctr = container["Config"]
+    config = copy.deepcopy(image.get("config") or {})
+    config.update({key: copy.deepcopy(ctr[key]) for key in _KEPT if ctr.get(key) is not None})
+    if changes is not None:
+        changes(config)
+    created = format_time(time.time())
+    entry: dict[str, Any] = {"created": created, "created_by": " ".join([container["Path"], *container["Args"]])}
+    if message:
+        entry["comment"] = message
+    if author:
+        entry["author"] = author
+    out = {key: value for key, value in image.items() if key in ("architecture", "os", "variant")}
+    out.update({
+        "config": config, "container": container["ID"], "container_config": copy.deepcopy(ctr), "created": created,
+        "history": [*image.get("history", []), entry],
+        "rootfs": {"type": "layers", "diff_ids": [*image.get("rootfs", {}).get("diff_ids", []), diff_id]},
+    })
+    if author:
+        out["author"] = author
+    return out
+
+
+def commit_container(engine: "Engine", cid: str, ref: str | None, *, message: str = "", author: str = "",
+                     changes: Callable[[dict[str, Any]], None] | None = None, pause_container: bool = True) -> str:
+    """Write the upper dir as a layer (paused meanwhile, so it is one moment's state) and the image config."""
+    from .. import reference
+    from ..build.container import register_dir
+
+    container = current(engine, cid)
+    image = engine.images.config(container["Image"])
+    frozen = pause_container and container["State"]["Running"] and not container["State"]["Paused"]
+    if frozen:
+        pause(engine, cid, True)
+    try:
+        layer = register_dir(engine.layers, engine.paths.diff_dir(mount_id_of(engine, cid)),
+                             engine.images.top_layer(image), None)
+    finally:
+        if frozen:
+            pause(engine, cid, False)
+    config = _image_config(image, container, layer.diff_id, message, author, changes)
+    target = reference.parse(ref) if ref else None
+    return engine._importer.commit_config(config, target, parent=container["Image"])

@@ -1,0 +1,1 @@
+"""Modal screens: confirm, error, prompt, inspect, help and build."""

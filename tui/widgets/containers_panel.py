@@ -1,0 +1,171 @@
+"""``ContainersPanel``: ``berth ps -a -s``, live, with the container actions.
+
+Status and uptime tick once a second from the last list (no engine call); the
+list itself reloads when the store changes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
+
+from ..format import human_duration, human_size, since
+from .filter_bar import FilterBar
+from .table_rows import selected_key, sync_rows
+
+if TYPE_CHECKING:
+    from engine.containers.models import ContainerSummary
+
+__all__ = ["ContainersPanel", "container_status"]
+
+# NAMES and STATUS come before COMMAND so they stay on screen at 80 columns.
+_COLUMNS = (("id", "CONTAINER ID"), ("names", "NAMES"), ("image", "IMAGE"), ("status", "STATUS"),
+            ("size", "SIZE"), ("created", "CREATED"), ("command", "COMMAND"))
+_COMMAND_WIDTH = 20
+
+EMPTY_HELP = """\
+No containers yet. Run one from a terminal:
+
+  berth run -d --name web busybox sleep 1d
+
+It shows up here within a second.
+"""
+
+
+def container_status(c: "ContainerSummary", now: float) -> str:
+    """Docker's STATUS column: ``Up 3 seconds``, ``Exited (0) 2 seconds ago``, ``Created``."""
+    if c.state == "running":
+        return "Up " + human_duration(max(0.0, now - c.started_at))
+    if c.state == "paused":
+        return "Up " + human_duration(max(0.0, now - c.started_at)) + " (Paused)"
+    if c.state == "dead":
+        return "Dead"
+    if c.state == "created" or not c.started_at:
+        return "Created"
+    return f"Exited ({c.exit_code}) {since(c.finished_at, now)}"
+
+
+def _cells(c: "ContainerSummary", now: float) -> tuple[str, ...]:
+    image = c.image[7:19] if c.image.startswith("sha256:") else c.image
+    command = c.command if len(c.command) <= _COMMAND_WIDTH else c.command[: _COMMAND_WIDTH - 1] + "…"
+    size = "" if c.size_rw is None else f"{human_size(c.size_rw)} (virtual {human_size(c.size_root_fs or 0)})"
+    return (c.id[:12], c.name, image, container_status(c, now), size, since(c.created, now),
+            json.dumps(command, ensure_ascii=False))
+
+
+class ContainersPanel(Vertical):
+    """Every container, newest first, one row per container keyed by its ID."""
+
+    PANEL_TITLE = "Containers"
+    BINDINGS = [
+        Binding("enter", "inspect", "Inspect", id="containers.inspect", tooltip="container inspect, as JSON"),
+        Binding("slash", "filter", "Filter", id="containers.filter", tooltip="Filter containers as you type"),
+        Binding("l", "logs", "Logs", id="containers.logs", tooltip="Follow the container's log (panel 5)"),
+        Binding("s", "start", "Start", id="containers.start"),
+        Binding("x", "stop", "Stop", id="containers.stop"),
+        Binding("R", "restart", "Restart", id="containers.restart", show=False),
+        Binding("K", "kill", "Kill", id="containers.kill", show=False, tooltip="SIGKILL (asks first)"),
+        Binding("p", "pause", "Pause", id="containers.pause", show=False, tooltip="Pause or unpause"),
+        Binding("d", "remove", "Remove", id="containers.remove", tooltip="Remove (asks first)"),
+        Binding("e", "exec", "Shell", id="containers.exec", tooltip="A shell inside; the app returns when it exits"),
+        Binding("D", "diff", "Diff", id="containers.diff", show=False, tooltip="What the container changed"),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.containers: tuple[ContainerSummary, ...] = ()
+        self.filter_text = ""
+        self.now = time.time()
+
+    def compose(self) -> ComposeResult:
+        yield FilterBar(placeholder="filter containers…", id="containers-filter")
+        table: DataTable[str] = DataTable(cursor_type="row", id="containers-table")
+        for key, label in _COLUMNS:
+            table.add_column(label, key=key)
+        yield table
+        yield Static(EMPTY_HELP, id="containers-empty")
+
+    def on_mount(self) -> None:
+        self.query_one(FilterBar).display = False
+
+    def show(self, containers: "tuple[ContainerSummary, ...]", now: float) -> None:
+        self.containers = containers
+        self.tick(now)
+
+    def tick(self, now: float) -> None:
+        """Re-render from the last list at ``now`` (uptimes move without asking the engine)."""
+        self.now = now
+        wanted = {}
+        for c in self.containers:
+            cells = _cells(c, now)
+            if self.filter_text and not any(self.filter_text in x.lower() for x in cells[:4]):
+                continue
+            wanted[c.id] = cells
+        table = self.query_one("#containers-table", DataTable)
+        sync_rows(table, [c for c, _ in _COLUMNS], wanted)
+        self.query_one("#containers-empty").display = not self.containers
+        table.display = bool(self.containers)
+
+    def selected(self) -> "ContainerSummary | None":
+        key = selected_key(self.query_one("#containers-table", DataTable))
+        return next((c for c in self.containers if c.id == key), None)
+
+    @on(FilterBar.Changed)
+    def _filter(self, event: FilterBar.Changed) -> None:
+        event.stop()
+        self.filter_text = event.text
+        self.tick(self.now)
+
+    @on(FilterBar.Done)
+    def _filter_done(self, event: FilterBar.Done) -> None:
+        event.stop()
+        self.query_one(DataTable).focus()
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_inspect()
+
+    def action_filter(self) -> None:
+        self.query_one(FilterBar).open()
+
+    def _act(self, action: str) -> None:
+        if (c := self.selected()) is not None:
+            self.app.container_action(action, c)  # type: ignore[attr-defined]
+
+    def action_inspect(self) -> None:
+        self._act("inspect")
+
+    def action_logs(self) -> None:
+        self._act("logs")
+
+    def action_start(self) -> None:
+        self._act("start")
+
+    def action_stop(self) -> None:
+        self._act("stop")
+
+    def action_restart(self) -> None:
+        self._act("restart")
+
+    def action_kill(self) -> None:
+        self._act("kill")
+
+    def action_pause(self) -> None:
+        self._act("pause")
+
+    def action_remove(self) -> None:
+        self._act("remove")
+
+    def action_exec(self) -> None:
+        self._act("exec")
+
+    def action_diff(self) -> None:
+        self._act("diff")

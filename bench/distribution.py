@@ -27,6 +27,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Self
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -83,22 +84,45 @@ def main() -> int:
     if os.geteuid() != 0:
         sys.exit("run as root: berth mounts overlays")
     skopeo = shutil.which("skopeo")
-    from tests.engine.registry_fixtures import start_registry, stop_registry
-
     with tempfile.TemporaryDirectory(prefix="berth-bench-", dir="/var/tmp") as tmp:
         work = Path(tmp)
         root, archive, size = build_image(work)
         print(f"image: {size / 1e6:.0f} MB of layer data, archive {archive.stat().st_size / 1e6:.0f} MB, {runs} runs each")
-        reg, proc = start_registry(work / "registry")
-        try:
-            rows = measure(work, root, archive, reg.host, runs, skopeo)
-        finally:
-            stop_registry(proc)
+        with Registries(work) as registries:
+            rows = measure(work, root, archive, registries, runs, skopeo)
     report(rows, archive_mb=size / 1e6)
     return 0
 
 
-def measure(work: Path, root: str, archive: Path, host: str, runs: int, skopeo: str | None) -> list[tuple[str, float, float | None]]:
+class Registries:
+    """One docker-registry on 127.0.0.1 per push run: a blob another run pushed can then be
+    neither skipped nor mounted (skopeo remembers blob locations in /var/lib/containers/cache)."""
+
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.hosts: list[str] = []
+        self._procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> str:
+        from tests.engine.registry_fixtures import start_registry
+
+        reg, proc = start_registry(self.work / f"registry-{len(self.hosts)}")
+        self.hosts.append(reg.host)
+        self._procs.append(proc)
+        return reg.host
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from tests.engine.registry_fixtures import stop_registry
+
+        for proc in self._procs:
+            stop_registry(proc)
+
+
+def measure(work: Path, root: str, archive: Path, registries: Registries, runs: int,
+            skopeo: str | None) -> list[tuple[str, float, float | None]]:
     fresh = lambda i: str(work / f"store-{i}-{time.monotonic_ns()}")
     out = lambda i: str(work / f"out-{i}-{time.monotonic_ns()}")
     rows: list[tuple[str, float, float | None]] = []
@@ -111,22 +135,29 @@ def measure(work: Path, root: str, archive: Path, host: str, runs: int, skopeo: 
     s = timed(runs, nothing, lambda i: tool(skopeo, "copy", "-q", f"docker-archive:{archive}",
                                              f"oci:{out(i)}:x")) if skopeo else None
     rows.append(("load", b, s))
-    b = timed(runs, nothing, lambda i: berth(root, "push", "-q", "--insecure", _tagged(root, host, "b", i)))
-    s = timed(runs, nothing, lambda i: tool(skopeo, "copy", "-q", "--dest-tls-verify=false", "--dest-compress",
-                                             f"oci-archive:{archive}:1", f"docker://{host}/s{i}/app:1")) if skopeo else None
-    rows.append(("push", b, s))
-    b = timed(runs, nothing, lambda i: berth(fresh(i), "pull", "-q", f"{host}/b{i}/app:1"))
+    rows.append(("push", *push(work, archive, registries, runs, skopeo)))
+    hosts = registries.hosts
+    b = timed(runs, nothing, lambda i: berth(fresh(i), "pull", "-q", f"{hosts[i]}/b/app:1"))
     s = timed(runs, nothing, lambda i: tool(skopeo, "copy", "-q", "--src-tls-verify=false",
-                                             f"docker://{host}/s{i}/app:1", f"oci:{out(i)}:x")) if skopeo else None
+                                             f"docker://{hosts[i]}/s/app:1", f"oci:{out(i)}:x")) if skopeo else None
     rows.append(("pull", b, s))
     return rows
 
 
-def _tagged(root: str, host: str, prefix: str, i: int) -> str:
-    """A fresh repository per run, so no blob is skipped or mounted."""
-    name = f"{host}/{prefix}{i}/app:1"
-    berth(root, "tag", "bench/app:1", name)
-    return name
+def push(work: Path, archive: Path, registries: Registries, runs: int, skopeo: str | None) -> tuple[float, float | None]:
+    """Each run: a fresh registry, and a fresh berth store holding only the image (both untimed)."""
+    stores = [str(work / f"push-store-{i}") for i in range(runs)]
+
+    def prepare(i: int) -> None:
+        host = registries.start()
+        berth(stores[i], "load", "-q", "-i", str(archive))
+        berth(stores[i], "tag", "bench/app:1", f"{host}/b/app:1")
+
+    hosts = registries.hosts
+    b = timed(runs, prepare, lambda i: berth(stores[i], "push", "-q", f"{hosts[i]}/b/app:1"))
+    s = timed(runs, nothing, lambda i: tool(skopeo, "copy", "-q", "--dest-tls-verify=false", "--dest-compress",
+                                             f"oci-archive:{archive}:1", f"docker://{hosts[i]}/s/app:1")) if skopeo else None
+    return b, s
 
 
 def report(rows: list[tuple[str, float, float | None]], archive_mb: float) -> None:

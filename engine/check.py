@@ -185,6 +185,13 @@ class StoreChecker:
                 problems.append(CheckProblem("abandoned staging dir", os.path.join(self.paths.staging, name),
                                              "left by an interrupted write"))
 
+    def _staging_live(self) -> bool:
+        try:
+            names = os.listdir(self.paths.staging)
+        except FileNotFoundError:
+            return False
+        return any(n.endswith(".lock") and not self._abandoned(n[:-5]) for n in names)
+
     def _abandoned(self, name: str) -> bool:
         fd = try_lock_path(os.path.join(self.paths.staging, name + ".lock"))
         if fd is None:
@@ -193,9 +200,16 @@ class StoreChecker:
         return True
 
     def _check_temp_files(self, problems: list[CheckProblem]) -> None:
-        """Half-written ``.tmp-*`` files and dirs left by a killed atomic write."""
-        for directory in (self.paths.layerdb, self.paths.image_content, self.paths.image_metadata,
-                          os.path.dirname(self.paths.repositories), self.paths.overlay, self.paths.links):
+        """Half-written ``.tmp-*`` files and dirs left by a killed atomic write.
+
+        A tar-split is written for as long as its layer is staged, so while any
+        staging is live those temp files may belong to it and are left alone.
+        """
+        directories = [self.paths.layerdb, self.paths.image_content, self.paths.image_metadata,
+                       os.path.dirname(self.paths.repositories), self.paths.overlay, self.paths.links]
+        if not self._staging_live():
+            directories.append(self.paths.tar_splits)
+        for directory in directories:
             try:
                 names = os.listdir(directory)
             except FileNotFoundError:

@@ -10,7 +10,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from . import archive, reference
 from .errors import MissingDependency
@@ -61,7 +61,7 @@ class Importer:
     ) -> str:
         """Import one root filesystem tarball as a one-layer image; returns the image ID."""
         target = reference.parse(ref) if ref else None
-        layer = self.layers.register(source, None, archive_name=source_name, progress=progress, cancel=cancel)
+        layer = self._register_recorded(_Metered(source, progress), source_name, cancel)
         created = format_time(time.time())
         config = base_config(created)
         config["rootfs"]["diff_ids"] = [layer.diff_id]
@@ -70,6 +70,21 @@ class Importer:
         if config_changes is not None:
             config_changes(config["config"])
         return self.commit_config(config, target)
+
+    def _register_recorded(self, source: Any, name: str, cancel: threading.Event | None) -> Any:
+        """Register the layer and keep its tar-split, so ``save``/``push`` rebuild this exact tar."""
+        from .distribution.tarsplit import TarSplitRecorder
+
+        root = self.layers.paths.root
+        recorder = TarSplitRecorder(archive.open_maybe_compressed(source, name), root)
+        try:
+            layer = self.layers.register(cast(BinaryIO, recorder), None, archive_name=name, cancel=cancel)
+            recorder.drain()
+        except BaseException:
+            recorder.discard()
+            raise
+        recorder.commit(root, layer.diff_id)
+        return layer
 
     def commit_config(self, config: dict[str, Any], target: reference.Reference | None, parent: str | None = None) -> str:
         """Write the config (its layers are already recorded) and point the tag at it."""
@@ -113,6 +128,20 @@ class Importer:
                     config_changes=lambda c: c.update({"Env": [DEFAULT_PATH_ENV], "Cmd": ["sh"]}),
                     message=f"berth bootstrap from {busybox}",
                 )
+
+
+class _Metered:
+    """Reports the bytes read from the (possibly compressed) source, for a progress bar sized to the file."""
+
+    def __init__(self, source: BinaryIO, progress: Callable[[int], None] | None) -> None:
+        self._source, self._progress, self._done = source, progress, 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        data = self._source.read(size)
+        self._done += len(data)
+        if self._progress is not None:
+            self._progress(self._done)
+        return data
 
 
 def _chain_ids(config: dict[str, Any]) -> list[str]:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .engine import Engine
     from .store.layers import Layer
 
-__all__ = ["FileNode", "LayerContents", "WastedPath", "ImageEfficiency", "layer_contents", "image_efficiency"]
+__all__ = ["FileNode", "ImageEfficiency", "LayerContents", "WastedPath", "image_efficiency", "layer_contents"]
 
 ADDED, CHANGED, DELETED, UNCHANGED = "A", "C", "D", ""
 """Kinds of a node, as ``diff`` prints them; UNCHANGED marks a dir that only holds changes."""
@@ -44,7 +44,7 @@ class FileNode:
     size: int
     """Bytes this layer wrote at this path, or, when DELETED, the bytes it hid."""
     is_dir: bool
-    children: tuple["FileNode", ...] = ()
+    children: tuple[FileNode, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,8 @@ def _is_opaque(path: str) -> bool:
 def _scan(diff_dir: str) -> list[_Entry]:
     """Every path in ``diff_dir``, parents before children, without following links."""
     entries: list[_Entry] = []
+    linked: set[int] = set()
+    """Inodes already counted: a hard link's bytes are stored once (busybox has hundreds)."""
     stack: list[tuple[str, tuple[str, ...]]] = [(diff_dir, ())]
     while stack:
         directory, parts = stack.pop()
@@ -129,7 +131,11 @@ def _scan(diff_dir: str) -> list[_Entry]:
                 entries.append(_Entry(path, -1, opaque=_is_opaque(child.path)))
                 stack.append((child.path, path))
             else:
-                entries.append(_Entry(path, st.st_size if stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode) else 0))
+                size = st.st_size if stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode) else 0
+                if st.st_nlink > 1 and not stat.S_ISDIR(st.st_mode):
+                    size = 0 if st.st_ino in linked else size
+                    linked.add(st.st_ino)
+                entries.append(_Entry(path, size))
     entries.sort(key=lambda e: e.path)
     return entries
 
@@ -137,7 +143,7 @@ def _scan(diff_dir: str) -> list[_Entry]:
 # -- the merged view -------------------------------------------------------------
 
 
-def _lookup(view: _View, path: tuple[str, ...]) -> "_View | int | None":
+def _lookup(view: _View, path: tuple[str, ...]) -> _View | int | None:
     node: _View | int = view
     for name in path:
         if not isinstance(node, dict) or name not in node:
@@ -146,7 +152,7 @@ def _lookup(view: _View, path: tuple[str, ...]) -> "_View | int | None":
     return node
 
 
-def _total(node: "_View | int | None") -> int:
+def _total(node: _View | int | None) -> int:
     if node is None:
         return 0
     if isinstance(node, int):
@@ -154,7 +160,7 @@ def _total(node: "_View | int | None") -> int:
     return sum(_total(child) for child in node.values())
 
 
-def _files(node: "_View | int", prefix: tuple[str, ...]) -> list[tuple[tuple[str, ...], int]]:
+def _files(node: _View | int, prefix: tuple[str, ...]) -> list[tuple[tuple[str, ...], int]]:
     """Every file under ``node`` with its size."""
     if isinstance(node, int):
         return [(prefix, node)]
@@ -253,11 +259,11 @@ class _TreeBuilder:
         return tuple(hidden)
 
 
-def _diff_dir(engine: "Engine", layer: "Layer") -> str:
+def _diff_dir(engine: Engine, layer: Layer) -> str:
     return engine.paths.diff_dir(layer.cache_id)
 
 
-def layer_contents(engine: "Engine", image_id: str, chain_id: str) -> LayerContents:
+def layer_contents(engine: Engine, image_id: str, chain_id: str) -> LayerContents:
     """The tree of what ``chain_id`` (a layer of ``image_id``) adds, changes and deletes.
 
     Raises:
@@ -279,7 +285,7 @@ def layer_contents(engine: "Engine", image_id: str, chain_id: str) -> LayerConte
                          counts[ADDED][1], counts[CHANGED][1], counts[DELETED][1])
 
 
-def image_efficiency(engine: "Engine", image_id: str) -> ImageEfficiency:
+def image_efficiency(engine: Engine, image_id: str) -> ImageEfficiency:
     """Bytes written by all layers, bytes later overwritten or deleted, and the ratio."""
     view: _View = {}
     written = 0

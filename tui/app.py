@@ -19,7 +19,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Header, Static
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker, WorkerState
 
 from engine.errors import BerthError
 
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from engine import Engine
     from engine.containers.models import ContainerSummary
 
-__all__ = ["BerthApp", "run_app", "PANELS"]
+__all__ = ["PANELS", "BerthApp", "run_app"]
 
 PANELS = (("images", "Images"), ("history", "Layers"), ("containers", "Containers"), ("disk", "Disk"),
           ("logs", "Logs"))
@@ -79,6 +79,8 @@ class PanelBar(Static):
 class MainScreen(Screen[None]):
     """The five panels; Tab and shift+Tab cycle panels here (dialogs keep Tab for their fields)."""
 
+    AUTO_FOCUS = None
+
     BINDINGS = [
         Binding("tab", "app.cycle_panel(1)", "Next panel", show=False, id="panels.next"),
         Binding("shift+tab", "app.cycle_panel(-1)", "Previous panel", show=False, id="panels.previous"),
@@ -98,7 +100,7 @@ class MainScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one(PanelBar).show("images")
         self.app.main_screen_ready()  # type: ignore[attr-defined]
-        self.call_after_refresh(self.app._focus_panel, "images")  # type: ignore[attr-defined]
+        self.app._focus_panel("images")  # type: ignore[attr-defined]
 
 
 class BerthApp(App[int]):
@@ -120,20 +122,21 @@ class BerthApp(App[int]):
                 tooltip="Make busybox:latest from the host's busybox-static"),
     ]
 
-    def __init__(self, engine: "Engine", clock: Callable[[], float] = time.time, *, watch: bool = True,
+    def __init__(self, engine: Engine, clock: Callable[[], float] = time.time, *, watch: bool = True,
                  keymap: dict[str, str] | None = None) -> None:
         super().__init__()
         self.engine = engine
         """The engine every panel reads through."""
         self.clock = clock
         """Where "now" comes from for ages like "2 weeks ago" (frozen in snapshots)."""
-        self.watch = watch
+        self.watch_changes = watch
         """Look at the store every second for changes from other terminals (off in snapshots)."""
         self.keymap: dict[str, str] = dict(keymap or {})
         """Binding id → keys, from the user's keymap file."""
         self.sub_title = engine.root
         self.history_image = ""
         """The image panel 2 shows."""
+        self._seen_stamp: tuple[tuple[float, ...], tuple[float, ...]] | None = None
 
     def get_default_screen(self) -> Screen[Any]:
         return MainScreen()
@@ -145,15 +148,13 @@ class BerthApp(App[int]):
     def main_screen_ready(self) -> None:
         """The panels exist: load them, and start watching the store."""
         self.refresh_store()
-        if self.watch:
-            self.watch_store()
-            self.set_interval(1.0, self._tick)
+        if self.watch_changes:
+            self.check_store()
+            self.set_interval(WATCH_INTERVAL, self._tick)
 
     def _tick(self) -> None:
-        self.screen_panel(ContainersPanel).tick(self.clock())
-
-    def screen_panel(self, kind: type[Any]) -> Any:
-        return self._main().query_one(kind)
+        self.check_store()
+        self._main().query_one(ContainersPanel).tick(self.clock())
 
     def _main(self) -> MainScreen:
         for screen in self.screen_stack:
@@ -178,7 +179,7 @@ class BerthApp(App[int]):
                 return
         if panel_id == "disk":
             self.load_disk()
-        self.call_after_refresh(self._focus_panel, panel_id)
+        self._focus_panel(panel_id)
 
     def _focus_panel(self, panel_id: str) -> None:
         panel = self._main().query_one(f"#{panel_id}")
@@ -186,7 +187,13 @@ class BerthApp(App[int]):
             if widget.display and widget.focusable:
                 widget.focus()
                 return
-        panel.focus()
+        self._main().set_focus(None)  # nothing to focus (an empty store): app keys still work
+
+    def _focus_if_idle(self, panel_id: str) -> None:
+        """A panel whose table just appeared (first data) takes focus if nothing has it."""
+        main = self._main()
+        if self.screen is main and main.focused is None and self.current_panel == panel_id:
+            self._focus_panel(panel_id)
 
     def action_cycle_panel(self, step: int) -> None:
         ids = [p for p, _ in PANELS]
@@ -237,11 +244,11 @@ class BerthApp(App[int]):
 
     # -- quitting ------------------------------------------------------------------
 
-    def _running(self, group: str) -> bool:
+    def _group_running(self, group: str) -> bool:
         return any(w.group == group and w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in self.workers)
 
     async def action_quit(self) -> None:
-        if not self._running("build"):
+        if not self._group_running("build"):
             self.exit(0)
             return
 
@@ -276,16 +283,16 @@ class BerthApp(App[int]):
             self.load_disk()
 
     @work(thread=True, exclusive=True, group="watch", exit_on_error=False, description="Watching the store")
-    def watch_store(self) -> None:
-        """Posts StoreChanged when the image or container records change, from any process."""
-        worker = get_current_worker()
-        seen = self._store_stamp()
-        while not worker.cancelled_event.wait(WATCH_INTERVAL):
-            stamp = self._store_stamp()
-            if stamp != seen:
-                images, containers = stamp[0] != seen[0], stamp[1] != seen[1]
-                seen = stamp
-                self.post_message(StoreChanged(images=images, containers=containers))
+    def check_store(self) -> None:
+        """Posts StoreChanged when the image or container records changed since the last look, from any process.
+
+        A short worker started by a 1 s timer rather than one long loop, so
+        ``workers.wait_for_complete()`` (and app exit) never waits on it.
+        """
+        stamp = self._store_stamp()
+        seen, self._seen_stamp = self._seen_stamp, stamp
+        if seen is not None and stamp != seen:
+            self.post_message(StoreChanged(images=stamp[0] != seen[0], containers=stamp[1] != seen[1]))
 
     def _store_stamp(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """mtimes that move when a record is replaced: tags, image configs, each container's dir.
@@ -311,6 +318,7 @@ class BerthApp(App[int]):
     @on(ImagesLoaded)
     def show_images(self, event: ImagesLoaded) -> None:
         self._main().query_one(ImagesTable).show(event.images, now=self.clock())
+        self._focus_if_idle("images")
 
     @work(thread=True, exclusive=True, group="containers", exit_on_error=False, description="Reading containers")
     def load_containers(self) -> None:
@@ -319,6 +327,7 @@ class BerthApp(App[int]):
     @on(ContainersLoaded)
     def show_containers(self, event: ContainersLoaded) -> None:
         self._main().query_one(ContainersPanel).show(event.containers, self.clock())
+        self._focus_if_idle("containers")
 
     @work(thread=True, exclusive=True, group="disk", exit_on_error=False, description="Reading disk usage")
     def load_disk(self) -> None:
@@ -337,6 +346,7 @@ class BerthApp(App[int]):
     def show_history(self, image: str) -> None:
         """Switch to panel 2 on ``image``."""
         self.history_image = image
+        self._main().query_one(HistoryPanel).begin(image)
         self.action_panel("history")
         self.load_history(image)
         self.load_efficiency(image)
@@ -391,6 +401,29 @@ class BerthApp(App[int]):
         from .screens.build import BuildScreen
 
         self.push_screen(BuildScreen(os.getcwd()))
+
+    def run_container(self, image: str) -> None:
+        """The run dialog; the new container's log opens in panel 5."""
+        from .screens.run import RunScreen
+
+        def run(options: Any) -> None:
+            if options is None:
+                return
+
+            def job() -> None:
+                cid = self.engine.container_create(options)
+                self.engine.container_start(cid)
+                self.call_from_thread(self._follow_new, cid, options.name or cid[:12])
+                self.refresh_store()
+
+            self.run_worker(job, thread=True, group="engine", description="Run", exit_on_error=False)
+
+        self.push_screen(RunScreen(image), run)
+
+    def _follow_new(self, cid: str, name: str) -> None:
+        self.notify(f"{name} is running", title="Run")
+        self.action_panel("logs")
+        self._main().query_one(LogsPanel).follow_container(self.engine, cid, name)
 
     def tag_image(self, ref: str) -> None:
         from .screens.prompt import PromptScreen
@@ -480,7 +513,7 @@ class BerthApp(App[int]):
 
     # -- containers ------------------------------------------------------------------
 
-    def container_action(self, action: str, c: "ContainerSummary") -> None:
+    def container_action(self, action: str, c: ContainerSummary) -> None:
         """What a key in the containers panel asks for, on container ``c``."""
         engine, name = self.engine, c.name or c.id[:12]
         running = c.state in ("running", "paused")
@@ -513,7 +546,7 @@ class BerthApp(App[int]):
         elif action == "exec":
             self.exec_shell(c)
 
-    def exec_shell(self, c: "ContainerSummary") -> None:
+    def exec_shell(self, c: ContainerSummary) -> None:
         """A shell in the container on this terminal; the app suspends until it exits."""
         from textual.app import SuspendNotSupported
 

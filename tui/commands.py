@@ -16,16 +16,16 @@ __all__ = ["BerthCommands"]
 class BerthCommands(Provider):
     """Offers each binding of the app and its panels as ``Section: Description``, with the key as help."""
 
-    def _actions(self) -> "list[BoundAction]":
+    def _actions(self) -> list[BoundAction]:
         return [a for a in self.app.bound_actions() if a.description]  # type: ignore[attr-defined]
 
-    def _title(self, action: "BoundAction") -> str:
+    def _title(self, action: BoundAction) -> str:
         return f"{action.section}: {action.description}"
 
-    def _help(self, action: "BoundAction") -> str:
+    def _help(self, action: BoundAction) -> str:
         return f"key {action.keys}" + (f" · {action.tooltip}" if action.tooltip else "")
 
-    def _run(self, action: "BoundAction") -> None:
+    def _run(self, action: BoundAction) -> None:
         self.app.run_bound_action(action)  # type: ignore[attr-defined]
 
     async def discover(self) -> Hits:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["keymap_path", "load_keymap", "KeymapError"]
+__all__ = ["KeymapError", "keymap_path", "load_keymap"]
 
 KEYMAP_FILE = ("berth", "keymap.toml")
 

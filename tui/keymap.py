@@ -30,16 +30,16 @@ class BoundAction:
     tooltip: str
     binding_id: str
     action: str
-    target: "DOMNode"
+    target: DOMNode
 
 
-def _bindings(node: "DOMNode") -> Iterator[Binding]:
+def _bindings(node: DOMNode) -> Iterator[Binding]:
     for binding in node.BINDINGS:
         if isinstance(binding, Binding) and binding.id:
             yield binding
 
 
-def bound_actions(app: "App[object]", sections: "list[tuple[str, DOMNode]]") -> list[BoundAction]:
+def bound_actions(app: App[object], sections: list[tuple[str, DOMNode]]) -> list[BoundAction]:
     """The bindings of each (title, node) in ``sections``, keys shown as the footer shows them."""
     keymap: dict[str, str] = getattr(app, "keymap", {})
     found = []

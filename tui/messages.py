@@ -17,15 +17,15 @@ if TYPE_CHECKING:
     from engine.models import HistoryEntry, ImageSummary
 
 __all__ = [
-    "ImagesLoaded",
-    "HistoryLoaded",
-    "LayerContentsLoaded",
-    "EfficiencyLoaded",
+    "BuildEnded",
+    "BuildProgress",
     "ContainersLoaded",
     "DiskUsageLoaded",
+    "EfficiencyLoaded",
+    "HistoryLoaded",
+    "ImagesLoaded",
+    "LayerContentsLoaded",
     "StoreChanged",
-    "BuildProgress",
-    "BuildEnded",
 ]
 
 
@@ -33,7 +33,7 @@ __all__ = [
 class ImagesLoaded(Message):
     """A fresh list of images; only the newest matters."""
 
-    images: "tuple[ImageSummary, ...]"
+    images: tuple[ImageSummary, ...]
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, ImagesLoaded)
@@ -44,7 +44,7 @@ class HistoryLoaded(Message):
     """The history rows of one image, newest first."""
 
     image: str
-    rows: "tuple[HistoryEntry, ...]"
+    rows: tuple[HistoryEntry, ...]
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, HistoryLoaded)
@@ -54,7 +54,7 @@ class HistoryLoaded(Message):
 class LayerContentsLoaded(Message):
     """What one layer adds, changes and deletes."""
 
-    contents: "LayerContents"
+    contents: LayerContents
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, LayerContentsLoaded)
@@ -64,7 +64,7 @@ class LayerContentsLoaded(Message):
 class EfficiencyLoaded(Message):
     """An image's wasted space and efficiency."""
 
-    efficiency: "ImageEfficiency"
+    efficiency: ImageEfficiency
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, EfficiencyLoaded)
@@ -74,7 +74,7 @@ class EfficiencyLoaded(Message):
 class ContainersLoaded(Message):
     """A fresh ``ps -a -s`` list; only the newest matters."""
 
-    containers: "tuple[ContainerSummary, ...]"
+    containers: tuple[ContainerSummary, ...]
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, ContainersLoaded)
@@ -84,7 +84,7 @@ class ContainersLoaded(Message):
 class DiskUsageLoaded(Message):
     """A fresh ``system df``; only the newest matters."""
 
-    usage: "DiskUsage"
+    usage: DiskUsage
     names: dict[str, str]
     """Image ID → a name to show for it."""
 

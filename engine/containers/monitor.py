@@ -26,6 +26,7 @@ import signal
 import socket
 import sys
 import time
+import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,27 +104,46 @@ class Monitor:
         idle_since = time.monotonic()
         while True:
             for key, _ in self.selector.select(timeout=0.5):
-                kind, data = key.data
-                getattr(self, "_on_" + kind)(key.fileobj, data)
+                self._handle(key)
             if self.running or self.clients:
                 idle_since = time.monotonic()
             elif time.monotonic() - idle_since > IDLE_SECONDS and self._try_exit():
                 return
 
+    def _handle(self, key: selectors.SelectorKey) -> None:
+        """One event; a bug in handling it is logged, never allowed to take every container down with us."""
+        kind, data = key.data
+        try:
+            getattr(self, "_on_" + kind)(key.fileobj, data)
+        except Exception:  # the monitor's death would SIGKILL every container: log and carry on
+            traceback.print_exc(file=sys.stderr)
+            sys.stderr.flush()
+
     def _try_exit(self) -> bool:
-        """Stop listening, unless a client connected meanwhile (under the spawn lock, so none can slip in)."""
+        """Stop listening and exit, unless a client connected meanwhile.
+
+        The socket is unlinked first (under the spawn lock), so no client can connect after
+        the check; one that connected before it is served and the monitor listens again.
+        """
         from ..store.locks import get_lock
 
         assert self.listener is not None
         with get_lock(self.engine.paths.monitor_file(MONITOR_SPAWN_LOCK)):
-            try:
-                conn, _ = self.listener.accept()
-            except BlockingIOError:
-                os.unlink(self.engine.paths.monitor_file(MONITOR_SOCKET))
-                self.listener.close()
+            os.unlink(self.engine.paths.monitor_file(MONITOR_SOCKET))
+            pending = []
+            while True:
+                try:
+                    pending.append(self.listener.accept()[0])
+                except BlockingIOError:
+                    break
+            self.selector.unregister(self.listener)
+            self.listener.close()
+            if not pending:
                 return True
+            self.listen()
+        for conn in pending:
             self._on_client(conn)
-            return False
+        return False
 
     # -- requests ------------------------------------------------------------
 
@@ -171,8 +191,9 @@ class Monitor:
     def _request_start(self, conn: socket.socket, cid: str, stdin: int | None, wait: bool) -> None:
         try:
             pid = self.start_container(cid, stdin)
-        except BerthError as err:
-            self._reply(conn, {"error": str(err), "exit_code": getattr(err, "exit_code", EXIT_SETUP_FAILED)},
+        except Exception as err:  # OSError too: the client gets a message, the monitor lives on
+            message = str(err) if isinstance(err, BerthError) else f"cannot start the container: {err}"
+            self._reply(conn, {"error": message, "exit_code": getattr(err, "exit_code", EXIT_SETUP_FAILED)},
                         close=True)
             return
         self._reply(conn, {"ok": True, "pid": pid}, close=not wait)
@@ -344,8 +365,11 @@ class Monitor:
             return None
 
     def _after_exit(self, cid: str, config: dict[str, Any], code: int) -> None:
-        """--rm, or a restart policy."""
-        host = self.engine.containers.load_host(cid)
+        """--rm, or a restart policy (unless ``rm -f`` removed the container as it exited)."""
+        try:
+            host = self.engine.containers.load_host(cid)
+        except BerthError:
+            return
         if host.get("AutoRemove"):
             from .remove import remove_container_files
 
@@ -355,8 +379,8 @@ class Monitor:
             self.engine.containers.update(cid, lambda c: c.update(RestartCount=c.get("RestartCount", 0) + 1))
             try:
                 self.start_container(cid, None)
-            except BerthError:
-                pass
+            except Exception as err:
+                print(f"restart of {cid[:12]} failed: {err}", file=sys.stderr, flush=True)
 
     def _event(self, cid: str, action: str, name: str = "") -> None:
         """Tell every berth process (``events``, the app) what changed; a journal failure is not the container's."""

@@ -82,7 +82,7 @@ def canonical_json(value: Any) -> bytes:
 
 
 # Store-side names, under the store root (Docker keeps the same records in image/overlay2/distribution/).
-DISTRIBUTION_DIR = "image/overlay2/distribution"
+DISTRIBUTION_DIR = "image/overlay2/distribution"  # the store's paths.TAR_SPLIT_DIR lives below it
 DOWNLOADS_DIR = DISTRIBUTION_DIR + "/downloads"
 """Blobs of unfinished pulls: ``<hex>.partial`` while arriving, ``<hex>`` once verified."""
 V2METADATA_DIR = DISTRIBUTION_DIR + "/v2metadata-by-diffid/sha256"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import posixpath
 import shutil
 import tarfile
 import tempfile
@@ -15,6 +16,7 @@ from ..errors import ArchiveError
 
 __all__ = ["ArchiveSource", "DirSource", "TarSource", "open_source"]
 
+_MAX_LINKS = 8
 _CONFIG_LIMIT = 64 << 20  # manifests, indexes and configs are small; refuse to buffer a huge "config"
 
 
@@ -51,7 +53,12 @@ class DirSource:
         self.root = root
 
     def _path(self, name: str) -> str:
-        return os.path.join(self.root, clean_name(name))
+        """The file's path; a symlink may point elsewhere in the layout, never out of it."""
+        path = os.path.join(self.root, clean_name(name))
+        real, root = os.path.realpath(path), os.path.realpath(self.root)
+        if os.path.commonpath([real, root]) != root:
+            raise ArchiveError(f"{name} in {self.root} links to a file outside the layout")
+        return path
 
     def exists(self, name: str) -> bool:
         return os.path.isfile(self._path(name))
@@ -73,7 +80,8 @@ class TarSource:
         self.label = label
         try:
             self._tar = tarfile.open(fileobj=fileobj, mode="r:")  # noqa: SIM115 (reads fileobj, which the caller owns)
-            self._members = {clean_name(m.name): m for m in self._tar.getmembers() if m.isreg()}
+            self._members = {clean_name(m.name): m for m in self._tar.getmembers()
+                             if m.isreg() or m.issym() or m.islnk()}
         except (tarfile.TarError, EOFError, OSError) as err:
             raise ArchiveError(f"{label}: not a readable tar archive ({err})") from err
 
@@ -90,10 +98,18 @@ class TarSource:
         return stream
 
     def _member(self, name: str) -> tarfile.TarInfo:
-        try:
-            return self._members[clean_name(name)]
-        except KeyError:
-            raise ArchiveError(f"{self.label}: {name} is missing from the archive") from None
+        """The regular file ``name`` is, following links inside the archive (``docker save`` before 25
+        wrote a layer shared by two images once, and a symlink to it in the other image's dir)."""
+        current = clean_name(name)
+        for _ in range(_MAX_LINKS):
+            member = self._members.get(current)
+            if member is None:
+                raise ArchiveError(f"{self.label}: {name} is missing from the archive")
+            if member.isreg():
+                return member
+            base = posixpath.dirname(current) if member.issym() else ""
+            current = clean_name(posixpath.normpath(posixpath.join(base, member.linkname)))
+        raise ArchiveError(f"{self.label}: {name}: too many levels of links")
 
 
 @contextmanager

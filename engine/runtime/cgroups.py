@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -50,14 +51,25 @@ def _read(path: str) -> str:
         return ""
 
 
+# A v1 cgroup stays busy for a moment after its last task is reaped: retry rmdir this long.
+_RMDIR_RETRY_SECONDS = 0.5
+
+
 def _rmdir(path: str) -> None:
-    try:
-        os.rmdir(path)
-    except FileNotFoundError:
-        pass
-    except OSError as err:
-        if err.errno != errno.EBUSY:
-            raise
+    """Remove an empty cgroup dir; give up quietly if it is still busy after a short while."""
+    deadline = time.monotonic() + _RMDIR_RETRY_SECONDS
+    while True:
+        try:
+            os.rmdir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError as err:
+            if err.errno != errno.EBUSY:
+                raise
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.005)
 
 
 class Cgroup:

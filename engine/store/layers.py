@@ -172,6 +172,8 @@ class LayerStore:
             layer = self.get(chain_id)
             atomic.remove_tree(self.paths.layer_record(_hex(chain_id)))
             remove_layer_dir(self.paths, layer.cache_id)
+            if not any(self.get(other).diff_id == layer.diff_id for other in self.list()):
+                _unlink_quietly(self.paths.tar_split(layer.diff_id))
 
 
 def remove_layer_dir(paths: StorePaths, cache_id: str) -> None:
@@ -226,6 +228,13 @@ def _record(diff_id: str, cache_id: str, size: int, parent: str | None) -> dict[
     if parent is not None:
         files[LAYER_PARENT_FILE] = parent
     return files
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _read(directory: str, name: str) -> str:

@@ -33,6 +33,8 @@ IMAGEDB_METADATA = os.path.join(IMAGE_DIR, "imagedb", "metadata", "sha256")
 LAYERDB = os.path.join(IMAGE_DIR, "layerdb", "sha256")
 LAYERDB_MOUNTS = os.path.join(IMAGE_DIR, "layerdb", "mounts")
 REPOSITORIES_FILE = os.path.join(IMAGE_DIR, "repositories.json")
+# How each layer's original tar was laid out, so save/push give back the same bytes.
+TAR_SPLIT_DIR = os.path.join(IMAGE_DIR, "distribution", "tar-split")
 
 # Files of one layerdb record (layerdb/sha256/<chain-id>/).
 LAYER_DIFF_FILE = "diff"
@@ -140,6 +142,13 @@ class StorePaths:
 
     def image_metadata_dir(self, image_hex: str) -> str:
         return self._p(IMAGEDB_METADATA, image_hex)
+
+    @property
+    def tar_splits(self) -> str:
+        return self._p(TAR_SPLIT_DIR)
+
+    def tar_split(self, diff_id: str) -> str:
+        return self._p(TAR_SPLIT_DIR, diff_id.removeprefix("sha256:") + ".gz")
 
     @property
     def repositories(self) -> str:

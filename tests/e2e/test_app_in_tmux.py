@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import subprocess
 import sys
@@ -11,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from engine.errors import BerthError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -59,7 +62,7 @@ def test_app_shows_real_images_and_quits_on_q(engine, busybox_tar: Path, termina
         image_id = engine.image_import(f, source_name="rootfs.tar", ref="seed/xenial:16.04")
     screen = terminal.wait_for("seed/xenial")
     assert image_id[7:19] in screen and "16.04" in screen
-    assert "q Quit" in screen
+    terminal.wait_for("q Quit")  # the footer follows focus, which moves to the table once it has rows
     terminal.keys("q")
     assert "berth-exited-0" in terminal.wait_for("berth-exited-")
 
@@ -71,3 +74,58 @@ def test_empty_store_bootstrap_key(terminal: Terminal) -> None:
     assert "latest" in screen
     terminal.keys("q")
     terminal.wait_for("berth-exited-0")
+
+
+def test_number_keys_help_and_quit(engine, terminal: Terminal) -> None:
+    from tests.tui.test_app import make_fixed_store
+
+    make_fixed_store(engine)
+    terminal.wait_for("web ")
+    terminal.keys("Enter")
+    assert "efficiency 100.0%" in terminal.wait_for("efficiency")
+    terminal.keys("3")
+    terminal.wait_for("No containers yet")
+    terminal.keys("4")
+    assert "Build Cache" in terminal.wait_for("Local Volumes")
+    terminal.keys("5")
+    terminal.wait_for("Choose a container in panel 3")
+    terminal.keys("?")
+    screen = terminal.wait_for("berth keys")
+    assert "Quit (asks first while a build runs)" in screen
+    terminal.keys("Escape")
+    terminal.wait_for("5 Logs")
+    terminal.keys("Tab")  # Logs → Images
+    terminal.wait_for("REPOSITORY")
+    terminal.keys("q")
+    assert "berth-exited-0" in terminal.wait_for("berth-exited-")
+
+
+def test_run_watch_log_stop_and_remove(engine, terminal: Terminal) -> None:
+    from engine.containers.options import CreateOptions
+
+    engine.image_bootstrap("busybox:latest")
+    terminal.wait_for("busybox")
+    terminal.keys("3")
+    terminal.wait_for("No containers yet")
+    # As `berth run -d` in another terminal: the panel shows it on its own.
+    cid = engine.container_create(CreateOptions(image="busybox:latest", name="e2e-tick",
+                                                cmd=("sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done")))
+    try:
+        engine.container_start(cid)
+        assert "Up " in terminal.wait_for("e2e-tick")
+        terminal.keys("l")
+        terminal.wait_for("tick 3")
+        terminal.keys("3")
+        terminal.wait_for("CONTAINER ID")
+        terminal.keys("x")
+        terminal.wait_for("Exited (", timeout=30)
+        terminal.keys("d")
+        terminal.wait_for("Remove container e2e-tick?")
+        terminal.keys("y")
+        terminal.wait_for("No containers yet")
+        assert engine.container_list(all=True) == []
+        terminal.keys("q")
+        terminal.wait_for("berth-exited-0")
+    finally:
+        with contextlib.suppress(BerthError):  # the test removed it already
+            engine.container_remove(cid, force=True)

@@ -349,6 +349,22 @@ def test_isolation_seen_from_inside(cengine) -> None:  # type: ignore[no-untyped
     lines = text.splitlines()
     assert lines[:3] == ["mount-denied", "sys-denied", "kcore-masked"]
     assert set(lines[3].split()) >= {"null", "zero", "full", "random", "urandom", "tty", "pts", "shm", "mqueue"}
-    assert int(lines[4]) == 4  # header, sh, ps, wc: nothing of the host's
+    assert 4 <= int(lines[4]) <= 6  # header, sh, ps, wc (a pipeline's child not yet reaped): none of the host's
     assert lines[5].split() == ["CapBnd:", "00000000a80425fb"]  # Docker's default set
     assert lines[6].split() == ["NoNewPrivs:", "1"]
+
+
+def test_racing_removals_never_take_the_monitor_down(cengine) -> None:  # type: ignore[no-untyped-def]
+    keeper = start_d(cengine, "sleep", "100")
+    pid = monitor_pid(cengine)
+    for _ in range(8):
+        cid = start_d(cengine, "sleep", "100", restart="always")
+        cengine.container_remove(cid, force=True)
+        cid = start_d(cengine, "sh", "-c", "exit 3", auto_remove=True)
+        try:
+            cengine.container_remove(cid, force=True)
+        except ContainerNotFound:
+            pass
+    assert monitor_pid(cengine) == pid
+    assert cengine.containers.load(keeper)["State"]["Running"]
+    assert [s.id for s in cengine.container_list(all=True)] == [keeper]

@@ -133,6 +133,19 @@ def test_load_an_oci_layout_dir_without_manifest_json(engine: Any, app: str, tmp
     assert [(i.id, i.refs) for i in other.image_load(str(layout))] == [(app, ("app:1",))]
 
 
+def test_a_layout_dir_symlink_out_of_the_layout_is_refused(engine: Any, app: str, tmp_path: Path) -> None:
+    out = _save(engine, ["app:1"], tmp_path / "app.tar")
+    layout = tmp_path / "layout"
+    layout.mkdir()
+    subprocess.run(["tar", "-C", str(layout), "-xf", str(out)], check=True)
+    (layout / "oci-layout").unlink()
+    (layout / "manifest.json").unlink()
+    (layout / "index.json").rename(tmp_path / "index.json")
+    (layout / "index.json").symlink_to(tmp_path / "index.json")
+    with pytest.raises(ArchiveError, match="outside the layout"):
+        _fresh(tmp_path, "other").image_load(str(layout))
+
+
 def test_load_gzip_of_an_archive_and_from_stdin(engine: Any, app: str, tmp_path: Path) -> None:
     out = _save(engine, ["app:1"], tmp_path / "app.tar")
     other = _fresh(tmp_path, "other")
@@ -166,6 +179,32 @@ def _write_tar(path: Path, entries: dict[str, bytes]) -> None:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
+
+
+def test_legacy_form_with_a_shared_layer_as_a_symlink(engine: Any, app: str, tmp_path: Path) -> None:
+    """Old ``docker save`` wrote a layer two images share once, and a symlink in the second image's dir."""
+    legacy = _legacy_archive(engine, app, tmp_path / "legacy.tar")
+    base_id = engine.image_resolve("busybox")
+    (entry,) = json_member(legacy, "manifest.json")
+    with tarfile.open(legacy) as tin, tarfile.open(tmp_path / "linked.tar", "w") as tout:
+        for member in tin.getmembers():
+            if member.name != "manifest.json":
+                tout.addfile(member, tin.extractfile(member) if member.isreg() else None)
+        link = tarfile.TarInfo("f" * 64 + "/layer.tar")
+        link.type, link.linkname = tarfile.SYMTYPE, "../" + entry["Layers"][0]
+        tout.addfile(link)
+        config = engine.imagedb.get(base_id)
+        info = tarfile.TarInfo(base_id[7:] + ".json")
+        info.size = len(config)
+        tout.addfile(info, io.BytesIO(config))
+        manifest = [entry, {"Config": base_id[7:] + ".json", "RepoTags": ["base:old"], "Layers": [link.name]}]
+        data = json.dumps(manifest).encode()
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(data)
+        tout.addfile(info, io.BytesIO(data))
+    other = _fresh(tmp_path, "other")
+    assert {(i.id, i.refs) for i in other.image_load(str(tmp_path / "linked.tar"))} == \
+        {(app, ("old:form",)), (base_id, ("base:old",))}
 
 
 def test_load_the_pre_2023_docker_save_form(engine: Any, app: str, tmp_path: Path) -> None:

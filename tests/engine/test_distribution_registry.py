@@ -133,25 +133,28 @@ def _get_manifest(registry: Registry, repo: str, ref: str) -> dict[str, Any]:
         return value
 
 
-def _put_index(registry: Registry, repo: str, tag: str, platforms: list[tuple[str, str]]) -> None:
+def _put_index(registry: Registry, repo: str, tag: str, platforms: list[tuple[str, str]],
+               media_type: str = "application/vnd.oci.image.index.v1+json") -> None:
     """An OCI index under ``tag`` whose entries (one per platform) all point at the manifest of ``1``."""
     req = urllib.request.Request(f"http://{registry.host}/v2/{repo}/manifests/1", method="HEAD", headers={
         "Accept": "application/vnd.docker.distribution.manifest.v2+json"})
     with urllib.request.urlopen(req, timeout=10) as response:
         digest, size = response.headers["Docker-Content-Digest"], int(response.headers["Content-Length"])
-    index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [
+    index = json.dumps({"schemaVersion": 2, "mediaType": media_type, "manifests": [
         {"mediaType": "application/vnd.docker.distribution.manifest.v2+json", "digest": digest, "size": size,
          "platform": {"os": os_, "architecture": arch}} for os_, arch in platforms]}).encode()
     put = urllib.request.Request(f"http://{registry.host}/v2/{repo}/manifests/{tag}", data=index, method="PUT",
-                                 headers={"Content-Type": "application/vnd.oci.image.index.v1+json"})
+                                 headers={"Content-Type": media_type})
     urllib.request.urlopen(put, timeout=10).close()
 
 
+@pytest.mark.parametrize("media_type", ["application/vnd.oci.image.index.v1+json",
+                                        "application/vnd.docker.distribution.manifest.list.v2+json"])
 def test_an_index_picks_linux_amd64_by_default_and_platform_chooses(pushed: tuple[str, str], registry: Registry,
-                                                                    tmp_path: Path) -> None:
+                                                                    tmp_path: Path, media_type: str) -> None:
     image_id, _ = pushed
-    _put_index(registry, "team/app", "multi", [("linux", "arm64"), ("linux", "amd64")])
-    _put_index(registry, "team/app", "armonly", [("linux", "arm64"), ("windows", "amd64")])
+    _put_index(registry, "team/app", "multi", [("linux", "arm64"), ("linux", "amd64")], media_type)
+    _put_index(registry, "team/app", "armonly", [("linux", "arm64"), ("windows", "amd64")], media_type)
     other = _fresh(tmp_path, "other")
     assert other.image_pull(f"{registry.host}/team/app:multi").image_id == image_id
     with pytest.raises(PlatformNotFound, match="linux/amd64.*linux/arm64, windows/amd64"):

@@ -128,3 +128,28 @@ def test_no_ui_library_in_layer_contents() -> None:
     code = "import sys, engine.layer_contents; print([m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_hard_links_count_their_bytes_once(engine) -> None:  # type: ignore[no-untyped-def]
+    """busybox's applets are hard links to one binary: its bytes are written once, not once per name."""
+    from engine import reference
+    from engine.importer import base_config
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        data = b"b" * 1000
+        info = tarfile.TarInfo("bin/busybox")
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+        for name in ("bin/sh", "bin/ls"):
+            link = tarfile.TarInfo(name)
+            link.type, link.linkname = tarfile.LNKTYPE, "bin/busybox"
+            tf.addfile(link)
+    layer = engine.layers.register(io.BytesIO(buf.getvalue()), None, archive_name="links")
+    config = base_config("2025-11-28T00:00:00Z")
+    config["rootfs"]["diff_ids"] = [layer.diff_id]
+    engine._importer.commit_config(config, reference.parse("links:1"))
+    eff = engine.image_efficiency("links:1")
+    assert eff.written == 1000 and eff.efficiency == 1.0
+    contents = engine.image_layer_contents("links:1", layer.chain_id)
+    assert contents.added_bytes == 1000

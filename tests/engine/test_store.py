@@ -117,3 +117,16 @@ def test_layer_reuse_is_recorded_once(engine, busybox_tar: Path) -> None:
             engine.image_import(f, source_name=name, ref=name)
     assert len(engine.layers.list()) == 1
     assert len({s.id for s in engine.image_list()}) == 3
+
+
+def test_an_imported_gnu_tar_saves_byte_for_byte(engine, busybox_tar: Path, tmp_path: Path) -> None:
+    """import keeps the layer's tar-split, so save can give back the exact tar it was given."""
+    with open(busybox_tar, "rb") as f:
+        engine.image_import(f, source_name="gnu", ref="gnu:1")
+    out = tmp_path / "saved.tar"
+    with open(out, "wb") as f:
+        engine.image_save(["gnu:1"], f)
+    with tarfile.open(out) as saved:
+        manifest = json.load(saved.extractfile("manifest.json"))  # type: ignore[arg-type]
+        layer = saved.extractfile(manifest[0]["Layers"][0]).read()  # type: ignore[union-attr]
+    assert layer == busybox_tar.read_bytes()

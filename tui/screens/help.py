@@ -21,7 +21,7 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close", id="help.close")]
 
-    def __init__(self, actions: "list[BoundAction]", keymap_path: str | None) -> None:
+    def __init__(self, actions: list[BoundAction], keymap_path: str | None) -> None:
         super().__init__()
         self.actions = actions
         """From ``BerthApp.bound_actions``."""

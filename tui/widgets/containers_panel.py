@@ -39,7 +39,7 @@ It shows up here within a second.
 """
 
 
-def container_status(c: "ContainerSummary", now: float) -> str:
+def container_status(c: ContainerSummary, now: float) -> str:
     """Docker's STATUS column: ``Up 3 seconds``, ``Exited (0) 2 seconds ago``, ``Created``."""
     if c.state == "running":
         return "Up " + human_duration(max(0.0, now - c.started_at))
@@ -52,7 +52,7 @@ def container_status(c: "ContainerSummary", now: float) -> str:
     return f"Exited ({c.exit_code}) {since(c.finished_at, now)}"
 
 
-def _cells(c: "ContainerSummary", now: float) -> tuple[str, ...]:
+def _cells(c: ContainerSummary, now: float) -> tuple[str, ...]:
     image = c.image[7:19] if c.image.startswith("sha256:") else c.image
     command = c.command if len(c.command) <= _COMMAND_WIDTH else c.command[: _COMMAND_WIDTH - 1] + "…"
     size = "" if c.size_rw is None else f"{human_size(c.size_rw)} (virtual {human_size(c.size_root_fs or 0)})"
@@ -92,10 +92,7 @@ class ContainersPanel(Vertical):
         yield table
         yield Static(EMPTY_HELP, id="containers-empty")
 
-    def on_mount(self) -> None:
-        self.query_one(FilterBar).display = False
-
-    def show(self, containers: "tuple[ContainerSummary, ...]", now: float) -> None:
+    def show(self, containers: tuple[ContainerSummary, ...], now: float) -> None:
         self.containers = containers
         self.tick(now)
 
@@ -113,12 +110,12 @@ class ContainersPanel(Vertical):
         self.query_one("#containers-empty").display = not self.containers
         table.display = bool(self.containers)
 
-    def selected(self) -> "ContainerSummary | None":
+    def selected(self) -> ContainerSummary | None:
         key = selected_key(self.query_one("#containers-table", DataTable))
         return next((c for c in self.containers if c.id == key), None)
 
-    @on(FilterBar.Changed)
-    def _filter(self, event: FilterBar.Changed) -> None:
+    @on(FilterBar.Filtered)
+    def _filter(self, event: FilterBar.Filtered) -> None:
         event.stop()
         self.filter_text = event.text
         self.tick(self.now)

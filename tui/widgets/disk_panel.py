@@ -66,7 +66,7 @@ class DiskPanel(Vertical):
             images.add_column(label, key=key)
         yield images
 
-    def show(self, usage: "DiskUsage", names: dict[str, str]) -> None:
+    def show(self, usage: DiskUsage, names: dict[str, str]) -> None:
         rows = {row.type: (row.type, str(row.total), str(row.active), human_size(row.size),
                            _reclaimable(row.size, row.reclaimable)) for row in usage.rows}
         sync_rows(self.query_one("#disk-summary", DataTable), [c for c, _ in _SUMMARY], rows)

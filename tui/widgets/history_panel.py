@@ -34,6 +34,10 @@ _EMPTY_MARK = "—"
 """SIZE of a step that made no layer (ENV, CMD, LABEL…)."""
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 class HistoryPanel(Vertical):
     """The selected image's steps (top) and the highlighted layer's tree of changes (bottom)."""
 
@@ -73,12 +77,17 @@ class HistoryPanel(Vertical):
 
     # -- data in ---------------------------------------------------------------
 
-    def show_history(self, image: str, rows: "tuple[HistoryEntry, ...]", now: float) -> None:
+    def begin(self, image: str) -> None:
+        """Another image is coming: forget the last one's figures and tree."""
         if image != self.image:
-            self.efficiency = None
+            self.image, self.rows, self.efficiency = image, (), None
             self.query_one("#layer-tree", Tree).clear()
             self.query_one("#layer-summary", Static).update("")
-        self.image, self.rows, self.now = image, rows, now
+            self._title()
+
+    def show_history(self, image: str, rows: tuple[HistoryEntry, ...], now: float) -> None:
+        self.begin(image)
+        self.rows, self.now = rows, now
         wanted = {}
         for index, row in enumerate(rows):
             created_by = row.created_by.replace("\t", " ")
@@ -90,19 +99,19 @@ class HistoryPanel(Vertical):
         sync_rows(self.query_one("#history-table", DataTable), [c for c, _ in _COLUMNS], wanted)
         self._title()
 
-    def show_efficiency(self, efficiency: "ImageEfficiency") -> None:
+    def show_efficiency(self, efficiency: ImageEfficiency) -> None:
         self.efficiency = efficiency
         self._title()
 
     def _title(self) -> None:
         layers = sum(1 for r in self.rows if not r.empty_layer)
-        text = f"{self.image}: {len(self.rows)} steps, {layers} layers"
+        text = f"{self.image}: {_count(len(self.rows), 'step')}, {_count(layers, 'layer')}"
         if self.efficiency is not None:
             e = self.efficiency
             text += f" · wasted {human_size(e.wasted)} · efficiency {e.efficiency * 100:.1f}%"
         self.query_one("#history-title", Static).update(text)
 
-    def show_contents(self, contents: "LayerContents") -> None:
+    def show_contents(self, contents: LayerContents) -> None:
         summary = (f"layer {short_id(contents.chain_id)}: "
                    f"+{contents.added} {human_size(contents.added_bytes)}  "
                    f"~{contents.changed} {human_size(contents.changed_bytes)}  "
@@ -114,7 +123,7 @@ class HistoryPanel(Vertical):
         self._add_children(tree.root)
         tree.root.expand()
 
-    def _label(self, node: "FileNode") -> Text:
+    def _label(self, node: FileNode) -> Text:
         kinds = {"A": "history-panel--added", "C": "history-panel--changed", "D": "history-panel--deleted"}
         label = Text()
         kind = node.kind or " "
@@ -124,7 +133,7 @@ class HistoryPanel(Vertical):
         label.append(node.name + ("/" if node.is_dir else ""), style=style)
         return label
 
-    def _add_children(self, parent: "TreeNode[FileNode]") -> None:
+    def _add_children(self, parent: TreeNode[FileNode]) -> None:
         """Add one level; deeper levels are added when a dir is expanded, so a huge layer stays cheap."""
         assert parent.data is not None
         for child in parent.data.children:
@@ -141,7 +150,7 @@ class HistoryPanel(Vertical):
 
     # -- selection -------------------------------------------------------------
 
-    def selected_row(self) -> "HistoryEntry | None":
+    def selected_row(self) -> HistoryEntry | None:
         key = selected_key(self.query_one("#history-table", DataTable))
         return None if key is None else self.rows[int(key)]
 

@@ -42,6 +42,7 @@ class ImagesTable(Vertical):
         Binding("enter", "history", "History", id="images.history", tooltip="The selected image's layers"),
         Binding("slash", "filter", "Filter", id="images.filter", tooltip="Filter images as you type"),
         Binding("n", "build", "Build", id="images.build", tooltip="Build an image from a Dockerfile"),
+        Binding("R", "run", "Run", id="images.run", tooltip="Run a detached container of the selected image"),
         Binding("t", "tag", "Tag", id="images.tag", tooltip="Give the selected image another name"),
         Binding("d", "remove", "Remove", id="images.remove", tooltip="Remove the selected tag (asks first)"),
         Binding("p", "prune", "Prune", id="images.prune", tooltip="Remove dangling images (shows what goes)"),
@@ -63,10 +64,7 @@ class ImagesTable(Vertical):
         yield table
         yield Static(EMPTY_HELP, id="images-empty")
 
-    def on_mount(self) -> None:
-        self.query_one(FilterBar).display = False
-
-    def show(self, images: "tuple[ImageSummary, ...]", now: float | None = None) -> None:
+    def show(self, images: tuple[ImageSummary, ...], now: float | None = None) -> None:
         self.images = images
         self.now = time.time() if now is None else now
         self._render_rows()
@@ -98,8 +96,8 @@ class ImagesTable(Vertical):
         event.stop()
         self.action_history()
 
-    @on(FilterBar.Changed)
-    def _filter(self, event: FilterBar.Changed) -> None:
+    @on(FilterBar.Filtered)
+    def _filter(self, event: FilterBar.Filtered) -> None:
         event.stop()
         self.filter_text = event.text
         self._render_rows()
@@ -118,6 +116,10 @@ class ImagesTable(Vertical):
 
     def action_build(self) -> None:
         self.app.open_build()  # type: ignore[attr-defined]
+
+    def action_run(self) -> None:
+        if (chosen := self.selected()) is not None:
+            self.app.run_container(chosen[1])  # type: ignore[attr-defined]
 
     def action_tag(self) -> None:
         if (chosen := self.selected()) is not None:

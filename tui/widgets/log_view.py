@@ -35,12 +35,14 @@ if TYPE_CHECKING:
     from engine import Engine
     from engine.containers.logs import LogEntry
 
-__all__ = ["LogBuffer", "LogFollower", "LogView", "LogsPanel", "LogGrew"]
+__all__ = ["LogBuffer", "LogFollower", "LogGrew", "LogView", "LogsPanel"]
 
 MAX_LINES = 100_000
 """Lines kept in memory; older ones are dropped a tenth at a time (memory stays bounded)."""
 POST_INTERVAL = 0.05
 """The follower tells the view about new lines at most this often (20 Hz is smooth and cheap)."""
+STATUS_INTERVAL = 0.25
+"""Seconds between redraws of the status line while lines pour in."""
 TIMESTAMP_WIDTH = 31
 """``2025-11-28T02:40:00.123456789Z `` as the json-file log writes it, plus a space."""
 
@@ -55,7 +57,7 @@ class LogBuffer:
         """Lines dropped from the front to keep memory bounded."""
         self.lock = threading.Lock()
 
-    def extend(self, entries: "list[LogEntry]") -> None:
+    def extend(self, entries: list[LogEntry]) -> None:
         with self.lock:
             self.lines.extend(entries)
             if len(self.lines) > self.max_lines:
@@ -86,7 +88,7 @@ class LogFollower:
     exit) waiting; a daemon thread just stops at its next line.
     """
 
-    def __init__(self, engine: "Engine", container_id: str, buffer: LogBuffer,
+    def __init__(self, engine: Engine, container_id: str, buffer: LogBuffer,
                  grew: Callable[[LogGrew], None], failed: Callable[[BaseException], None]) -> None:
         self.engine, self.container_id, self.buffer = engine, container_id, buffer
         self.grew, self.failed = grew, failed
@@ -146,9 +148,13 @@ class LogView(ScrollView, can_focus=True):
         self.measured = 0
         """Lines whose width has been measured."""
         self._cache: LRUCache[tuple[int, int, int], Strip] = LRUCache(1024)
+        self.match: int | None = None
+        """The line of the current search match."""
+        self.dropped_seen = 0
+        """``buffer.dropped`` when last measured: how far indexes have shifted since."""
 
     def reset(self, buffer: LogBuffer) -> None:
-        self.buffer, self.width, self.measured = buffer, 0, 0
+        self.buffer, self.width, self.measured, self.dropped_seen = buffer, 0, 0, buffer.dropped
         self._cache.clear()
         self.virtual_size = Size(0, 0)
         self.scroll_to(0, 0, animate=False)
@@ -158,8 +164,14 @@ class LogView(ScrollView, can_focus=True):
         """The buffer holds ``lines`` lines now: measure the new ones and follow the end."""
         extra = TIMESTAMP_WIDTH if self.timestamps else 0
         snapshot = self.buffer.lines
-        if self.measured > len(snapshot):  # the buffer dropped its front
-            self.measured = 0
+        dropped = self.buffer.dropped - self.dropped_seen
+        if dropped:  # the buffer dropped its front: every index moved down by that much
+            self.dropped_seen = self.buffer.dropped
+            self.measured = max(0, self.measured - dropped)
+            if self.match is not None:
+                self.match = self.match - dropped if self.match >= dropped else None
+            if not self.follow:
+                self.scroll_to(y=max(0, self.scroll_offset.y - dropped), animate=False)
             self._cache.clear()
         for entry in snapshot[self.measured:lines]:
             self.width = max(self.width, len(entry.log) + extra)
@@ -176,6 +188,7 @@ class LogView(ScrollView, can_focus=True):
         self.refresh()
 
     def watch_search(self) -> None:
+        self.match = None
         self._cache.clear()
         self.refresh()
 
@@ -196,7 +209,7 @@ class LogView(ScrollView, can_focus=True):
             self._cache[key] = strip
         return strip
 
-    def _render_entry(self, entry: "LogEntry") -> Strip:
+    def _render_entry(self, entry: LogEntry) -> Strip:
         base = self.rich_style
         style = base + self.get_component_rich_style("log-view--stderr") if entry.stream == "stderr" else base
         segments: list[Segment] = []
@@ -236,18 +249,25 @@ class LogView(ScrollView, can_focus=True):
         self.follow = True
         super().action_scroll_end()
 
-    def find(self, forward: bool) -> int | None:
-        """Scroll so the next (or previous) line holding the search text is in view, a few lines down."""
-        if not self.search:
+    def find(self, forward: bool, start: int | None = None) -> int | None:
+        """Scroll to the next (or previous) line holding the search text, wrapping around; its index.
+
+        From ``start`` when given (a new search starts where the user was looking),
+        else from the last match. The match sits a third of the way down the view,
+        so the lines before it stay visible.
+        """
+        if not self.search or not self.measured:
             return None
-        lines = self.buffer.lines
-        current = getattr(self, "_match", self.scroll_offset.y - 1)
-        order = range(current + 1, self.measured) if forward else range(min(current, self.measured) - 1, -1, -1)
+        lines, count = self.buffer.lines, self.measured
+        if start is None:
+            start = (self.match + (1 if forward else -1)) if self.match is not None else self.scroll_offset.y
+        start = min(max(start, 0), count - 1)
+        order = ([*range(start, count), *range(start)] if forward
+                 else [*range(start, -1, -1), *range(count - 1, start, -1)])
         for index in order:
             if self.search in lines[index].log.lower():
-                self._match = index
+                self.match = index
                 self.follow = False
-                # Keep context: the match sits a third of the way down, not at the top edge.
                 self.scroll_to(y=max(0, index - self.size.height // 3), animate=False)
                 return index
         return None
@@ -275,6 +295,8 @@ class LogsPanel(Vertical):
         self.container_id = ""
         self.follower: LogFollower | None = None
         self.ended = False
+        self.search_from = 0
+        self.status_at = 0.0
 
     def compose(self) -> ComposeResult:
         yield Static("Choose a container in panel 3 and press l.", id="logs-status", markup=False)
@@ -282,9 +304,16 @@ class LogsPanel(Vertical):
         yield LogView(id="log-view")
 
     def on_mount(self) -> None:
-        self.query_one(FilterBar).display = False
+        # The follower posts at most every POST_INTERVAL, so a burst's last lines wait for this look.
+        self.set_interval(0.2, self._catch_up)
 
-    def follow_container(self, engine: "Engine", container_id: str, name: str) -> None:
+    def _catch_up(self) -> None:
+        view = self.query_one(LogView)
+        if self.follower is not None and len(view.buffer) != view.measured:
+            view.grow(len(view.buffer))
+            self._status()
+
+    def follow_container(self, engine: Engine, container_id: str, name: str) -> None:
         """Show ``container_id``'s log from its last MAX_LINES lines, then follow it."""
         if container_id == self.container_id and self.follower is not None and not self.ended:
             return
@@ -314,9 +343,12 @@ class LogsPanel(Vertical):
         event.stop()
         self.ended = self.ended or event.ended
         self.query_one(LogView).grow(event.lines)
-        self._status()
+        # The status line's text changes with every batch; redrawing it 4 times a second is plenty.
+        if event.ended or time.monotonic() - self.status_at >= STATUS_INTERVAL:
+            self._status()
 
     def _status(self, extra: str = "") -> None:
+        self.status_at = time.monotonic()
         view = self.query_one(LogView)
         if not self.container_id:
             return
@@ -325,17 +357,16 @@ class LogsPanel(Vertical):
         if view.timestamps:
             text += " · timestamps"
         if view.search:
-            text += f" · /{view.search}"
+            text += f" · /{view.search} " + (f"at line {view.match + 1:,}" if view.match is not None else "(no match)")
         self.query_one("#logs-status", Static).update(text + (f" · {extra}" if extra else ""))
 
-    @on(FilterBar.Changed)
-    def _search_changed(self, event: FilterBar.Changed) -> None:
+    @on(FilterBar.Filtered)
+    def _search_changed(self, event: FilterBar.Filtered) -> None:
         event.stop()
         view = self.query_one(LogView)
         view.search = event.text
-        view.__dict__.pop("_match", None)
         if event.text:
-            found = view.find(forward=True)
+            found = view.find(forward=True, start=self.search_from)
             self._status(f"{view.count_matches():,} matching lines" if found is not None else "no match")
         else:
             self._status()
@@ -346,15 +377,17 @@ class LogsPanel(Vertical):
         self.query_one(LogView).focus()
 
     def action_search(self) -> None:
+        self.search_from = self.query_one(LogView).scroll_offset.y
+        """A new search looks from the top line on screen when ``/`` was pressed."""
         self.query_one(FilterBar).open()
 
     def action_next_match(self) -> None:
         if self.query_one(LogView).find(forward=True) is None:
-            self._status("no more matches")
+            self._status("no match")
 
     def action_previous_match(self) -> None:
         if self.query_one(LogView).find(forward=False) is None:
-            self._status("no earlier match")
+            self._status("no match")
 
     def action_toggle_follow(self) -> None:
         view = self.query_one(LogView)

@@ -6,11 +6,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
-__all__ = ["sync_rows", "selected_key"]
+__all__ = ["selected_key", "sync_rows"]
 
 
-def sync_rows(table: "DataTable[str]", columns: Sequence[str], wanted: Mapping[str, Sequence[Any]]) -> None:
+def sync_rows(table: DataTable[str], columns: Sequence[str], wanted: Mapping[str, Sequence[Any]]) -> None:
     """Remove rows not wanted, update changed cells, add new rows, then order rows as ``wanted`` is ordered.
 
     The cursor stays on the same row key when that row survives.
@@ -36,11 +37,11 @@ def _plain(cells: Sequence[Any]) -> tuple[str, ...]:
     return tuple(str(c) for c in cells)
 
 
-def selected_key(table: "DataTable[str]") -> str | None:
+def selected_key(table: DataTable[str]) -> str | None:
     """The key of the row under the cursor, or None for an empty table."""
     if not table.row_count:
         return None
     try:
         return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
-    except Exception:  # the cursor points past a row just removed
+    except (CellDoesNotExist, RowDoesNotExist):  # the cursor points past a row just removed
         return None

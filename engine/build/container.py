@@ -15,7 +15,6 @@ import dataclasses
 import os
 import secrets
 import select
-import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -141,11 +140,13 @@ class BuildContainer:
         workdir = resolve_in_root(self.rootfs, cwd)
         if not os.path.isdir(workdir):
             os.makedirs(workdir, 0o755)  # Docker creates a missing WORKDIR when the container starts
-        with tempfile.TemporaryDirectory(prefix="berth-build-") as tmp:
-            spec = ProcessSpec(rootfs=self.rootfs, argv=list(argv), env=list(env), cwd=cwd, user=user,
-                               hostname=self.container_id[:12], mounts=_etc_mounts(tmp, self.container_id[:12]),
-                               no_new_privileges=False)  # as Docker's build containers: setuid works
-            return _run_streaming(spec, output, cancel)
+        # Beside the container's layer, so a killed build leaves nothing outside the store.
+        files = os.path.join(self.engine.paths.layer_dir(self.mount_id), "etc-files")
+        os.makedirs(files, exist_ok=True)
+        spec = ProcessSpec(rootfs=self.rootfs, argv=list(argv), env=list(env), cwd=cwd, user=user,
+                           hostname=self.container_id[:12], mounts=_etc_mounts(files, self.container_id[:12]),
+                           no_new_privileges=False)  # as Docker's build containers: setuid works
+        return _run_streaming(spec, output, cancel)
 
 
 def _etc_mounts(tmp: str, hostname: str) -> list[BindMount]:

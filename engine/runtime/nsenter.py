@@ -108,10 +108,10 @@ def _command(spec: ProcessSpec, report: int) -> NoReturn:
             user = process._resolve_user(spec.user)
             process._enter_cwd(spec.cwd)
             capabilities.drop_bounding_set(capabilities.capability_numbers(spec.capabilities))
+            seccomp.install_filter()  # before dropping root, while CAP_SYS_ADMIN lets the kernel take it
             process._switch_user(user)
             if spec.no_new_privileges:
                 syscalls.prctl(syscalls.PR_SET_NO_NEW_PRIVS, 1)
-                seccomp.install_filter()  # the kernel accepts a filter only once no_new_privs is set
             env = process._container_env(spec, user)
             path = process._look_path(spec.argv[0], env.get("PATH", ""))
             os.umask(0o022)

@@ -340,12 +340,13 @@ def _setup_and_exec(spec: ProcessSpec, report: int) -> NoReturn:
     user = _resolve_user(spec.user)
     _enter_cwd(spec.cwd)
     capabilities.drop_bounding_set(capabilities.capability_numbers(spec.capabilities))
+    # Still root with CAP_SYS_ADMIN here, so the kernel takes a filter even without no_new_privs.
+    seccomp.install_filter()
     _switch_user(user)
     # Changing uid clears the parent-death signal, so set it again.
     _die_with_parent(report)
     if spec.no_new_privileges:
         syscalls.prctl(syscalls.PR_SET_NO_NEW_PRIVS, 1)
-        seccomp.install_filter()  # the kernel accepts a filter only once no_new_privs is set
     env = _container_env(spec, user)
     path = _look_path(spec.argv[0], env.get("PATH", ""))
     os.umask(0o022)

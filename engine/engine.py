@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import functools
-import json
 import os
 import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from .check import StoreChecker
 from .events import Event, EventJournal
 from .errors import BerthError, NotRoot, StoreCorrupt
 from .images import ImageService
-from .importer import Importer
 from .models import CheckReport, HistoryEntry, ImageSummary, RemovedItem
 from .store.images import ImageDB
 from .store.layers import LayerStore
@@ -23,6 +20,7 @@ from .store.tags import TagStore
 
 if TYPE_CHECKING:
     from .containers.lifecycle import Attachment
+    from .importer import Importer
     from .distribution.load import LoadedImage
     from .distribution.pull import PullResult
     from .distribution.push import PushResult
@@ -54,9 +52,15 @@ class Engine:
         self.imagedb = ImageDB(self.paths)
         self.tags = TagStore(self.paths)
         self.images = ImageService(self.paths, self.layers, self.imagedb, self.tags, self.lock)
-        self._importer = Importer(self.layers, self.imagedb, self.tags, self.lock)
         self.journal = EventJournal(self.paths.events)
         """Every change, appended after it is durable, for other processes to follow."""
+
+    @functools.cached_property
+    def _importer(self) -> "Importer":
+        """Loaded on first use: most commands never write images, and start-up time matters."""
+        from .importer import Importer
+
+        return Importer(self.layers, self.imagedb, self.tags, self.lock)
 
     def _writable(self) -> None:
         if os.geteuid() != 0:
@@ -492,6 +496,8 @@ class Engine:
         """Verify the whole store; with ``repair``, reclaim orphans and stale mounts."""
         if repair:
             self._writable()
+        from .check import StoreChecker
+
         return StoreChecker(self.paths, self.layers, self.imagedb, self.tags, self.lock).run(repair)
 
     # -- build ---------------------------------------------------------------

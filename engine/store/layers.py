@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from .. import archive
 from ..errors import LayerNotFound, StoreCorrupt
 from . import atomic
 from .locks import FileLock, get_lock
@@ -133,6 +132,8 @@ class LayerStore:
         The tar is unpacked without the store lock (it is the slow part) into a
         locked staging dir; only the final renames happen under the lock.
         """
+        from .. import archive  # the tar reader is heavy; only writers need it
+
         if parent is not None and len(self.chain(parent)) >= MAX_DEPTH:
             raise StoreCorrupt(f"max depth exceeded: an image has at most {MAX_DEPTH} layers")
         with Staging(self.paths) as stage:

@@ -5,6 +5,7 @@ BERTH_KILL_POINTS (default 20) sets the kill points per verb.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -85,3 +86,84 @@ def test_kill_9_during_build(store_root: Path, tmp_path: Path) -> None:
     assert interrupted >= KILL_POINTS // 2, "most kills came after the build had finished"
     after = run(store_root, "build", "-t", "after", str(context))
     assert after.returncode == 0, after.stderr
+
+
+def _berth_cgroups() -> set[str]:
+    """Container cgroup dirs (``…/berth/<id>``) in every v1 hierarchy and the unified one."""
+    found = set()
+    for top in Path("/sys/fs/cgroup").iterdir():
+        for group in top.rglob("berth") if top.is_dir() else ():
+            found |= {p.name for p in group.iterdir() if p.is_dir()}
+    return found
+
+
+def _containers(root: Path) -> dict[str, dict[str, str]]:
+    out = run(root, "ps", "-a", "--no-trunc", "--format", "json").stdout
+    return {row["ID"]: row for row in map(json.loads, out.splitlines())}
+
+
+def assert_containers_honest(root: Path, cgroups_before: set[str]) -> None:
+    """Every mount, process and cgroup left belongs to a container ``ps`` calls running."""
+    rows = _containers(root)
+    running = {cid for cid, row in rows.items() if row["State"] == "running"}
+    merged = set()
+    for cid in running:
+        doc = json.loads(run(root, "inspect", cid).stdout)[0]
+        merged.add(doc["GraphDriver"]["Data"]["MergedDir"])
+        assert os.path.exists(f"/proc/{doc['State']['Pid']}"), f"{cid[:12]} is called running but is dead"
+    assert set(mounts_under(root)) <= merged, "a mount outlived its container"
+    extra = _berth_cgroups() - cgroups_before
+    assert {c for c in extra if not any(r.startswith(c) or c.startswith(r) for r in running)} == set()
+
+
+def test_kill_9_during_run_stop_rm_and_commit(store_root: Path) -> None:
+    """kill -9 of run -d, stop, rm -f and commit, five moments each; plus the monitor itself."""
+    assert run(store_root, "bootstrap").returncode == 0
+    base = run(store_root, "images", "-q", "--no-trunc").stdout.split()
+    cgroups_before = _berth_cgroups()
+    rng = random.Random(44)
+    points = max(5, KILL_POINTS // 4)
+    verbs = {
+        "run": lambda i: ["run", "-d", "--name", f"r{i}", "busybox", "sh", "-c", "trap '' TERM; sleep 300"],
+        "stop": lambda i: ["stop", "-t", "1", f"r{i}"],
+        "commit": lambda i: ["commit", f"r{i}", f"committed:{i}"],
+        "rm": lambda i: ["rm", "-f", f"r{i}"],
+    }
+    try:
+        for verb, argv in verbs.items():
+            for i in range(points):
+                if verb != "run" and f"r{i}" not in {row["Names"] for row in _containers(store_root).values()}:
+                    run(store_root, "run", "-d", "--name", f"r{i}", "busybox", "sleep", "300")
+                proc = subprocess.Popen(berth_cmd(store_root, *argv(i)), cwd=REPO,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                time.sleep(rng.uniform(0.05, 0.6))
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(timeout=60)
+                assert_recovered_with_containers(store_root, base, cgroups_before)
+        # The monitor itself: its containers must be marked exited, honestly, and nothing may hang.
+        assert run(store_root, "run", "-d", "--name", "orphaned", "busybox", "sleep", "300").returncode == 0
+        pid = json.loads(run(store_root, "inspect", "orphaned").stdout)[0]["State"]["Pid"]
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            monitor = int(f.read().rsplit(")", 1)[1].split()[1])  # the container's parent is the monitor
+        os.kill(monitor, signal.SIGKILL)
+        time.sleep(0.3)
+        state = {row["Names"]: row["State"] for row in _containers(store_root).values()}
+        assert state["orphaned"] != "running"
+        assert run(store_root, "logs", "orphaned").returncode == 0
+        assert_recovered_with_containers(store_root, base, cgroups_before)
+        assert run(store_root, "run", "--rm", "busybox", "true").returncode == 0
+    finally:
+        names = [row["Names"] for row in _containers(store_root).values()]
+        if names:
+            run(store_root, "rm", "-f", *names)
+    assert mounts_under(store_root) == []
+
+
+def assert_recovered_with_containers(root: Path, keep: list[str], cgroups_before: set[str]) -> None:
+    check = run(root, "system", "check")
+    if check.returncode != 0:
+        repaired = run(root, "system", "check", "--repair")
+        assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    listed = run(root, "images", "-a", "-q", "--no-trunc").stdout.split()
+    assert all(image_id in listed for image_id in keep)
+    assert_containers_honest(root, cgroups_before)

@@ -11,39 +11,16 @@ store; everything is removed afterwards. Not a test: run as root,
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EXAMPLE = os.path.join(REPO, "examples", "xenial-like")
-TARBALL = "xenial-like-rootfs.tar.gz"
 
 
-def timed(fn: Callable[[], object], repeat: int) -> float:
-    """Median wall time of ``repeat`` calls."""
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
-def make_context(work: str) -> str:
-    """A copy of the example with its root tarball made fresh."""
-    ctx = os.path.join(work, "ctx")
-    os.makedirs(ctx)
-    shutil.copy(os.path.join(EXAMPLE, "Dockerfile"), ctx)
-    subprocess.run([sys.executable, os.path.join(EXAMPLE, "make-rootfs.py"), os.path.join(ctx, TARBALL)],
-                   check=True, stdout=subprocess.DEVNULL)
-    return ctx
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # shared with bench/run
+from common import REPO, make_context, timed
 
 
 def run(argv: list[str], env: dict[str, str] | None = None) -> None:
@@ -78,30 +55,9 @@ def bench_berth(work: str, ctx: str, repeat: int) -> tuple[float, float]:
 # -- peers ---------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def dockerd(work: str) -> Iterator[list[str]]:
-    """A private dockerd that leaves the host's network alone (see shared/peers/README.md)."""
-    base = os.path.join(work, "docker")
-    sock = f"unix://{base}.sock"
-    proc = subprocess.Popen(["dockerd", "--data-root", base, "--exec-root", base + "-exec",
-                             "--pidfile", base + ".pid", "-H", sock, "--bridge=none", "--iptables=false",
-                             "--ip-forward=false"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    cli = ["docker", "-H", sock]
-    try:
-        for _ in range(300):
-            if subprocess.run([*cli, "info"], capture_output=True).returncode == 0:
-                break
-            time.sleep(0.1)
-        yield cli
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        shutil.rmtree(base, ignore_errors=True)
-        shutil.rmtree(base + "-exec", ignore_errors=True)
-
-
 def bench_docker(work: str, ctx: str, repeat: int) -> tuple[float, float]:
-    with dockerd(work) as cli:
+    with common.dockerd(os.path.join(work, "docker")) as side:
+        cli = side.cli
         env = {"DOCKER_BUILDKIT": "0"}
 
         def cold() -> None:
@@ -115,17 +71,13 @@ def bench_docker(work: str, ctx: str, repeat: int) -> tuple[float, float]:
 
 
 def podman_cli(work: str) -> list[str]:
-    base = os.path.join(work, "podman")
-    return ["podman", "--root", f"{base}/root", "--runroot", f"{base}/run", "--storage-driver", "overlay",
-            "--cgroup-manager", "cgroupfs", "--events-backend", "file", "--tmpdir", f"{base}/tmp"]
+    return common.podman_side(os.path.join(work, "podman")).cli
 
 
 def bench_podman(work: str, ctx: str, repeat: int) -> tuple[float, float]:
     cli = podman_cli(work)
-    leftovers = [p for p in ("/var/lib/containers/cache", "/var/lib/containers", "/run/containers")
-                 if not os.path.exists(p)]
-    # crun refuses this hybrid-cgroup host (shared/peers/README.md): runc it is.
-    build = [*cli, "build", "-q", "--runtime", "runc", "--network", "none", "--layers", "-t", "bench/xenial", ctx]
+    leftovers = [p for p in common.PODMAN_STRAYS if not os.path.exists(p)]
+    build = [*cli, "build", "-q", "--network", "none", "--layers", "-t", "bench/xenial", ctx]
     try:
         def cold() -> None:
             run([*build[:-1], "--no-cache", ctx])

@@ -83,6 +83,19 @@ def host_pids() -> set[int]:
     return pids
 
 
+def cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def pids_naming(pids: set[int], *needles: str) -> set[int]:
+    """Those of ``pids`` whose command line names any of ``needles`` (a store path, say)."""
+    return {pid for pid in pids if any(n in cmdline(pid) for n in needles)}
+
+
 def memory_kib(pids: set[int]) -> tuple[int, int]:
     """Summed RSS and PSS (KiB) of ``pids``, from /proc/<pid>/smaps_rollup."""
     rss = pss = 0
@@ -112,12 +125,7 @@ def kill_strays(work: str) -> list[int]:
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == os.getpid():
             continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                cmdline = f.read().decode(errors="replace")
-        except OSError:
-            continue
-        if work in cmdline:
+        if work in cmdline(int(entry)):
             found.append(int(entry))
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(entry), signal.SIGKILL)
@@ -363,8 +371,8 @@ def machine_facts() -> list[str]:
         f"kernel: {platform.release()}; cgroups: {'v2' if os.path.exists('/sys/fs/cgroup/cgroup.controllers') else 'v1/hybrid'}",
         f"python: {platform.python_version()}; berth: {version(['git', '-C', REPO, 'rev-parse', '--short', 'HEAD'])} (+ working tree)",
         f"dockerd: {version(['dockerd', '--version'])}; docker CLI: {version(['docker', '--version'])}",
-        f"podman: {version(['podman', '--version'])}; runc: {version(['runc', '--version'])}; "
-        f"conmon: {version(['conmon', '--version'])}",
-        f"buildah: {version(['buildah', '--version'])}; skopeo: {version(['skopeo', '--version'])}; "
-        f"tar: {version(['tar', '--version'])}; util-linux: {version(['unshare', '--version'])}",
+        (f"podman: {version(['podman', '--version'])}; runc: {version(['runc', '--version'])}; "
+         f"conmon: {version(['conmon', '--version'])}"),
+        (f"buildah: {version(['buildah', '--version'])}; skopeo: {version(['skopeo', '--version'])}; "
+         f"tar: {version(['tar', '--version'])}; util-linux: {version(['unshare', '--version'])}"),
     ]

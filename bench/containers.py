@@ -13,26 +13,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # shared with bench/run
+from common import REPO, du_kib, timed
+
 Cli = Callable[..., subprocess.CompletedProcess[bytes]]
-
-
-def timed(fn: Callable[[], object], repeat: int = 1) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def rss_kib(pids: list[int]) -> int:
@@ -51,11 +43,6 @@ def pids_of(name: str) -> list[int]:
     return [int(p) for p in out.split()]
 
 
-def du_kib(*paths: str) -> int:
-    out = subprocess.run(["du", "-skxc", *paths], capture_output=True, text=True).stdout
-    return int(out.splitlines()[-1].split()[0])
-
-
 def berth_cli(root: str) -> Cli:
     def run(*argv: str, out: int | None = subprocess.DEVNULL) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run([sys.executable, "-m", "tui.cli", "--root", root, *argv], cwd=REPO, stdout=out,
@@ -64,12 +51,8 @@ def berth_cli(root: str) -> Cli:
 
 
 def podman_cli(work: str) -> Cli:
-    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    base = ["podman", "--root", f"{work}/root", "--runroot", f"{work}/run", "--storage-driver", "overlay",
-            "--cgroup-manager", "cgroupfs", "--events-backend", "file", "--tmpdir", f"{work}/tmp",
-            "--runtime", "runc"]
-    run_flags = ["--network", "none", "--log-driver", "k8s-file", "--ulimit", f"nofile={hard}:{hard}",
-                 "--ulimit", "nproc=32768:32768"]
+    side = common.podman_side(work)
+    base, run_flags = side.cli, side.run_flags
 
     def run(*argv: str, out: int | None = subprocess.DEVNULL) -> subprocess.CompletedProcess[bytes]:
         args = list(argv)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 
 from .errors import BerthError
 from .models import CheckProblem, CheckReport
@@ -22,6 +23,8 @@ from .store.sizes import dir_size
 from .store.tags import TagStore
 
 __all__ = ["StoreChecker"]
+
+_CGROUP_SETTLE_SECONDS = 5.0
 
 
 class StoreChecker:
@@ -61,6 +64,7 @@ class StoreChecker:
         self._check_mounts(live_cache_ids, problems)
         self._check_containers(problems)
         self._check_build_containers(problems)
+        self._check_cgroups(problems)
         return CheckReport(tuple(problems), (), len(self.layers.list()), len(self.imagedb.list()))
 
     # -- records -------------------------------------------------------------
@@ -269,6 +273,39 @@ class StoreChecker:
                 problems.append(CheckProblem("abandoned build container", self.paths.mount_record(cid),
                                              "left by an interrupted build"))
 
+    def _check_cgroups(self, problems: list[CheckProblem]) -> None:
+        """Empty container cgroups of containers that are not running: left by a monitor killed mid-exit."""
+        from .runtime.cgroups import CgroupV1, for_container
+
+        probe = for_container("probe")
+        if probe is None:
+            return
+        groups = [os.path.dirname(d) for d in probe.dirs.values()] if isinstance(probe, CgroupV1) \
+            else [os.path.dirname(probe.dir)]  # type: ignore[attr-defined]
+        running = self._running_containers()
+        for group in groups:
+            try:
+                names = os.listdir(group)
+            except FileNotFoundError:
+                continue
+            for cid in names:
+                path = os.path.join(group, cid)
+                if cid not in running and os.path.isdir(path) and _settled(path) and not _read_quiet(os.path.join(path, "cgroup.procs")):
+                    problems.append(CheckProblem("empty container cgroup", path, "no process and no running container"))
+
+    def _running_containers(self) -> set[str]:
+        try:
+            names = os.listdir(self.paths.containers)
+        except FileNotFoundError:
+            return set()
+        out = set()
+        for cid in names:
+            config = _read_json(self.paths.container_file(cid, CONTAINER_CONFIG_FILE))
+            state = config.get("State") if config else None
+            if isinstance(state, dict) and state.get("Running"):
+                out.add(cid)
+        return out
+
     def _remove_build_container(self, record: str) -> None:
         from .store.rwlayers import RWLayerStore
 
@@ -292,6 +329,12 @@ class StoreChecker:
                 umount2(path, MNT_DETACH)
             except OSError:
                 pass
+        elif kind == "empty container cgroup":
+            try:
+                os.rmdir(path)
+            except OSError:
+                pass  # a process moved in meanwhile: then it is not ours to remove
+            return
         elif kind == "abandoned build container":
             self._remove_build_container(path)
         elif kind == "stale container state":
@@ -312,6 +355,14 @@ class StoreChecker:
             if kind == "abandoned staging dir":
                 _unlink_quietly(path + ".lock")
         atomic.fsync_dir(os.path.dirname(path))
+
+
+def _settled(path: str) -> bool:
+    """A cgroup dir older than a few seconds: a monitor fills a new one within milliseconds of making it."""
+    try:
+        return time.time() - os.stat(path).st_mtime > _CGROUP_SETTLE_SECONDS
+    except OSError:
+        return False
 
 
 def _read_json(path: str) -> dict[str, object] | None:

@@ -43,9 +43,9 @@ class ImagesTable(Vertical):
         Binding("slash", "filter", "Filter", id="images.filter", tooltip="Filter images as you type"),
         Binding("n", "build", "Build", id="images.build", tooltip="Build an image from a Dockerfile"),
         Binding("R", "run", "Run", id="images.run", tooltip="Run a detached container of the selected image"),
-        Binding("t", "tag", "Tag", id="images.tag", tooltip="Give the selected image another name"),
+        Binding("t", "tag", "Tag", show=False, id="images.tag", tooltip="Give the selected image another name"),
         Binding("d", "remove", "Remove", id="images.remove", tooltip="Remove the selected tag (asks first)"),
-        Binding("p", "prune", "Prune", id="images.prune", tooltip="Remove dangling images (shows what goes)"),
+        Binding("p", "prune", "Prune", show=False, id="images.prune", tooltip="Remove dangling images (shows what goes)"),
         Binding("i", "inspect", "Inspect", id="images.inspect", tooltip="image inspect, as JSON"),
     ]
 

@@ -199,12 +199,14 @@ class LogView(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         index = self.scroll_offset.y + y
         width = self.scrollable_content_region.width
-        if index >= self.measured:
+        lines = self.buffer.lines
+        # The follower may have dropped the front since the last grow(); that line shows at the next one.
+        if index >= self.measured or index >= len(lines):
             return Strip.blank(width, self.rich_style)
         key = (index, self.scroll_offset.x, width)
         strip = self._cache.get(key)
         if strip is None:
-            strip = self._render_entry(self.buffer.lines[index]).crop_extend(
+            strip = self._render_entry(lines[index]).crop_extend(
                 self.scroll_offset.x, self.scroll_offset.x + width, self.rich_style)
             self._cache[key] = strip
         return strip
@@ -258,7 +260,8 @@ class LogView(ScrollView, can_focus=True):
         """
         if not self.search or not self.measured:
             return None
-        lines, count = self.buffer.lines, self.measured
+        lines = self.buffer.lines
+        count = min(self.measured, len(lines))
         if start is None:
             start = (self.match + (1 if forward else -1)) if self.match is not None else self.scroll_offset.y
         start = min(max(start, 0), count - 1)
@@ -273,7 +276,7 @@ class LogView(ScrollView, can_focus=True):
         return None
 
     def count_matches(self) -> int:
-        return sum(1 for entry in self.buffer.lines[: self.measured] if self.search in entry.log.lower())
+        return sum(1 for entry in self.buffer.lines[: self.measured] if self.search in entry.log.lower())  # a copy
 
 
 class LogsPanel(Vertical):

@@ -136,7 +136,8 @@ class BerthApp(App[int]):
         self.sub_title = engine.root
         self.history_image = ""
         """The image panel 2 shows."""
-        self._seen_stamp: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+        self._events_offset: int | None = None
+        """How far into the engine's event journal the app has read; None until the first look."""
 
     def get_default_screen(self) -> Screen[Any]:
         return MainScreen()
@@ -147,6 +148,7 @@ class BerthApp(App[int]):
 
     def main_screen_ready(self) -> None:
         """The panels exist: load them, and start watching the store."""
+        self._events_offset = self.engine.events_offset()  # one stat; before the loads, so no change slips by
         self.refresh_store()
         if self.watch_changes:
             self.check_store()
@@ -284,32 +286,19 @@ class BerthApp(App[int]):
 
     @work(thread=True, exclusive=True, group="watch", exit_on_error=False, description="Watching the store")
     def check_store(self) -> None:
-        """Posts StoreChanged when the image or container records changed since the last look, from any process.
+        """Posts StoreChanged when the engine's event journal says images or containers changed, in any process.
 
         A short worker started by a 1 s timer rather than one long loop, so
         ``workers.wait_for_complete()`` (and app exit) never waits on it.
         """
-        stamp = self._store_stamp()
-        seen, self._seen_stamp = self._seen_stamp, stamp
-        if seen is not None and stamp != seen:
-            self.post_message(StoreChanged(images=stamp[0] != seen[0], containers=stamp[1] != seen[1]))
-
-    def _store_stamp(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        """mtimes that move when a record is replaced: tags, image configs, each container's dir.
-
-        Records are written by rename into their dir, so a dir's mtime moves with
-        every write; one stat per container is cheap even for thousands. (The
-        engine's event journal, when it lands, replaces this.)
-        """
-        paths = self.engine.paths
-        images = tuple(_mtime(p) for p in (paths.repositories, paths.image_content, paths.layerdb))
-        containers = [_mtime(paths.containers)]
-        try:
-            with os.scandir(paths.containers) as it:
-                containers += sorted(entry.stat().st_mtime for entry in it if entry.is_dir())
-        except FileNotFoundError:
-            pass
-        return images, tuple(containers)
+        if self._events_offset is None:
+            return
+        events, self._events_offset = self.engine.events_read(self._events_offset)
+        kinds = {event.type for event in events}
+        if kinds:
+            self.post_message(StoreChanged(images="image" in kinds or "container" in kinds and
+                                           any(e.action in ("commit", "destroy") for e in events),
+                                           containers="container" in kinds))
 
     @work(thread=True, exclusive=True, group="images", exit_on_error=False, description="Reading images")
     def load_images(self) -> None:
@@ -564,13 +553,6 @@ class BerthApp(App[int]):
             self.notify("This terminal cannot hand itself to a shell (no suspend support).", title="Shell",
                         severity="warning")
         self.refresh_store()
-
-
-def _mtime(path: str) -> float:
-    try:
-        return os.stat(path).st_mtime
-    except FileNotFoundError:
-        return 0.0
 
 
 def run_app(root: str) -> int:

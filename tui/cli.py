@@ -51,11 +51,28 @@ def _root(args: argparse.Namespace) -> str:
     return args.root or os.environ.get("BERTH_ROOT") or DEFAULT_ROOT
 
 
+def _app_only(argv: list[str]) -> str | None:
+    """The ``--root`` value ("" when absent) when the command line names no verb, else None."""
+    if not argv:
+        return ""
+    if len(argv) == 2 and argv[0] == "--root":
+        return argv[1]
+    if len(argv) == 1 and argv[0].startswith("--root="):
+        return argv[0].split("=", 1)[1]
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     from engine.errors import BerthError
 
     try:
+        app_root = _app_only(argv)
+        if app_root is not None:
+            # No verb: open the app without building every verb's parser first (first frame matters).
+            from .app import run_app
+
+            return run_app(_root(argparse.Namespace(root=app_root or None)))
         args = build_parser().parse_args(argv)
         root = _root(args)
         if args.verb is None:

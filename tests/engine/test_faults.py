@@ -181,3 +181,39 @@ def assert_recovered_with_containers(root: Path, keep: list[str], cgroups_before
     listed = run(root, "images", "-a", "-q", "--no-trunc").stdout.split()
     assert all(image_id in listed for image_id in keep)
     assert_containers_honest(root, cgroups_before)
+
+
+def test_kill_9_during_pull_save_and_load(store_root: Path, tmp_path: Path, busybox_rootfs: Path) -> None:
+    """Five kill points each for pull (from a registry on 127.0.0.1), save and load."""
+    from tests.engine.distribution_fixtures import need_tool
+    from tests.engine.registry_fixtures import running_registry
+
+    need_tool("docker-registry")
+    tree = tmp_path / "tree"
+    subprocess.run(["cp", "-a", str(busybox_rootfs), str(tree)], check=True)
+    rng = random.Random(77)
+    for n in range(30):
+        (tree / f"blob{n}").write_bytes(rng.randbytes(400_000))
+    subprocess.run(["tar", "-C", str(tree), "-cf", str(tmp_path / "big.tar"), "."], check=True)
+    assert run(store_root, "bootstrap").returncode == 0
+    base = run(store_root, "images", "-q", "--no-trunc").stdout.split()
+    saved = tmp_path / "saved.tar"
+    with running_registry(tmp_path / "registry") as registry:
+        name = f"{registry.host}/big:1"
+        assert run(store_root, "import", str(tmp_path / "big.tar"), name).returncode == 0
+        assert run(store_root, "push", name).returncode == 0
+        assert run(store_root, "save", "-o", str(saved), name).returncode == 0
+        assert run(store_root, "rmi", name).returncode == 0
+        verbs = [["pull", name], ["load", "-i", str(saved)], ["save", "-o", str(tmp_path / "partial.tar"), "busybox"]]
+        for argv in verbs:
+            for _ in range(5):
+                proc = subprocess.Popen(berth_cmd(store_root, *argv), cwd=REPO,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                time.sleep(rng.uniform(0.1, 0.7))
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(timeout=60)
+                assert_recovered(store_root, base)
+                run(store_root, "rmi", name)  # start the next kill from scratch when the last one landed
+        pulled = run(store_root, "pull", name)
+        assert pulled.returncode == 0, pulled.stderr
+    assert_recovered(store_root, base)

@@ -86,7 +86,7 @@ def host_pids() -> set[int]:
 def cmdline(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode(errors="replace")
+            return f.read().replace(b"\0", b" ").decode(errors="replace")  # args end with a space
     except OSError:
         return ""
 

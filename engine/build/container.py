@@ -25,35 +25,22 @@ from ..runtime.process import BindMount, ContainerStartError, ProcessSpec, start
 from ..runtime.rootfs import resolve_in_root
 from ..store.layers import Layer, LayerStore
 from ..store.locks import get_lock
+from ..store.rwlayers import fill_init_layer
 from ..store.paths import StorePaths
 
 if TYPE_CHECKING:
     from ..engine import Engine
 
-__all__ = ["BuildContainer", "fill_init_layer", "holder_lock_path"]
+__all__ = ["BuildContainer", "holder_lock_path"]
 
 _READ_CHUNK = 65536
 _POLL_MS = 100
-# What Docker's initlayer puts under every container's writable layer.
-_INIT_DIRS = ("dev", "dev/pts", "dev/shm", "proc", "sys", "etc")
-_INIT_FILES = (".dockerenv", "etc/hosts", "etc/hostname", "etc/resolv.conf", "dev/console")
-_INIT_LINKS = (("etc/mtab", "/proc/mounts"),)
 _HOST_RESOLV_CONF = "/etc/resolv.conf"
 
 
 def holder_lock_path(paths: StorePaths, container_id: str) -> str:
     """The lock a live build container's builder holds (``tmp/<container-id>.lock``)."""
     return os.path.join(paths.staging, container_id + ".lock")
-
-
-def fill_init_layer(diff: str) -> None:
-    """The ``-init`` layer: empty mount points, so mounting them never changes the step's own layer."""
-    for rel in _INIT_DIRS:
-        os.makedirs(os.path.join(diff, rel), 0o755, exist_ok=True)
-    for rel in _INIT_FILES:
-        os.close(os.open(os.path.join(diff, rel), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o755))
-    for rel, target in _INIT_LINKS:
-        os.symlink(target, os.path.join(diff, rel))
 
 
 class BuildContainer:

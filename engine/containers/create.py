@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ContainerConflict
 from ..store import atomic
+from ..store.rwlayers import fill_init_layer
 from ..store.paths import (
     CONTAINER_CONFIG_FILE, HOSTCONFIG_FILE, HOSTNAME_FILE, HOSTS_FILE, RESOLV_CONF_FILE, StorePaths,
 )
@@ -24,12 +25,9 @@ from .records import new_state, now_rfc3339
 if TYPE_CHECKING:
     from ..engine import Engine
 
-__all__ = ["create_container", "fill_init_layer", "INIT_DIRS", "INIT_FILES", "INIT_SYMLINKS"]
+__all__ = ["create_container"]
 
 # Docker's daemon/initlayer: mount points that must exist before the container's root is pivoted into.
-INIT_DIRS = ("dev", "dev/pts", "dev/shm", "proc", "sys", "etc")
-INIT_FILES = (".dockerenv", "etc/resolv.conf", "etc/hosts", "etc/hostname", "dev/console")
-INIT_SYMLINKS = (("etc/mtab", "/proc/mounts"),)
 
 _HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
           "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
@@ -37,16 +35,6 @@ _ADJECTIVES = ("brave", "calm", "eager", "fond", "gentle", "happy", "jolly", "ke
                "nifty", "proud", "quirky", "sharp", "tender", "vivid", "witty", "zealous")
 _NAMES = ("babbage", "curie", "darwin", "euler", "fermat", "gauss", "hopper", "kepler", "lovelace",
           "noether", "pascal", "ramanujan", "shannon", "turing", "volta", "wiles")
-
-
-def fill_init_layer(diff: str) -> None:
-    """Docker's init layer: empty mount points and the /etc/mtab link, owned by root."""
-    for name in INIT_DIRS:
-        os.makedirs(os.path.join(diff, name), 0o755, exist_ok=True)
-    for name in INIT_FILES:
-        os.close(os.open(os.path.join(diff, name), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o755))
-    for name, target in INIT_SYMLINKS:
-        os.symlink(target, os.path.join(diff, name))
 
 
 def host_resolv_conf() -> str:

@@ -15,7 +15,23 @@ from . import atomic
 from .layers import LayerStore, new_link_id, remove_layer_dir
 from .paths import INIT_ID_FILE, INIT_SUFFIX, LAYER_PARENT_FILE, LINK_DIR, MOUNT_ID_FILE, StorePaths
 
-__all__ = ["RWLayerStore"]
+__all__ = ["RWLayerStore", "fill_init_layer", "INIT_DIRS", "INIT_FILES", "INIT_SYMLINKS"]
+
+# What Docker's initlayer puts under every container's writable layer: empty mount
+# points, so mounting them never changes the container's (or a build step's) own layer.
+INIT_DIRS = ("dev", "dev/pts", "dev/shm", "proc", "sys", "etc")
+INIT_FILES = (".dockerenv", "etc/resolv.conf", "etc/hosts", "etc/hostname", "dev/console")
+INIT_SYMLINKS = (("etc/mtab", "/proc/mounts"),)
+
+
+def fill_init_layer(diff: str) -> None:
+    """Docker's init layer: empty mount points and the /etc/mtab link, owned by root."""
+    for name in INIT_DIRS:
+        os.makedirs(os.path.join(diff, name), 0o755, exist_ok=True)
+    for name in INIT_FILES:
+        os.close(os.open(os.path.join(diff, name), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o755))
+    for name, target in INIT_SYMLINKS:
+        os.symlink(target, os.path.join(diff, name))
 
 
 class RWLayerStore:

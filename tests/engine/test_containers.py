@@ -9,7 +9,7 @@ import time
 import pytest
 
 from engine.containers import CreateOptions
-from engine.containers.create import INIT_DIRS, INIT_FILES
+from engine.store.rwlayers import INIT_DIRS, INIT_FILES
 from engine.errors import (
     ContainerConflict,
     ContainerNotFound,

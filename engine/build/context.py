@@ -219,6 +219,29 @@ def _unpack(head: bytes, data: object, dest: str, cancel: threading.Event | None
             for member in tar:
                 if cancel is not None and cancel.is_set():
                     raise Cancelled("build cancelled")
-                tar.extract(member, dest, filter="tar")
+                _extract(tar, member, dest)
     except (tarfile.TarError, OSError) as err:
         raise BuildError(f"unable to prepare context: {err}") from err
+
+
+def _extract(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: str) -> None:
+    """Extract with tarfile's 'tar' filter, or, on a Python without it (Debian 12's 3.11.2), the same checks by hand."""
+    if hasattr(tarfile, "tar_filter"):
+        tar.extract(member, dest, filter="tar")
+        return
+    member.name = member.name.lstrip("/")
+    root = os.path.realpath(dest)
+    if not _inside(root, os.path.join(root, member.name)):
+        raise tarfile.TarError(f"{member.name!r} would be extracted outside the context")
+    if member.issym() or member.islnk():
+        base = root if member.islnk() else os.path.dirname(os.path.join(root, member.name))
+        if os.path.isabs(member.linkname) or not _inside(root, os.path.join(base, member.linkname)):
+            raise tarfile.TarError(f"{member.name!r} links outside the context")
+    if member.isdev():
+        raise tarfile.TarError(f"{member.name!r} is a device node")
+    member.mode &= 0o7777 & ~0o6000  # like the 'tar' filter: no set-id bits
+    tar.extract(member, dest, set_attrs=True)
+
+
+def _inside(root: str, path: str) -> bool:
+    return os.path.commonpath([root, os.path.realpath(path)]) == root

@@ -6,7 +6,7 @@ import os
 import subprocess
 from typing import TYPE_CHECKING
 
-from ..errors import ContainerConflict, ContainerNotRunning, InvalidArgument
+from ..errors import ContainerConflict, ContainerNotRunning, InvalidArgument, MissingDependency
 from ..store.sizes import dir_size
 from .lifecycle import current
 from .remove import mount_id_of, remove_container_files
@@ -69,7 +69,10 @@ def top(engine: "Engine", cid: str, ps_args: list[str]) -> tuple[list[str], list
     if not state["Running"]:
         raise ContainerNotRunning(f"Container {cid} is not running")
     pids = _pids_in_namespace(int(state["Pid"]))
-    out = subprocess.run(["ps", *(ps_args or ["-ef"])], capture_output=True, text=True, check=False).stdout
+    try:
+        out = subprocess.run(["ps", *(ps_args or ["-ef"])], capture_output=True, text=True, check=False).stdout
+    except FileNotFoundError as err:
+        raise MissingDependency("top runs the host's ps: install Debian's procps package") from err
     lines = out.splitlines()
     if not lines:
         raise InvalidArgument("ps printed nothing")

@@ -196,6 +196,11 @@ class LogView(ScrollView, can_focus=True):
         if follow:
             self.scroll_end(animate=False, x_axis=False)
 
+    def on_resize(self) -> None:
+        # A scroll_end that ran before the first layout (or a terminal resize) left the view short of the end.
+        if self.follow:
+            self.scroll_end(animate=False, immediate=False, x_axis=False)
+
     def render_line(self, y: int) -> Strip:
         index = self.scroll_offset.y + y
         width = self.scrollable_content_region.width

@@ -31,17 +31,37 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message, self.prog)
 
 
-def build_parser() -> Parser:
-    from .verbs import build, containers, images, system
+VERB_MODULES: dict[str, str] = {
+    **dict.fromkeys(("import", "bootstrap", "images", "image", "history", "tag", "rmi", "inspect"), "images"),
+    "build": "build",
+    **dict.fromkeys(("system", "events"), "system"),
+    **dict.fromkeys(("run", "create", "start", "stop", "restart", "kill", "pause", "unpause", "rm", "wait", "logs",
+                     "exec", "attach", "cp", "commit", "rename", "top", "diff", "ps", "container"), "containers"),
+    **dict.fromkeys(("save", "load", "pull", "push", "login", "logout"), "distribution"),
+}
+"""Which ``tui.verbs`` module registers each verb: a command imports only its own (start-up time is Python's)."""
+
+
+def _chosen_verb(argv: Sequence[str]) -> str | None:
+    """The verb of ``argv`` when it names one we know (after an optional ``--root``), else None."""
+    rest = list(argv)
+    if rest[:1] == ["--root"]:
+        rest = rest[2:]
+    elif rest[:1] and rest[0].startswith("--root="):
+        rest = rest[1:]
+    return rest[0] if rest and rest[0] in VERB_MODULES else None
+
+
+def build_parser(verb: str | None = None) -> Parser:
+    """The whole command line, or only ``verb``'s module's part of it (the rest is never imported)."""
+    import importlib
 
     parser = Parser(prog="berth", description="A daemonless container manager that shows its layers.")
     parser.add_argument("--root", help="store root (default: $BERTH_ROOT or /var/lib/berth)")
     sub = parser.add_subparsers(dest="verb", metavar="COMMAND", parser_class=Parser)
-    images.register(sub)
-    build.register(sub)
-    system.register(sub)
-    containers.register(sub)
-    __import__("tui.verbs.distribution", fromlist=["register"]).register(sub)
+    modules = [VERB_MODULES[verb]] if verb is not None else list(dict.fromkeys(VERB_MODULES.values()))
+    for name in modules:
+        importlib.import_module(f"tui.verbs.{name}").register(sub)
     return parser
 
 
@@ -73,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .app import run_app
 
             return run_app(_root(argparse.Namespace(root=app_root or None)))
-        args = build_parser().parse_args(argv)
+        args = build_parser(_chosen_verb(argv)).parse_args(argv)
         root = _root(args)
         if args.verb is None:
             from .app import run_app

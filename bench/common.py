@@ -180,7 +180,15 @@ class Side:
 
 
 def berth_side(root: str) -> Side:
-    return Side("berth", [sys.executable, "-m", "tui.cli", "--root", root], disk=[root])
+    """berth from this checkout, with its bytecode cached under the work dir, as an installed berth has it.
+
+    ``pip install`` compiles every module; a checkout run with PYTHONDONTWRITEBYTECODE set (as CI and
+    our shells do) would compile each changed module on every command instead, which no user pays.
+    """
+    cache = {"PYTHONDONTWRITEBYTECODE": "", "PYTHONPYCACHEPREFIX": os.path.join(os.path.dirname(root), "pycache")}
+    # --network none as the peers run: berth's default is now a bridge, theirs is left out (see run-rm-net).
+    return Side("berth", [sys.executable, "-m", "tui.cli", "--root", root], ["--network", "none"], env=cache,
+                disk=[root])
 
 
 def podman_side(base: str) -> Side:

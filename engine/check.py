@@ -65,6 +65,7 @@ class StoreChecker:
         self._check_containers(problems)
         self._check_build_containers(problems)
         self._check_cgroups(problems)
+        self._check_network(problems)
         return CheckReport(tuple(problems), (), len(self.layers.list()), len(self.imagedb.list()))
 
     # -- records -------------------------------------------------------------
@@ -210,7 +211,8 @@ class StoreChecker:
         staging is live those temp files may belong to it and are left alone.
         """
         directories = [self.paths.layerdb, self.paths.image_content, self.paths.image_metadata,
-                       os.path.dirname(self.paths.repositories), self.paths.overlay, self.paths.links]
+                       os.path.dirname(self.paths.repositories), self.paths.overlay, self.paths.links,
+                       self.paths.volumes]
         if not self._staging_live():
             directories.append(self.paths.tar_splits)
         for directory in directories:
@@ -293,6 +295,12 @@ class StoreChecker:
                 if cid not in running and os.path.isdir(path) and _settled(path) and not _read_quiet(os.path.join(path, "cgroup.procs")):
                     problems.append(CheckProblem("empty container cgroup", path, "no process and no running container"))
 
+    def _check_network(self, problems: list[CheckProblem]) -> None:
+        """Netns mounts of stopped containers, address leases of removed ones (engine.network.check)."""
+        from .network.check import network_problems
+
+        problems.extend(network_problems(self.paths, self._running_containers()))
+
     def _running_containers(self) -> set[str]:
         try:
             names = os.listdir(self.paths.containers)
@@ -322,6 +330,10 @@ class StoreChecker:
 
     def _repair(self, problem: CheckProblem) -> None:
         kind, path = problem.kind, problem.path
+        from .network.check import repair_network
+
+        if repair_network(self.paths, problem):
+            return
         if kind == "stale mount":
             from .runtime.syscalls import MNT_DETACH, umount2
 

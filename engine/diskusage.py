@@ -31,26 +31,16 @@ def _image_rows(engine: "Engine", users: Counter[str]) -> tuple[DiskUsageRow, li
     return DiskUsageRow("Images", len(chains), active, total, reclaimable), per_image
 
 
-def containers_using_volumes(engine: "Engine") -> set[str]:
-    """Names of named volumes some container (running or not) mounts."""
-    return {p["Name"] for c in engine.containers.all() for p in (c.get("MountPoints") or {}).values()
-            if p.get("Type") == "volume"}
-
-
-def _volume_row(engine: "Engine", used: set[str]) -> DiskUsageRow:
-    """Local Volumes: every dir under volumes/, its ``_data`` size; unused ones are reclaimable."""
-    import os
-
+def _volume_rows(engine: "Engine") -> tuple[DiskUsageRow, list[tuple[str, int, int]]]:
+    """Local Volumes: each volume's ``_data`` size; one no container mounts is reclaimable. Also (name, links, size)."""
+    from .containers.volumes import list_volumes, users
     from .store.sizes import dir_size
 
-    try:
-        names = [n for n in os.listdir(engine.paths.volumes) if not n.startswith(".")]
-    except FileNotFoundError:
-        names = []
-    sizes = {n: dir_size(engine.paths.volume_data(n)) for n in names}
-    active = [n for n in names if n in used]
-    return DiskUsageRow("Local Volumes", len(names), len(active), sum(sizes.values()),
-                        sum(size for n, size in sizes.items() if n not in used))
+    links = {name: len(ids) for name, ids in users(engine).items()}
+    per_volume = [(v.name, links.get(v.name, 0), dir_size(v.mountpoint)) for v in list_volumes(engine)]
+    row = DiskUsageRow("Local Volumes", len(per_volume), sum(1 for _, n, _ in per_volume if n),
+                       sum(size for *_, size in per_volume), sum(size for _, n, size in per_volume if not n))
+    return row, per_volume
 
 
 def disk_usage(engine: "Engine") -> DiskUsage:
@@ -63,10 +53,11 @@ def disk_usage(engine: "Engine") -> DiskUsage:
     rw_total = sum(c.size_rw or 0 for c in containers)
     rw_idle = sum(c.size_rw or 0 for c in containers if c.state not in ("running", "paused"))
     running = sum(1 for c in containers if c.state in ("running", "paused"))
+    volumes, per_volume = _volume_rows(engine)
     rows = (
         images,
         DiskUsageRow("Containers", len(containers), running, rw_total, rw_idle),
-        _volume_row(engine, containers_using_volumes(engine)),
+        volumes,
         DiskUsageRow("Build Cache", 0, 0, 0, 0),
     )
-    return DiskUsage(rows, tuple(per_image))
+    return DiskUsage(rows, tuple(per_image), tuple(per_volume))

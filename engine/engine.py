@@ -8,15 +8,9 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from .events import Event, EventJournal
 from .errors import BerthError, NotRoot, StoreCorrupt
-from .images import ImageService
-from .models import CheckReport, HistoryEntry, ImageSummary, RemovedItem
-from .store.images import ImageDB
-from .store.layers import LayerStore
 from .store.locks import get_lock
 from .store.paths import DEFAULT_ROOT, StorePaths
-from .store.tags import TagStore
 
 if TYPE_CHECKING:
     from .containers.lifecycle import Attachment
@@ -30,7 +24,15 @@ if TYPE_CHECKING:
     from .containers.options import CreateOptions
     from .layer_contents import ImageEfficiency, LayerContents
     from .containers.records import ContainerRecords
+    from .containers.volumes import Volume
+    from .containers.stats import ContainerStats
     from .store.rwlayers import RWLayerStore
+    from .events import Event, EventJournal
+    from .images import ImageService
+    from .models import CheckReport, HistoryEntry, ImageSummary, RemovedItem
+    from .store.images import ImageDB
+    from .store.layers import LayerStore
+    from .store.tags import TagStore
 
 __all__ = ["Engine"]
 
@@ -40,6 +42,16 @@ ChangeFn = Callable[[dict[str, Any]], None]
 class Engine:
     """One store root and everything done to it.
 
+    Progress of save, load, pull and push: pass ``progress=fn``; ``fn`` is
+    called with ``engine.distribution.TransferProgress(id, action, current,
+    total)`` (short blob ID, Docker's status word, bytes done, bytes in all or
+    0) once per change of one blob, from worker threads, so hand it on to the
+    UI thread (Textual: ``app.call_from_thread``). A pull sends per layer
+    ``Pulling fs layer``, maybe ``Waiting``, ``Downloading`` x/y …,
+    ``Verifying Checksum``, ``Download complete``, ``Extracting`` x/y …,
+    ``Pull complete`` (or only ``Already exists``); ``item.final`` is True on
+    the last item of a blob. To stop a transfer, set the ``cancel`` event.
+
     Args:
         root: the store root; created on first write.
     """
@@ -48,12 +60,39 @@ class Engine:
         self.root = os.path.abspath(root)
         self.paths = StorePaths(self.root)
         self.lock = get_lock(self.paths.lock)
-        self.layers = LayerStore(self.paths, self.lock)
-        self.imagedb = ImageDB(self.paths)
-        self.tags = TagStore(self.paths)
-        self.images = ImageService(self.paths, self.layers, self.imagedb, self.tags, self.lock)
-        self.journal = EventJournal(self.paths.events)
+
+    # The stores load on first use: ``logs``, ``ps`` or ``rm`` need few of them, and start-up time matters.
+
+    @functools.cached_property
+    def layers(self) -> LayerStore:
+        from .store.layers import LayerStore
+
+        return LayerStore(self.paths, self.lock)
+
+    @functools.cached_property
+    def imagedb(self) -> ImageDB:
+        from .store.images import ImageDB
+
+        return ImageDB(self.paths)
+
+    @functools.cached_property
+    def tags(self) -> TagStore:
+        from .store.tags import TagStore
+
+        return TagStore(self.paths)
+
+    @functools.cached_property
+    def images(self) -> ImageService:
+        from .images import ImageService
+
+        return ImageService(self.paths, self.layers, self.imagedb, self.tags, self.lock)
+
+    @functools.cached_property
+    def journal(self) -> EventJournal:
         """Every change, appended after it is durable, for other processes to follow."""
+        from .events import EventJournal
+
+        return EventJournal(self.paths.events)
 
     @functools.cached_property
     def _importer(self) -> "Importer":
@@ -212,24 +251,29 @@ class Engine:
         self._writable()
         return create_container(self, options)
 
-    def container_start(self, name: str, *, stdin: int | None = None, attach: bool = False) -> "Attachment | None":
+    def container_start(self, name: str, *, stdin: int | None = None, attach: bool = False,
+                        console_size: tuple[int, int] | None = None) -> "Attachment | None":
         """Start a container under the store's monitor; it keeps running after this process exits.
 
         Args:
             name: container name or ID.
             stdin: an fd the container reads as its stdin (``-i``); /dev/null otherwise.
             attach: return an ``Attachment`` that streams its output and exit code.
+            console_size: (rows, cols) of a ``-t`` container's pty before its command runs.
 
         Raises:
             ContainerStartError: exit_code 125 (setup), 126 (cannot execute), 127 (not found).
         """
         from .containers import lifecycle
+        from .errors import ContainerConflict
 
         self._writable()
         cid = self.containers.resolve(name)
+        # Read before starting: a ``--rm`` container can be gone by the time start returns.
+        tty = bool(self.containers.load(cid)["Config"].get("Tty"))
         log_fd = os.open(self.paths.container_log(cid), os.O_RDONLY | os.O_CLOEXEC) if attach else -1
         try:
-            channel = lifecycle.start(self, cid, stdin=stdin, attach=attach)
+            channel = lifecycle.start(self, cid, stdin=stdin, attach=attach, console_size=console_size)
         except BaseException:
             if log_fd >= 0:
                 os.close(log_fd)
@@ -239,8 +283,11 @@ class Engine:
                 os.close(log_fd)
             return None
         attachment = lifecycle.Attachment(self, cid, log_fd, channel)
-        if self.containers.load(cid)["Config"].get("Tty"):
-            attachment.terminal = lifecycle.attach_terminal(self, cid)
+        if tty:
+            try:
+                attachment.terminal = lifecycle.attach_terminal(self, cid)
+            except ContainerConflict:
+                pass  # it already ended (``run -t IMG tty``): its whole output is in the log we follow
         return attachment
 
     def container_attach(self, name: str) -> "Attachment":
@@ -402,8 +449,10 @@ class Engine:
         self.container_start(cid)
         return cid
 
-    def container_remove(self, name: str, *, force: bool = False) -> str:
+    def container_remove(self, name: str, *, force: bool = False, volumes: bool = False) -> str:
         """Delete a container and its writable layers; ``force`` kills a running one first.
+
+        ``volumes`` (``rm -v``) also deletes its anonymous volumes; named ones stay.
 
         Raises:
             ContainerConflict: it is running and ``force`` is not set.
@@ -413,9 +462,25 @@ class Engine:
         self._writable()
         cid = self.containers.resolve(name)
         label = self.containers.load(cid).get("Name", "").lstrip("/")
-        lifecycle.remove(self, cid, force=force)
+        lifecycle.remove(self, cid, force=force, volumes=volumes)
         self.journal.append("container", "destroy", cid, label)
         return cid
+
+    def container_remove_many(self, names: list[str], *, force: bool = False,
+                              volumes: bool = False) -> list[BerthError | None]:
+        """``rm`` of several containers: the stopped ones in one pass under one store lock.
+
+        Returns:
+            Per name, in order: None when it was removed, else why not (as ``container_remove`` raises it).
+        """
+        from .containers.remove import remove_containers
+
+        self._writable()
+        results = remove_containers(self, names, force=force, volumes=volumes)
+        for cid, label, err in results:
+            if err is None:
+                self.journal.append("container", "destroy", cid, label)
+        return [err for _cid, _label, err in results]
 
     def container_list(self, *, all: bool = False, filters: list[str] | None = None, last: int = -1,
                        size: bool = False) -> "list[ContainerSummary]":
@@ -439,6 +504,18 @@ class Engine:
         return log_entries(self, self.containers.resolve(name), follow=follow, tail=tail, since=since,
                            until=until)
 
+    def container_log_chunks(self, name: str, *, follow: bool = False, tail: int = -1, since: float = 0.0,
+                             until: float = 0.0, timestamps: bool = False) -> Iterator[tuple[str, bytes]]:
+        """``container_logs`` as (stream, bytes to print): what ``berth logs`` writes, without a per-line object.
+
+        Args:
+            timestamps: prefix every line with its RFC 3339 time and a space (``logs -t``).
+        """
+        from .containers.logs_follow import log_chunks
+
+        return log_chunks(self, self.containers.resolve(name), follow=follow, tail=tail, since=since,
+                          until=until, timestamps=timestamps)
+
     def container_changes(self, name: str) -> "list[Change]":
         """``diff``: A/C/D entries from the container's upper dir."""
         from .containers.changes import changes
@@ -446,11 +523,175 @@ class Engine:
 
         return changes(self, mount_id_of(self, self.containers.resolve(name)))
 
+    def container_stats(self, name: str, *, previous: "ContainerStats | None" = None) -> "ContainerStats":
+        """One ``stats`` sample from the container's cgroup and netns; zeros when it is not running.
+
+        Args:
+            previous: an earlier sample of the same container; CPU % is measured since it (0.0 without).
+
+        Raises:
+            ContainerNotFound.
+        """
+        from .containers.stats import sample
+
+        return sample(self, self.containers.resolve(name), previous)
+
+    def container_stats_stream(self, names: list[str] | None = None, *, all: bool = False, interval: float = 1.0,
+                               cancel: threading.Event | None = None) -> "Iterator[list[ContainerStats]]":
+        """``stats`` without ``--no-stream``: a list of samples every ``interval`` seconds until ``cancel`` is set.
+
+        Args:
+            names: containers to watch; None follows the running containers (every one with ``all``).
+
+        Raises:
+            ContainerNotFound: a name matches nothing (before anything is yielded).
+        """
+        from .containers.stats import stream
+
+        ids = None if names is None else [self.containers.resolve(n) for n in names]
+        return stream(self, ids, all=all, interval=interval, cancel=cancel)
+
     def system_df(self) -> "DiskUsage":
         """``system df``: images, containers, volumes and build cache, shared layers counted once."""
         from .diskusage import disk_usage
 
         return disk_usage(self)
+
+    # -- volumes -------------------------------------------------------------
+
+    def volume_create(self, name: str = "", *, labels: dict[str, str] | None = None) -> "Volume":
+        """Create a local volume (``volumes/<name>/_data``); an existing one is returned as it is.
+
+        Args:
+            name: the volume's name; "" makes an anonymous one with a random 64-hex name.
+
+        Raises:
+            InvalidArgument: the name is not ``[a-zA-Z0-9][a-zA-Z0-9_.-]+``.
+        """
+        from .containers import volumes
+
+        self._writable()
+        return volumes.create(self, name, labels)
+
+    def volume_list(self) -> "list[Volume]":
+        """Every volume, by name."""
+        from .containers import volumes
+
+        return volumes.list_volumes(self)
+
+    def volume_inspect(self, name: str) -> dict[str, Any]:
+        """Docker's ``volume inspect`` object.
+
+        Raises:
+            VolumeNotFound.
+        """
+        from .containers import volumes
+
+        return volumes.get(self, name).inspect()
+
+    def volume_remove(self, name: str, *, force: bool = False) -> None:
+        """Delete a volume and its data.
+
+        Args:
+            force: a missing volume is not an error.
+
+        Raises:
+            VolumeNotFound; VolumeInUse: a container (running or not) mounts it.
+        """
+        from .containers import volumes
+
+        self._writable()
+        volumes.remove(self, name, force=force)
+
+    def volume_prune(self) -> tuple[list[str], int]:
+        """Remove every volume no container mounts; (names removed, bytes reclaimed)."""
+        from .containers import volumes
+
+        self._writable()
+        return volumes.prune(self)
+
+    # -- networks ------------------------------------------------------------
+
+    def network_create(self, name: str, *, subnet: str = "", gateway: str = "",
+                       labels: dict[str, str] | None = None) -> str:
+        """A user bridge network (its own bridge and subnet); returns its ID.
+
+        Raises:
+            InvalidArgument (bad name or subnet), ContainerConflict (name taken, subnet overlaps).
+        """
+        from .network.networks import NetworkStore
+
+        self._writable()
+        rec = NetworkStore(self.paths).create(name, subnet, gateway, labels=labels)
+        self.journal.append("network", "create", rec["Id"], name)
+        return str(rec["Id"])
+
+    def network_list(self) -> list[dict[str, Any]]:
+        """Every network (Docker's inspect shape, ``Leases`` included), ``host`` and ``none`` last."""
+        from .network.manage import list_networks
+
+        return list_networks(self)
+
+    def network_inspect(self, name: str) -> dict[str, Any]:
+        """Docker's ``network inspect`` object, with the attached ``Containers``."""
+        from .network.manage import inspect
+
+        return inspect(self, name)
+
+    def network_remove(self, name: str) -> str:
+        """Remove a network no container is attached to (and its bridge); returns its name."""
+        from .network.networks import NetworkStore
+
+        self._writable()
+        rec = NetworkStore(self.paths).remove(name)
+        self.journal.append("network", "destroy", rec["Id"], rec["Name"])
+        return str(rec["Name"])
+
+    def network_prune(self) -> list[str]:
+        """Remove every user network without containers; their names."""
+        from .network.networks import NetworkStore
+
+        self._writable()
+        return NetworkStore(self.paths).prune()
+
+    def network_connect(self, network: str, container: str, *, ip: str = "") -> None:
+        """Attach a container to a network (at once, if it is running)."""
+        from .network.manage import connect
+
+        self._writable()
+        connect(self, network, self.container_resolve(container), ip)
+
+    def network_disconnect(self, network: str, container: str, *, force: bool = False) -> None:
+        from .network.manage import disconnect
+
+        self._writable()
+        disconnect(self, network, self.container_resolve(container), force)
+
+    def container_ports(self, name: str) -> dict[str, list[dict[str, str]] | None]:
+        """NetworkSettings.Ports of a container: ``"80/tcp" → [{"HostIp", "HostPort"}]`` while it runs."""
+        from .containers.lifecycle import current
+
+        config = current(self, self.container_resolve(name))
+        if not config["State"].get("Running"):
+            return {}
+        return dict(config.get("NetworkSettings", {}).get("Ports") or {})
+
+    def network_notices(self) -> list[str]:
+        """Things networking wants said once (a moved default subnet, no NAT tool); cleared when read."""
+        import sys
+
+        module = sys.modules.get("engine.network.networks")
+        if module is None:
+            return []
+        notices = list(module.NOTICES)
+        module.NOTICES.clear()
+        return notices
+
+    def network_teardown(self) -> list[str]:
+        """Remove this store's bridges, NAT rules and netns mounts from the kernel (a store being discarded)."""
+        from .network.manage import teardown_store
+
+        return teardown_store(self.root)
 
     # -- layer contents --------------------------------------------------------
 
@@ -615,7 +856,8 @@ class Engine:
         Args:
             name: ``[registry/]repo[:tag|@digest]``; Docker Hub names normalise (``ubuntu``).
             platform: ``os/arch[/variant]`` to take from an index (default: this host, linux/amd64).
-            insecure: allow plain HTTP and unverified TLS (loopback registries always may).
+            insecure: allow plain HTTP and unverified TLS. Without it, loopback registries and those
+                listed under ``insecure-registries`` in ``<root>/daemon.json`` (host[:port] or CIDR) still may.
             config_path: Docker's config.json with credentials (default: $DOCKER_CONFIG or ~/.docker).
             progress: called with ``TransferProgress`` items per layer, from several threads.
 
@@ -665,11 +907,13 @@ class Engine:
             AuthError: the registry refused them.
         """
         from .distribution.credentials import Credentials, CredentialStore, registry_domain
+        from .distribution.insecure import InsecureRegistries
         from .distribution.registry import RegistryClient
 
         domain = registry_domain(server)
         creds = Credentials(username, password)
-        RegistryClient(domain, "", credentials=creds, insecure=insecure).verify_login()
+        RegistryClient(domain, "", credentials=creds, insecure=insecure,
+                       insecure_registries=InsecureRegistries.for_store(self.paths.root)).verify_login()
         CredentialStore(config_path).store(domain, creds)
 
     def registry_logout(self, server: str | None = None, *, config_path: str | None = None) -> bool:

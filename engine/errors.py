@@ -23,6 +23,8 @@ __all__ = [
     "ContainerNotFound",
     "ContainerConflict",
     "ContainerNotRunning",
+    "VolumeNotFound",
+    "VolumeInUse",
     "MonitorError",
     "DigestMismatch",
     "RegistryError",
@@ -133,6 +135,14 @@ class ContainerConflict(BerthError):
 
 class ContainerNotRunning(BerthError):
     """The action needs a running container."""
+
+
+class VolumeNotFound(BerthError):
+    """No volume has that name."""
+
+
+class VolumeInUse(BerthError):
+    """A container (running or not) mounts the volume, so it cannot be removed."""
 
 
 class MonitorError(BerthError):

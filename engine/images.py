@@ -11,6 +11,7 @@ from typing import Any
 from . import reference
 from .errors import BerthError, ImageConflict, ImageInUse, ImageNotFound, InvalidReference
 from .models import HistoryEntry, ImageSummary, RemovedItem
+from .rfc3339 import format_time, parse_time
 from .store.images import ImageDB
 from .store.layers import Layer, LayerStore, chain_id_for
 from .store.locks import FileLock
@@ -20,26 +21,6 @@ from .store.tags import TagStore
 __all__ = ["ImageService", "parse_time", "format_time"]
 
 _HEX_PREFIX = re.compile(r"^(sha256:)?[a-f0-9]{1,64}$")
-
-
-def parse_time(text: str | None) -> float:
-    """An RFC 3339 timestamp (nanoseconds allowed) as epoch seconds; 0 when absent."""
-    if not text:
-        return 0.0
-    m = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", text)
-    if not m:
-        return 0.0
-    zone = "+00:00" if m.group(3) == "Z" else m.group(3)
-    base = datetime.fromisoformat(m.group(1) + zone).timestamp()
-    return base + float("0" + m.group(2)) if m.group(2) else base
-
-
-def format_time(epoch: float) -> str:
-    """Epoch seconds as RFC 3339 with nanoseconds, as Docker writes ``created``."""
-    whole = int(epoch)
-    nanos = int(round((epoch - whole) * 1e9))
-    stamp = datetime.fromtimestamp(whole, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{stamp}.{nanos:09d}Z"
 
 
 class ImageService:

@@ -15,12 +15,13 @@ from typing import Any, BinaryIO, cast
 from . import archive, reference
 from .errors import MissingDependency
 from .images import format_time
+from .store.configjson import encode_config
 from .store.images import ImageDB
 from .store.layers import LayerStore
 from .store.locks import FileLock
 from .store.tags import TagStore
 
-__all__ = ["Importer", "BUSYBOX_PATH", "base_config"]
+__all__ = ["BUSYBOX_PATH", "Importer", "base_config"]
 
 BUSYBOX_PATH = "/bin/busybox"
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le", "s390x": "s390x"}
@@ -86,15 +87,23 @@ class Importer:
         recorder.commit(root, layer.diff_id)
         return layer
 
-    def commit_config(self, config: dict[str, Any], target: reference.Reference | None, parent: str | None = None) -> str:
-        """Write the config (its layers are already recorded) and point the tag at it."""
-        data = json.dumps(config, separators=(",", ":")).encode()
+    def commit_config(self, config: dict[str, Any], target: reference.Reference | None, parent: str | None = None,
+                      container_config: dict[str, Any] | None = None) -> str:
+        """Write the config (its layers are already recorded) and point the tag at it.
+
+        The bytes are Go's (``store/configjson``), so Go tools that re-encode the
+        config keep the image ID; ``container_config`` (the build cache's key) is
+        kept beside it in the image's metadata, not in the config.
+        """
+        data = encode_config(config)
         with self.lock:
             for layer_id in _chain_ids(config):
                 self.layers.get(layer_id)  # raises if a layer went missing meanwhile
             image_id = self.imagedb.put(data)
             if parent:
                 self.imagedb.set_parent(image_id, parent)
+            if container_config is not None:
+                self.imagedb.set_container_config(image_id, json.dumps(container_config, separators=(",", ":")))
             if target is not None:
                 self.tags.add(target, image_id)
                 self.imagedb.set_last_tag_time(image_id, format_time(time.time()))

@@ -46,7 +46,16 @@ def store_root(tmp_path: Path) -> Iterator[Path]:
     finally:
         leaked = mounts_under(root)
         unmount_all(root)
+        _network_teardown(root)
     assert not leaked, f"test left mounts behind: {leaked}"
+
+
+def _network_teardown(root: Path) -> None:
+    """The store's bridges, NAT table and netns mounts (kernel objects outlive the temporary dir)."""
+    if (root / "network").exists() or os.path.isdir("/run/berth/netns"):
+        from engine.network.manage import teardown_store
+
+        teardown_store(str(root))
 
 
 BUSYBOX = "/bin/busybox"

@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["main", "build_parser", "UsageError"]
 
@@ -34,10 +35,13 @@ class Parser(argparse.ArgumentParser):
 VERB_MODULES: dict[str, str] = {
     **dict.fromkeys(("import", "bootstrap", "images", "image", "history", "tag", "rmi", "inspect"), "images"),
     "build": "build",
+    "stats": "stats",
     **dict.fromkeys(("system", "events"), "system"),
     **dict.fromkeys(("run", "create", "start", "stop", "restart", "kill", "pause", "unpause", "rm", "wait", "logs",
                      "exec", "attach", "cp", "commit", "rename", "top", "diff", "ps", "container"), "containers"),
     **dict.fromkeys(("save", "load", "pull", "push", "login", "logout"), "distribution"),
+    **dict.fromkeys(("network", "port"), "network"),
+    "volume": "volumes",
 }
 """Which ``tui.verbs`` module registers each verb: a command imports only its own (start-up time is Python's)."""
 
@@ -61,8 +65,30 @@ def build_parser(verb: str | None = None) -> Parser:
     sub = parser.add_subparsers(dest="verb", metavar="COMMAND", parser_class=Parser)
     modules = [VERB_MODULES[verb]] if verb is not None else list(dict.fromkeys(VERB_MODULES.values()))
     for name in modules:
-        importlib.import_module(f"tui.verbs.{name}").register(sub)
+        importlib.import_module(f"tui.verbs.{name}").register(sub if verb is None else _OnlyVerb(sub, verb))
     return parser
+
+
+class _OnlyVerb:
+    """The subcommands action, building only ``verb``'s parser: a module's other verbs cost argparse time."""
+
+    def __init__(self, sub: Any, verb: str) -> None:
+        self._sub, self._verb = sub, verb
+
+    def add_parser(self, name: str, **kwargs: Any) -> Any:
+        if name == self._verb or self._verb in kwargs.get("aliases", ()):
+            return self._sub.add_parser(name, **kwargs)
+        return _Unbuilt()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sub, name)
+
+
+class _Unbuilt:
+    """Stands in for a parser that is never built: every call on it (add_argument…) does nothing."""
+
+    def __getattr__(self, _name: str) -> Any:
+        return lambda *_args, **_kwargs: self
 
 
 def _root(args: argparse.Namespace) -> str:

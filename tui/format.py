@@ -10,13 +10,13 @@ __all__ = ["human_size", "human_duration", "since", "short_id", "tabulate"]
 _UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
 
 
-def human_size(size: float) -> str:
-    """Decimal units, three significant digits: ``122MB``, ``2.76kB``, ``0B``."""
+def human_size(size: float, precision: int = 3) -> str:
+    """Decimal units, three significant digits: ``122MB``, ``2.76kB``, ``0B`` (progress bars use four)."""
     unit = 0
     while size >= 1000 and unit < len(_UNITS) - 1:
         size /= 1000
         unit += 1
-    return f"{size:.3g}{_UNITS[unit]}"
+    return f"{size:.{precision}g}{_UNITS[unit]}"
 
 
 def human_duration(seconds: float) -> str:

@@ -241,8 +241,7 @@ class Builder:
         stage.image_id, stage.image = hit
         return True
 
-    def _commit(self, stage: _Stage, container_config: dict[str, Any], layer: Layer | None,
-                container_id: str = "") -> str:
+    def _commit(self, stage: _Stage, container_config: dict[str, Any], layer: Layer | None) -> str:
         """Write the image after this step (config, history row, maybe a layer) with the current one as parent."""
         created = format_time(time.time())
         entry: dict[str, Any] = {"created": created, "created_by": " ".join(container_config["Cmd"])}
@@ -254,12 +253,13 @@ class Builder:
         if stage.author:
             image["author"] = stage.author
         image.update({
-            "config": copy.deepcopy(stage.config), "container": container_id,
-            "container_config": container_config, "created": created,
+            "config": copy.deepcopy(stage.config), "created": created,
             "history": [*stage.image.get("history", []), entry], "os": stage.image.get("os") or "linux",
             "rootfs": {"type": "layers", "diff_ids": diff_ids},
         })
-        image_id = self.importer.commit_config(image, None, parent=stage.image_id or None)
+        # container_config (the cache key) stays out of the config: Go tools would drop it and change the ID.
+        image_id = self.importer.commit_config(image, None, parent=stage.image_id or None,
+                                               container_config=container_config)
         self.cache.add(stage.image_id, image_id)
         stage.image_id, stage.image = image_id, image
         return image_id
@@ -379,7 +379,7 @@ class Builder:
                 raise CommandFailed(f"The command '{' '.join(argv)}' returned a non-zero code: {code}", code)
             layer = container.commit(self.cancel)
         self._emit(ContainerRemoved(container.container_id))
-        return self._commit(stage, container_config, layer, container.container_id)
+        return self._commit(stage, container_config, layer)
 
     def _output(self, text: str) -> None:
         self._emit(StepOutput(text))

@@ -1,6 +1,6 @@
 """The classic builder's cache: a step is done already if a child of the same parent image has its config.
 
-The key is the image's ``container_config``: the run config with ``Cmd`` set to
+The key is the image's ``container_config`` (kept in its metadata): the run config with ``Cmd`` set to
 what the step did (the RUN command with its build args, ``#(nop) COPY
 file:<sha256> in /dst``, ...). A hit is the newest matching child whose
 layers are all still in the store.
@@ -48,7 +48,7 @@ class BuildCache:
         best: tuple[float, str, dict[str, Any]] | None = None
         for image_id in self._index().get(parent or _SCRATCH, []):
             image = self._load(image_id)
-            if image is None or image.get("container_config") != container_config:
+            if image is None or self._key(image_id, image) != container_config:
                 continue
             if not self._layers_present(image):
                 continue
@@ -56,6 +56,16 @@ class BuildCache:
             if best is None or created > best[0]:
                 best = (created, image_id, image)
         return (best[1], best[2]) if best else None
+
+    def _key(self, image_id: str, image: dict[str, Any]) -> Any:
+        """The step's run config: in the image's metadata (older berth stores kept it in the config)."""
+        recorded = self.imagedb.get_container_config(image_id)
+        if recorded is None:
+            return image.get("container_config")
+        try:
+            return json.loads(recorded)
+        except ValueError:
+            return None
 
     def _load(self, image_id: str) -> dict[str, Any] | None:
         try:

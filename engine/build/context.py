@@ -17,13 +17,14 @@ import tarfile
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from typing import BinaryIO, Self
 
 from ..errors import BuildError, Cancelled
 from ..runtime.rootfs import resolve_in_root
 from .dockerignore import DOCKERIGNORE, PatternMatcher, read_patterns
+from .globs import compile_glob
 
-__all__ = ["BuildContext", "DEFAULT_DOCKERFILE", "contains_wildcards"]
+__all__ = ["DEFAULT_DOCKERFILE", "BuildContext", "contains_wildcards"]
 
 DEFAULT_DOCKERFILE = "Dockerfile"
 _TAR_MAGIC_OFFSET = 257  # POSIX ustar header: "ustar" at byte 257 of the first block
@@ -85,7 +86,7 @@ class BuildContext:
         if self._temporary:
             shutil.rmtree(self.root, ignore_errors=True)
 
-    def __enter__(self) -> BuildContext:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -154,31 +155,11 @@ class BuildContext:
 
 
 def _go_match(pattern: str) -> Callable[[str], bool]:
-    """Go's filepath.Match for one pattern: ``*`` and ``?`` stop at ``/``, ``[...]`` classes, ``\\`` escapes."""
-    import re
-
-    out = []
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        i += 1
-        if ch == "*":
-            out.append("[^/]*")
-        elif ch == "?":
-            out.append("[^/]")
-        elif ch == "\\" and i < len(pattern):
-            out.append(re.escape(pattern[i]))
-            i += 1
-        elif ch == "[":
-            end = pattern.find("]", i + 1)
-            if end == -1:
-                raise BuildError(f"syntax error in pattern: {pattern}")
-            body = pattern[i:end]
-            out.append("[" + ("^" + body[1:] if body.startswith("^") else body) + "]")
-            i = end + 1
-        else:
-            out.append(re.escape(ch))
-    regex = re.compile("".join(out) + r"\Z", re.DOTALL)
+    """Go's filepath.Match for one COPY source pattern (``**`` is two ``*``, as there)."""
+    try:
+        regex = compile_glob(pattern)
+    except ValueError as err:
+        raise BuildError(str(err)) from None
     return lambda path: regex.match(path) is not None
 
 

@@ -1,9 +1,10 @@
 """``.dockerignore``: which context paths the build may not see, by Docker's pattern rules.
 
 The rules are moby's ``patternmatcher``: one pattern a line, ``#`` comments,
-paths cleaned and made relative (a leading ``/`` means nothing), ``*`` and
-``?`` stop at ``/``, ``**`` spans any number of directories, ``!`` re-includes,
-and the last pattern that matches a path (or one of its parent dirs) wins.
+paths cleaned and made relative (a leading ``/`` means nothing), globs as
+``globs.compile_glob`` with ``**`` (it spans any number of directories), ``!``
+re-includes, and the last pattern that matches a path (or one of its parent
+dirs) wins.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["IgnorePattern", "PatternMatcher", "read_patterns", "DOCKERIGNORE"]
+from .globs import compile_glob
+
+__all__ = ["DOCKERIGNORE", "IgnorePattern", "PatternMatcher", "read_patterns"]
 
 DOCKERIGNORE = ".dockerignore"
 
@@ -49,45 +52,6 @@ def read_patterns(text: str) -> list[str]:
     return out
 
 
-def _compile(pattern: str) -> re.Pattern[str]:
-    """A pattern as an anchored regex: ``*`` and ``?`` never cross ``/``; ``**`` does."""
-    out = ["^"]
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if pattern.startswith("**", i):
-            i += 2
-            if pattern.startswith("/", i):
-                # "**/" also matches no directory at all: "**/a" matches "a".
-                out.append("(.*/)?")
-                i += 1
-            else:
-                out.append(".*")
-            continue
-        i += 1
-        if ch == "*":
-            out.append("[^/]*")
-        elif ch == "?":
-            out.append("[^/]")
-        elif ch == "\\" and i < len(pattern):
-            out.append(re.escape(pattern[i]))
-            i += 1
-        elif ch == "[":
-            end = pattern.find("]", i)
-            if end == -1:
-                raise ValueError(f"syntax error in pattern {pattern!r}")
-            body = pattern[i:end]
-            negate, body = body.startswith("^"), body.removeprefix("^")
-            # Escape what Python's re would read as nested sets or set operations.
-            body = "".join("\\" + c if c in "\\[&~|" else c for c in body)
-            out.append("[" + ("^" if negate else "") + body + "]")
-            i = end + 1
-        else:
-            out.append(re.escape(ch))
-    out.append("$")
-    return re.compile("".join(out), re.DOTALL)
-
-
 class PatternMatcher:
     """Decides whether a context path is excluded by a list of .dockerignore patterns."""
 
@@ -97,7 +61,7 @@ class PatternMatcher:
             exclusion = text.startswith("!")
             body = text[1:] if exclusion else text
             try:
-                regex = _compile(body)
+                regex = compile_glob(body, double_star=True)
             except (ValueError, re.error) as err:
                 raise ValueError(f"invalid .dockerignore pattern {text!r}: {err}") from None
             self.patterns.append(IgnorePattern(body, exclusion, regex))

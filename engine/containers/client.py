@@ -5,29 +5,35 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
 import sys
 import time
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MonitorError
 from ..store.locks import get_lock
-from ..store.paths import MONITOR_LOG, MONITOR_SPAWN_LOCK
-from .monitor import socket_path
+from ..store.paths import MONITOR_LOG, MONITOR_SOCKET, MONITOR_SPAWN_LOCK
 
 if TYPE_CHECKING:
     from ..engine import Engine
 
-__all__ = ["MonitorClient", "Channel"]
+__all__ = ["Channel", "MonitorClient", "socket_path"]
 
 _SPAWN_TIMEOUT = 10.0
 _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def socket_path(dir_fd: int) -> str:
+    """The socket's path through /proc/self/fd, short whatever the root's length (sun_path is 108 bytes).
+
+    It lives here, not in ``monitor``: a client must not import the monitor and the runtime it drives.
+    """
+    return f"/proc/self/fd/{dir_fd}/{MONITOR_SOCKET}"
+
+
 class MonitorClient:
     """One request per connection; ``reply`` reads the next JSON line the monitor sends on it."""
 
-    def __init__(self, engine: "Engine") -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
     def _connect(self) -> socket.socket | None:
@@ -55,6 +61,8 @@ class MonitorClient:
         return sock
 
     def _spawn(self) -> None:
+        import subprocess
+
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_PACKAGE_ROOT,
                                                                           os.environ.get("PYTHONPATH")]))}
         with open(self.engine.paths.monitor_file(MONITOR_LOG), "ab") as log:
@@ -74,7 +82,7 @@ class MonitorClient:
         raise MonitorError(f"the container monitor did not answer within {_SPAWN_TIMEOUT:.0f}s "
                            f"(see {MONITOR_LOG} in the store root)")
 
-    def request(self, message: dict[str, Any], fds: tuple[int, ...] = ()) -> "Channel":
+    def request(self, message: dict[str, Any], fds: tuple[int, ...] = ()) -> Channel:
         """Send one request; the returned channel carries the replies."""
         sock = self.connect()
         data = json.dumps(message).encode() + b"\n"
@@ -108,7 +116,7 @@ class Channel:
         self._file.close()
         self.sock.close()
 
-    def __enter__(self) -> "Channel":
+    def __enter__(self) -> Channel:
         return self
 
     def __exit__(self, *exc: object) -> None:

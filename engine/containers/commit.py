@@ -36,7 +36,8 @@ def _image_config(image: dict[str, Any], container: dict[str, Any], diff_id: str
         entry["author"] = author
     out = {key: value for key, value in image.items() if key in ("architecture", "os", "variant")}
     out.update({
-        "config": config, "container": container["ID"], "container_config": copy.deepcopy(ctr), "created": created,
+        # no container/container_config: Go tools (skopeo…) drop them, which would change the image ID
+        "config": config, "created": created,
         "history": [*image.get("history", []), entry],
         "rootfs": {"type": "layers", "diff_ids": [*image.get("rootfs", {}).get("diff_ids", []), diff_id]},
     })
@@ -45,7 +46,7 @@ def _image_config(image: dict[str, Any], container: dict[str, Any], diff_id: str
     return out
 
 
-def commit_container(engine: "Engine", cid: str, ref: str | None, *, message: str = "", author: str = "",
+def commit_container(engine: Engine, cid: str, ref: str | None, *, message: str = "", author: str = "",
                      changes: Callable[[dict[str, Any]], None] | None = None, pause_container: bool = True) -> str:
     """Write the upper dir as a layer (paused meanwhile, so it is one moment's state) and the image config."""
     from .. import reference

@@ -19,6 +19,7 @@ from ..store.rwlayers import fill_init_layer
 from ..store.paths import (
     CONTAINER_CONFIG_FILE, HOSTCONFIG_FILE, HOSTNAME_FILE, HOSTS_FILE, RESOLV_CONF_FILE, StorePaths,
 )
+from . import volumes
 from .options import CreateOptions, parse_restart
 from .records import new_state, now_rfc3339
 
@@ -65,18 +66,29 @@ def create_container(engine: "Engine", opts: CreateOptions) -> str:
     image_config = engine.images.config(image_id)
     parent = engine.images.top_layer(image_config)
     cid, mount_id = secrets.token_hex(32), secrets.token_hex(32)
+    from ..network import endpoint
+
     with engine.lock:
         name = _pick_name(engine, opts.name)
         engine.rwlayers.create(mount_id, parent, init=fill_init_layer)
+        config: dict[str, Any] | None = None
         try:
+            networks = endpoint.plan_networks(engine, cid, opts.network, opts.ip, name)
             engine.rwlayers.record(cid, mount_id, parent, True)
-            files = _records(engine.paths, cid, name, image_id, image_config.get("config", {}), opts)
-            _make_sources(json.loads(files[CONTAINER_CONFIG_FILE]))
+            files = _records(engine, cid, name, image_id, image_config.get("config", {}), opts, networks)
+            config = json.loads(files[CONTAINER_CONFIG_FILE])
+            _make_sources(engine, config)
             atomic.write_dir(engine.paths.container_dir(cid), files)
         except BaseException:
+            if config is not None:
+                volumes.remove_anonymous(engine, config)
             engine.rwlayers.forget(cid)
             engine.rwlayers.remove(mount_id)
+            endpoint.release(engine, cid)
             raise
+    for settings in networks.values():
+        if settings.get("NetworkID"):  # peers on a user network learn the new name
+            endpoint.refresh_hosts(engine, settings["NetworkID"], skip=cid)
     engine.journal.append("container", "create", cid, name)
     return cid
 
@@ -93,17 +105,26 @@ def _pick_name(engine: "Engine", wanted: str) -> str:
     return random_name({str(c.get("Name")) for c in configs})
 
 
-def _records(paths: StorePaths, cid: str, name: str, image_id: str, image_cfg: dict[str, Any],
-             opts: CreateOptions) -> dict[str, bytes | str]:
+def _records(engine: "Engine", cid: str, name: str, image_id: str, image_cfg: dict[str, Any],
+             opts: CreateOptions, networks: dict[str, Any]) -> dict[str, bytes | str]:
+    from ..network.endpoint import render_hosts, render_resolv
+    from ..network.ports import exposed_ports, port_bindings
+
+    paths = engine.paths
     hostname = opts.hostname or (os.uname().nodename if opts.network == "host" else cid[:12])
     config = container_config(paths, cid, name, image_id, image_cfg, opts, hostname)
-    hosts = _HOSTS + (f"127.0.1.1\t{hostname}\n" if opts.network != "host" else "")
+    hostcfg = host_config(opts)
+    if opts.network != "host":
+        hostcfg["PortBindings"] = port_bindings(opts.publish, opts.publish_all, image_cfg.get("ExposedPorts") or {})
+    if hostcfg["PortBindings"] or image_cfg.get("ExposedPorts"):
+        config["Config"]["ExposedPorts"] = exposed_ports(image_cfg.get("ExposedPorts"), hostcfg["PortBindings"])
+    config["NetworkSettings"] = {"Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {}, "Networks": networks}
     return {
         CONTAINER_CONFIG_FILE: json.dumps(config, separators=(",", ":")),
-        HOSTCONFIG_FILE: json.dumps(host_config(opts), separators=(",", ":")),
+        HOSTCONFIG_FILE: json.dumps(hostcfg, separators=(",", ":")),
         HOSTNAME_FILE: hostname + "\n",
-        HOSTS_FILE: _read_host_file("/etc/hosts") if opts.network == "host" else hosts,
-        RESOLV_CONF_FILE: host_resolv_conf(),
+        HOSTS_FILE: render_hosts(engine, config, hostcfg),
+        RESOLV_CONF_FILE: render_resolv(hostcfg),
         paths.container_log(cid).rsplit("/", 1)[1]: b"",
     }
 
@@ -141,12 +162,13 @@ def container_config(paths: StorePaths, cid: str, name: str, image_id: str, imag
     """config.v2.json, Docker's shape."""
     entrypoint, cmd = _command(image_cfg, opts)
     argv = entrypoint + cmd
+    mount_points, declared_volumes = volumes.mount_points(paths, opts.binds, image_cfg.get("Volumes"))
     labels = {**(image_cfg.get("Labels") or {}), **opts.labels}
     config = {
         "Hostname": hostname, "Domainname": "", "User": opts.user or image_cfg.get("User", ""),
         "AttachStdin": opts.open_stdin, "AttachStdout": True, "AttachStderr": True, "Tty": opts.tty,
         "OpenStdin": opts.open_stdin, "StdinOnce": opts.open_stdin, "Env": _env(image_cfg.get("Env") or [], opts.env),
-        "Cmd": cmd or None, "Image": opts.image, "Volumes": None,
+        "Cmd": cmd or None, "Image": opts.image, "Volumes": declared_volumes,
         "WorkingDir": opts.workdir or image_cfg.get("WorkingDir", ""), "Entrypoint": entrypoint or None,
         "OnBuild": None, "Labels": labels,
     }
@@ -159,32 +181,18 @@ def container_config(paths: StorePaths, cid: str, name: str, image_id: str, imag
         "Path": argv[0] if argv else "", "Args": argv[1:], "Config": config, "Image": image_id,
         "NetworkSettings": {"Networks": {opts.network: {}}}, "LogPath": paths.container_log(cid),
         "Name": "/" + name, "Driver": "overlay2", "OS": "linux", "RestartCount": 0,
-        "HasBeenStartedBefore": False, "HasBeenManuallyStopped": False, "MountPoints": _mount_points(paths, opts),
+        "HasBeenStartedBefore": False, "HasBeenManuallyStopped": False, "MountPoints": mount_points,
         "HostnamePath": paths.container_file(cid, HOSTNAME_FILE), "HostsPath": paths.container_file(cid, HOSTS_FILE),
         "ResolvConfPath": paths.container_file(cid, RESOLV_CONF_FILE),
     }
 
 
-def _mount_points(paths: StorePaths, opts: CreateOptions) -> dict[str, Any]:
-    """Docker's MountPoints: binds keep their host path; a named volume is ``volumes/<name>/_data``."""
-    from .options import parse_bind
-
-    points = {}
-    for bind in opts.binds:
-        host, ctr, ro = parse_bind(bind)
-        if os.path.isabs(host):
-            points[ctr] = {"Source": host, "Destination": ctr, "RW": not ro, "Name": "", "Driver": "",
-                           "Type": "bind", "Propagation": "rprivate"}
-        else:
-            points[ctr] = {"Source": paths.volume_data(host), "Destination": ctr, "RW": not ro, "Name": host,
-                           "Driver": "local", "Type": "volume", "Propagation": ""}
-    return points
-
-
-def _make_sources(config: dict[str, Any]) -> None:
-    """Missing bind sources become directories (as ``docker run -v`` does); volumes get their ``_data``."""
+def _make_sources(engine: "Engine", config: dict[str, Any]) -> None:
+    """Missing bind sources become directories (as ``docker run -v`` does); missing volumes are created."""
     for point in config["MountPoints"].values():
-        os.makedirs(point["Source"], 0o755, exist_ok=True)
+        if point["Type"] == "bind":
+            os.makedirs(point["Source"], 0o755, exist_ok=True)
+    volumes.make_missing(engine, config)
 
 
 def host_config(opts: CreateOptions) -> dict[str, Any]:
@@ -198,4 +206,6 @@ def host_config(opts: CreateOptions) -> dict[str, Any]:
         "Privileged": False, "ReadonlyRootfs": opts.read_only, "Memory": opts.memory, "NanoCpus": opts.nano_cpus,
         "PidsLimit": opts.pids_limit or None, "MaskedPaths": None, "ReadonlyPaths": None,
         "Tmpfs": dict((t.partition(":")[0], t.partition(":")[2]) for t in opts.tmpfs) or None,
+        "ExtraHosts": list(opts.add_hosts) or None, "Dns": list(opts.dns), "DnsOptions": [], "DnsSearch": [],
+        "PublishAllPorts": opts.publish_all,
     }

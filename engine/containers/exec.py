@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import select
 import threading
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ContainerConflict, ContainerNotRunning, InvalidArgument
 from ..runtime.nsenter import exec_in
 from ..runtime.process import ProcessSpec
-from ..runtime.pty import copy_input, copy_output, get_window_size, open_pty, set_window_size
+from ..runtime.pty import (
+    console_socketpair, copy_input, copy_output, follow_window_size, get_window_size, receive_console,
+)
 from .lifecycle import current
 
 if TYPE_CHECKING:
@@ -45,29 +48,51 @@ def exec_command(engine: "Engine", cid: str, cmd: list[str], *, env: list[str], 
 
 
 def _exec_with_terminal(pid: int, spec: ProcessSpec, stdin: int | None, stdout: int | None) -> int:
-    """``exec -t``: the command on a new pty, whose master we copy to and from the caller's terminal."""
-    master, slave = open_pty()
+    """``exec -t``: the command on a pty of the container's devpts, whose master we copy to and from the caller."""
     in_fd, out_fd = 0 if stdin is None else stdin, 1 if stdout is None else stdout
-    set_window_size(master, *get_window_size(in_fd))
-    stop, result = threading.Event(), {}
+    ours, theirs = console_socketpair()
+    stop = threading.Event()
+    result: dict[str, Any] = {}
+    spec = replace(spec, stdin=None, stdout=None, stderr=None, terminal=True, console_socket=theirs,
+                   console_size=get_window_size(in_fd))
 
     def run() -> None:
         try:
-            result["code"] = exec_in(pid, replace(spec, stdin=slave, stdout=slave, stderr=slave, terminal=True))
+            result["code"] = exec_in(pid, spec)
         except BaseException as err:
             result["error"] = err
         finally:
-            os.close(slave)
             stop.set()
 
     worker = threading.Thread(target=run, daemon=True)
     worker.start()
-    reader = threading.Thread(target=copy_input, args=(in_fd, master, stop), daemon=True)
-    if stdin is not None:
-        reader.start()
-    copy_output(master, out_fd, threading.Event())
+    master = _console_or_none(ours, theirs, stop)
+    if master is not None:
+        reader = threading.Thread(target=copy_input, args=(in_fd, master, stop), daemon=True)
+        if stdin is not None:
+            reader.start()
+        with follow_window_size(in_fd, master):
+            copy_output(master, out_fd, threading.Event())
+        worker.join()
+        if reader.is_alive():
+            reader.join()  # it sees ``stop`` within a poll; the caller may close its stdin once we return
+        os.close(master)
     worker.join()
-    os.close(master)
-    if "error" in result:
-        raise result["error"]
+    error = result.get("error")
+    if isinstance(error, BaseException):
+        raise error
     return int(result["code"])
+
+
+def _console_or_none(ours: int, theirs: int, done: threading.Event) -> int | None:
+    """The pty master the command sends before exec; None if it ended (or failed) without sending one."""
+    try:
+        while not select.select([ours], [], [], 0.05)[0]:
+            if done.is_set() and not select.select([ours], [], [], 0)[0]:
+                return None
+        return receive_console(os.dup(ours))
+    except OSError:
+        return None
+    finally:
+        os.close(ours)
+        os.close(theirs)

@@ -25,6 +25,14 @@ def _graph_driver(engine: "Engine", mount_id: str) -> dict[str, Any]:
     }}
 
 
+def _mount(point: dict[str, Any]) -> dict[str, Any]:
+    """One entry of Docker's ``Mounts``: volumes name their volume and driver, binds do not."""
+    keys: tuple[str, ...] = ("Type", "Name", "Source", "Destination", "Driver", "Mode", "RW", "Propagation")
+    if point.get("Type") != "volume":
+        keys = ("Type", "Source", "Destination", "Mode", "RW", "Propagation")
+    return {k: point.get(k, "") for k in keys}
+
+
 def container_inspect(engine: "Engine", config: dict[str, Any], size: bool = False) -> dict[str, Any]:
     from .listing import container_sizes
     from .remove import mount_id_of
@@ -38,8 +46,7 @@ def container_inspect(engine: "Engine", config: dict[str, Any], size: bool = Fal
         "Name": config["Name"], "RestartCount": config.get("RestartCount", 0), "Driver": "overlay2",
         "Platform": "linux", "HostConfig": engine.containers.load_host(cid),
         "GraphDriver": _graph_driver(engine, mount_id),
-        "Mounts": [{k: v for k, v in m.items() if k in ("Type", "Source", "Destination", "RW", "Propagation")}
-                   for m in config.get("MountPoints", {}).values()],
+        "Mounts": [_mount(m) for m in (config.get("MountPoints") or {}).values()],
         "Config": container_config_shape(config["Config"]),
         "NetworkSettings": config.get("NetworkSettings", {}),
     }

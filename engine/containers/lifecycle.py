@@ -16,11 +16,10 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ContainerConflict, ContainerNotRunning, ContainerStartError, MonitorError
+from ..errors import ContainerConflict, ContainerNotFound, ContainerNotRunning, ContainerStartError, MonitorError
 from .client import Channel, MonitorClient
 from .logs import LogEntry, follow_fd
 from .recovery import reconcile
-from .spec import stop_signal, stop_timeout
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -31,15 +30,22 @@ __all__ = ["Attachment", "start", "wait", "stop", "kill", "remove", "current", "
 
 def current(engine: "Engine", cid: str) -> dict[str, Any]:
     """The container's config, with a stale "running" fixed if its monitor is gone."""
-    return reconcile(engine, [engine.containers.load(cid)])[0]
+    configs = reconcile(engine, [engine.containers.load(cid)])
+    if not configs:  # a dead monitor's ``--rm`` container, removed by the recovery
+        raise ContainerNotFound(f"No such container: {cid}")
+    return configs[0]
 
 
-def start(engine: "Engine", cid: str, *, stdin: int | None = None, attach: bool = False) -> Channel | None:
+def start(engine: "Engine", cid: str, *, stdin: int | None = None, attach: bool = False,
+          console_size: tuple[int, int] | None = None) -> Channel | None:
     """Ask the monitor to start the container; with ``attach`` the channel later reports its exit."""
     if current(engine, cid)["State"]["Running"]:
         return None
     fds = (stdin,) if stdin is not None else ()
-    channel = MonitorClient(engine).request({"op": "start", "id": cid, "wait": attach}, fds)
+    request: dict[str, Any] = {"op": "start", "id": cid, "wait": attach}
+    if console_size is not None:
+        request["console_size"] = list(console_size)
+    channel = MonitorClient(engine).request(request, fds)
     reply = channel.reply()
     if reply is None or "error" in reply:
         channel.close()
@@ -107,6 +113,9 @@ def stop(engine: "Engine", cid: str, timeout: int | None = None) -> None:
     config = current(engine, cid)
     if not config["State"]["Running"]:
         return
+    # spec loads the runtime's modules: only stop needs them, not run or rm.
+    from .spec import stop_signal, stop_timeout
+
     grace = stop_timeout(config) if timeout is None else timeout
     pid = int(config["State"]["Pid"])
     with MonitorClient(engine).request({"op": "wait", "id": cid}) as channel:
@@ -118,7 +127,7 @@ def stop(engine: "Engine", cid: str, timeout: int | None = None) -> None:
     current(engine, cid)
 
 
-def remove(engine: "Engine", cid: str, *, force: bool = False) -> None:
+def remove(engine: "Engine", cid: str, *, force: bool = False, volumes: bool = False) -> None:
     from .remove import remove_container_files
 
     config = current(engine, cid)
@@ -130,7 +139,7 @@ def remove(engine: "Engine", cid: str, *, force: bool = False) -> None:
         _signal(int(config["State"]["Pid"]), signal.SIGKILL)
         _thaw(engine, config)
         wait(engine, cid)
-    remove_container_files(engine, cid)
+    remove_container_files(engine, cid, volumes=volumes)
 
 
 def attach_terminal(engine: "Engine", cid: str) -> int:

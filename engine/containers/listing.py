@@ -6,7 +6,7 @@ import fnmatch
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgument
-from ..images import parse_time
+from ..rfc3339 import parse_time
 from ..store.sizes import dir_size
 from .models import ContainerSummary
 from .recovery import reconcile
@@ -24,21 +24,28 @@ def _command(config: dict[str, Any]) -> str:
     return " ".join([config.get("Path", ""), *config.get("Args", [])]).strip()
 
 
-def container_sizes(engine: "Engine", cid: str, image_id: str) -> tuple[int, int]:
-    """(SizeRw, SizeRootFs): the writable layer's bytes, and those plus the image's."""
+def container_sizes(engine: "Engine", cid: str, image_id: str,
+                    image_sizes: dict[str, int] | None = None) -> tuple[int, int]:
+    """(SizeRw, SizeRootFs): the writable layer's bytes, and those plus the image's.
+
+    ``image_sizes`` caches image sizes across calls: ``ps -s`` reads an image's layers once, not per container.
+    """
     from .remove import mount_id_of
 
     size_rw = dir_size(engine.paths.diff_dir(mount_id_of(engine, cid)))
-    try:
-        image = sum(layer.size for layer in engine.images.image_layers(image_id))
-    except Exception:  # the image may be gone (rmi -f); Docker then shows the rw size only
-        image = 0
-    return size_rw, size_rw + image
+    cache = {} if image_sizes is None else image_sizes
+    if image_id not in cache:
+        try:
+            cache[image_id] = sum(layer.size for layer in engine.images.image_layers(image_id))
+        except Exception:  # the image may be gone (rmi -f); Docker then shows the rw size only
+            cache[image_id] = 0
+    return size_rw, size_rw + cache[image_id]
 
 
-def summary(engine: "Engine", config: dict[str, Any], size: bool = False) -> ContainerSummary:
+def summary(engine: "Engine", config: dict[str, Any], size: bool = False,
+            image_sizes: dict[str, int] | None = None) -> ContainerSummary:
     state, cfg = config["State"], config["Config"]
-    sizes = container_sizes(engine, config["ID"], config["Image"]) if size else (None, None)
+    sizes = container_sizes(engine, config["ID"], config["Image"], image_sizes) if size else (None, None)
     return ContainerSummary(
         id=config["ID"], name=config["Name"].lstrip("/"), image=cfg.get("Image") or config["Image"],
         image_id=config["Image"], command=_command(config), created=parse_time(config.get("Created")),
@@ -46,6 +53,7 @@ def summary(engine: "Engine", config: dict[str, Any], size: bool = False) -> Con
         started_at=parse_time(state.get("StartedAt")), finished_at=parse_time(state.get("FinishedAt")),
         labels=dict(cfg.get("Labels") or {}), mounts=tuple(config.get("MountPoints", {})),
         networks=tuple(config.get("NetworkSettings", {}).get("Networks", {})),
+        ports=dict(config.get("NetworkSettings", {}).get("Ports") or {}) if state.get("Running") else {},
         size_rw=sizes[0], size_root_fs=sizes[1],
     )
 
@@ -87,10 +95,11 @@ def list_containers(engine: "Engine", *, all: bool = False, filters: list[str] |
     elif not all and not any(k == "status" for k, _ in conditions):
         configs = [c for c in configs if c["State"].get("Running")]
     out = []
+    image_sizes: dict[str, int] = {}
     for config in configs:
         s = summary(engine, config)
         if all_of(engine, s, conditions):
-            out.append(summary(engine, config, size=True) if size else s)
+            out.append(summary(engine, config, size=True, image_sizes=image_sizes) if size else s)
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["ContainerSummary", "Change", "DiskUsage", "DiskUsageRow"]
 
@@ -25,6 +26,8 @@ class ContainerSummary:
     labels: dict[str, str] = field(default_factory=dict)
     mounts: tuple[str, ...] = ()
     networks: tuple[str, ...] = ()
+    ports: dict[str, Any] = field(default_factory=dict)
+    """NetworkSettings.Ports while running: ``"80/tcp" → [{"HostIp", "HostPort"}]`` or None (exposed only)."""
     size_rw: int | None = None
     size_root_fs: int | None = None
 
@@ -55,3 +58,5 @@ class DiskUsage:
     rows: tuple[DiskUsageRow, ...]
     images: tuple[tuple[str, int, int, int, int], ...] = ()
     """(image id, size, shared size, unique size, containers)."""
+    volumes: tuple[tuple[str, int, int], ...] = ()
+    """(volume name, containers that mount it, size)."""

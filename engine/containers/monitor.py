@@ -11,7 +11,8 @@ and then a few kilobytes per container (two pipe buffers, a pidfd, a dict).
   monitor", so any berth command can tell running records are stale.
 - Is the parent of every container's init, which gets SIGKILL if the monitor
   dies (PR_SET_PDEATHSIG): a killed monitor never leaves unsupervised
-  containers; the next berth command marks them exited (see ``recovery``).
+  containers; the next berth command marks them exited, and the next monitor restarts those whose
+  restart policy says so, as dockerd does when it starts (see ``recovery`` and ``Monitor.recover``).
 - Talks over a unix socket at the store root: one JSON request per connection;
   the connection stays open for requests that wait (``wait``, attached ``start``).
 """
@@ -34,11 +35,13 @@ from ..errors import BerthError, ContainerConflict, ContainerStartError
 from ..runtime import cgroups
 from ..runtime.cgroups import Cgroup
 from ..runtime.process import EXIT_SETUP_FAILED, ContainerProcess, start
-from ..runtime.pty import open_pty
+from ..runtime.pty import console_socketpair, receive_console
 from ..store.locks import try_lock_path
 from ..store.paths import MONITOR_LOCK, MONITOR_SOCKET, MONITOR_SPAWN_LOCK
+from .client import socket_path
 from .logs import LogWriter
 from .records import now_rfc3339
+from .recovery import EXIT_KILLED, should_restart
 from .spec import process_spec
 
 __all__ = ["Monitor", "socket_path", "main"]
@@ -47,11 +50,6 @@ __all__ = ["Monitor", "socket_path", "main"]
 IDLE_SECONDS = 2.0
 _READ_SIZE = 64 * 1024
 _REQUEST_MAX = 64 * 1024
-
-
-def socket_path(dir_fd: int) -> str:
-    """The socket's path through /proc/self/fd, short whatever the root's length (sun_path is 108 bytes)."""
-    return f"/proc/self/fd/{dir_fd}/{MONITOR_SOCKET}"
 
 
 @dataclass
@@ -68,6 +66,8 @@ class Running:
     held: tuple[int, ...] = ()
     """fds the monitor keeps open for the container (the write end of an -i stdin nobody attached)."""
     cgroup: Cgroup | None = None
+    network: Any = None
+    """engine.network.supervise.ContainerNet: its netns and published-port listeners."""
 
 
 class Monitor:
@@ -173,7 +173,9 @@ class Monitor:
     def _dispatch(self, conn: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
         op, cid = request.get("op"), str(request.get("id", ""))
         if op == "start":
-            self._request_start(conn, cid, fds[0] if fds else None, bool(request.get("wait")))
+            size = request.get("console_size")
+            self._request_start(conn, cid, fds[0] if fds else None, bool(request.get("wait")),
+                                (int(size[0]), int(size[1])) if size else None)
         elif op == "wait":
             if cid in self.running:
                 self.running[cid].waiters.append(conn)
@@ -188,9 +190,10 @@ class Monitor:
         else:
             self._reply(conn, {"error": f"unknown request {op!r}"}, close=True)
 
-    def _request_start(self, conn: socket.socket, cid: str, stdin: int | None, wait: bool) -> None:
+    def _request_start(self, conn: socket.socket, cid: str, stdin: int | None, wait: bool,
+                       console_size: tuple[int, int] | None = None) -> None:
         try:
-            pid = self.start_container(cid, stdin)
+            pid = self.start_container(cid, stdin, console_size)
         except Exception as err:  # OSError too: the client gets a message, the monitor lives on
             message = str(err) if isinstance(err, BerthError) else f"cannot start the container: {err}"
             self._reply(conn, {"error": message, "exit_code": getattr(err, "exit_code", EXIT_SETUP_FAILED)},
@@ -257,7 +260,7 @@ class Monitor:
 
     # -- containers ----------------------------------------------------------
 
-    def start_container(self, cid: str, stdin: int | None) -> int:
+    def start_container(self, cid: str, stdin: int | None, console_size: tuple[int, int] | None = None) -> int:
         """Mount the root, start the init, record it running; on failure record why and unmount."""
         from .remove import mount_id_of
 
@@ -269,9 +272,19 @@ class Monitor:
             mount_id = mount_id_of(self.engine, cid)
             rootfs = self.engine.rwlayers.mount(mount_id)
             cgroup = _make_cgroup(cid, host)
+            network = None
             try:
-                run = self._spawn(cid, config, host, rootfs, mount_id, stdin, cgroup)
+                from .volumes import populate
+
+                populate(config, rootfs)  # fresh volumes take the image's files before anything runs
+                network = self._start_network(cid, config, host)
+                run = self._spawn(cid, config, host, rootfs, mount_id, stdin, cgroup, console_size,
+                                  network.netns_path if network else "")
+                run.network = network
             except BaseException as err:
+                if network is not None:
+                    network.stop()
+                    _clear_network_settings(config)
                 if cgroup is not None:
                     cgroup.remove()
                 self.engine.rwlayers.unmount(mount_id)
@@ -284,22 +297,44 @@ class Monitor:
         self._event(cid, "start")
         return run.process.pid
 
+    def _start_network(self, cid: str, config: dict[str, Any], host: dict[str, Any]) -> Any:
+        """Bridge/container modes: the netns to join and the port listeners (None for none/host: no pyroute2)."""
+        mode = str(host.get("NetworkMode", "none"))
+        if mode in ("none", "host"):
+            return None
+        from ..network.supervise import start_network
+
+        return start_network(self.engine, cid, config, host, self.selector, lambda callback: ("net", callback))
+
+    def _on_net(self, sock: Any, callback: Any) -> None:
+        """A published port's listener or connection is ready (engine.network.ports)."""
+        callback(sock)
+
     def _spawn(self, cid: str, config: dict[str, Any], host: dict[str, Any], rootfs: str, mount_id: str,
-               stdin: int | None, cgroup: Cgroup | None) -> Running:
+               stdin: int | None, cgroup: Cgroup | None, console_size: tuple[int, int] | None = None,
+               netns_path: str = "") -> Running:
         tty = bool(config["Config"].get("Tty"))
         streams, child_fds, held = _stdio_for(config, stdin, tty)
+        # -t: the container makes its pty in its own devpts and sends the master back (runc's console socket).
+        ours, theirs = console_socketpair() if tty else (None, None)
         try:
             spec = process_spec(config, host, rootfs, stdin=child_fds[0], stdout=child_fds[1],
-                                stderr=child_fds[2], cgroup_procs=cgroup.procs_files() if cgroup else ())
-            process = start(dataclasses.replace(spec, terminal=tty))
+                                stderr=child_fds[2], cgroup_procs=cgroup.procs_files() if cgroup else (),
+                                netns_path=netns_path)
+            process = start(dataclasses.replace(spec, terminal=tty, console_socket=theirs, console_size=console_size))
+            if ours is not None:
+                sock, ours = ours, None
+                streams[_take_console(process, sock)] = "stdout"
         except BaseException:
-            for fd in (*streams, *held):
+            for fd in (*streams, *held, *([ours] if ours is not None else [])):
                 os.close(fd)
             raise
         finally:
             for fd in set(child_fds):
                 if fd != stdin:
                     os.close(fd)
+            if theirs is not None:
+                os.close(theirs)
         run = Running(cid, process, os.pidfd_open(process.pid), mount_id, _log_writer(config, host, tty),
                       held=held, cgroup=cgroup)
         for fd, stream in streams.items():
@@ -342,6 +377,8 @@ class Monitor:
         self.selector.unregister(pidfd)
         os.close(pidfd)
         del self.running[run.cid]
+        if run.network is not None:
+            run.network.stop()
         self.engine.rwlayers.unmount(run.mount_id)
         oom = run.cgroup.oom_killed() if run.cgroup else False
         if run.cgroup is not None:
@@ -358,6 +395,7 @@ class Monitor:
             state = config["State"]
             state.update(Status="exited", Running=False, Paused=False, Pid=0, ExitCode=code,
                          FinishedAt=now_rfc3339(), OOMKilled=oom)
+            _clear_network_settings(config)
 
         try:
             return self.engine.containers.update(cid, change)
@@ -373,9 +411,9 @@ class Monitor:
         if host.get("AutoRemove"):
             from .remove import remove_container_files
 
-            remove_container_files(self.engine, cid)
+            remove_container_files(self.engine, cid, volumes=True)  # --rm takes anonymous volumes, as Docker's
             self._event(cid, "destroy", str(config.get("Name", "")).lstrip("/"))
-        elif _should_restart(config, host, code):
+        elif should_restart(config, host, code):
             self.engine.containers.update(cid, lambda c: c.update(RestartCount=c.get("RestartCount", 0) + 1))
             try:
                 self.start_container(cid, None)
@@ -392,12 +430,38 @@ class Monitor:
             pass
 
     def recover(self) -> None:
-        """Records that say running belong to a dead monitor: their containers died with it."""
-        from .recovery import mark_dead
+        """Records that say running belong to a dead monitor: their containers died with it.
 
-        for config in self.engine.containers.all():
-            if config["State"].get("Running"):
-                mark_dead(self.engine, config["ID"])
+        Then, as dockerd does when it starts, the restart policies decide: ``always``,
+        ``unless-stopped`` and ``on-failure`` (137 is a failure) start again under us, ``--rm`` ones go;
+        and after a monitor's death or a reboot, ``always`` ones a user stopped come back too.
+        """
+        from .recovery import daemon_start_candidates, mark_dead, rebooted, record_boot
+
+        stale = [c["ID"] for c in self.engine.containers.all() if c["State"].get("Running")]
+        for cid in stale:
+            mark_dead(self.engine, cid)
+            self._event(cid, "die")
+            try:
+                self._after_exit(cid, self.engine.containers.load(cid), EXIT_KILLED)
+            except BerthError:
+                continue
+        if stale or rebooted(self.engine.paths):
+            for cid in daemon_start_candidates(self.engine, set(stale)):
+                try:
+                    self.start_container(cid, None)
+                except Exception as err:  # one container's failure must not stop the others' recovery
+                    print(f"restart of {cid[:12]} failed: {err}", file=sys.stderr, flush=True)
+        record_boot(self.engine.paths)
+
+
+def _clear_network_settings(config: dict[str, Any]) -> None:
+    """A stopped container shows no sandbox and no published ports."""
+    ns = config.get("NetworkSettings")
+    if isinstance(ns, dict) and ns.get("SandboxKey"):
+        from ..network.endpoint import clear_runtime_settings
+
+        clear_runtime_settings(config)
 
 
 def _log_writer(config: dict[str, Any], host: dict[str, Any], tty: bool) -> LogWriter:
@@ -422,14 +486,13 @@ def _stdio_for(config: dict[str, Any], given: int | None,
                tty: bool) -> tuple[dict[int, str], tuple[int, int, int], tuple[int, ...]]:
     """(fds the monitor reads → stream name, the container's fds 0-2, fds the monitor holds open).
 
-    ``-t``: a pty; its master is read as stdout and held, so ``attach`` can be handed it.
+    ``-t``: /dev/null for now; the container replaces it with its own pty, whose master ``_spawn`` reads as stdout.
     Otherwise two pipes, and stdin from the client, from /dev/null, or for ``-i`` without a
     client a pipe kept open, so ``run -di IMG sh`` waits for input (Docker holds it too).
     """
     if tty:
-        master, slave = open_pty()
-        os.set_blocking(master, False)
-        return {master: "stdout"}, (slave, slave, slave), ()
+        null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)  # replaced by the pty inside the container
+        return {}, (null, null, null), ()
     out_r, out_w = os.pipe2(os.O_CLOEXEC)
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     held: tuple[int, ...] = ()
@@ -443,14 +506,14 @@ def _stdio_for(config: dict[str, Any], given: int | None,
     return {out_r: "stdout", err_r: "stderr"}, (stdin, out_w, err_w), held
 
 
-def _should_restart(config: dict[str, Any], host: dict[str, Any], code: int) -> bool:
-    policy = host.get("RestartPolicy") or {}
-    name, limit = policy.get("Name", "no"), int(policy.get("MaximumRetryCount") or 0)
-    if config.get("HasBeenManuallyStopped") or name in ("", "no"):
-        return False
-    if name == "on-failure":
-        return code != 0 and (not limit or config.get("RestartCount", 0) < limit)
-    return True
+def _take_console(process: ContainerProcess, sock: int) -> int:
+    """The pty master the container's init sent before exec; without one the container cannot run, so kill it."""
+    try:
+        return receive_console(sock)
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
 
 
 def _record_started(config: dict[str, Any], pid: int) -> None:

@@ -34,7 +34,7 @@ class CreateOptions:
     labels: dict[str, str] = field(default_factory=dict)
     binds: tuple[str, ...] = ()
     """``HOST:CTR[:ro|rw]`` entries."""
-    network: str = "none"
+    network: str = "bridge"
     auto_remove: bool = False
     restart: str = "no"
     stop_signal: str = ""
@@ -49,11 +49,20 @@ class CreateOptions:
     pids_limit: int = 0
     log_opts: dict[str, str] = field(default_factory=dict)
     """``--log-opt``: json-file's ``max-size`` and ``max-file``."""
+    ip: str = ""
+    """``--ip``: the address on a user network."""
+    add_hosts: tuple[str, ...] = ()
+    """``--add-host NAME:IP`` entries for /etc/hosts."""
+    dns: tuple[str, ...] = ()
+    """``--dns`` servers, replacing the host's in resolv.conf."""
+    publish: tuple[str, ...] = ()
+    """``-p [IP:][HOSTPORT:]CTRPORT[/proto]`` entries."""
+    publish_all: bool = False
+    """``-P``: every EXPOSEd port on a random host port."""
 
     def validate(self) -> None:
         """Reject what Docker rejects before anything is created."""
-        if self.network not in NETWORK_MODES:
-            raise InvalidArgument(f"network {self.network} not found (berth supports: {', '.join(NETWORK_MODES)})")
+        self._validate_network()
         if self.workdir and not self.workdir.startswith("/"):
             raise InvalidArgument(f"the working directory '{self.workdir}' is invalid, it needs to be an absolute path")
         parse_restart(self.restart)
@@ -73,8 +82,37 @@ class CreateOptions:
                 raise InvalidArgument(f"invalid value for max-file: {value}")
 
 
+    def _validate_network(self) -> None:
+        """Docker's checks on ``--network`` and the flags that depend on it (existence is checked at create)."""
+        from ..network.etcfiles import parse_add_host
+        from ..network.networks import network_name_ok
+        from ..network.ports import parse_publish
+
+        mode = self.network
+        if mode.startswith("container:"):
+            if not mode.partition(":")[2]:
+                raise InvalidArgument("--network: container: needs a container name or ID")
+            if self.publish or self.publish_all:
+                raise InvalidArgument("conflicting options: port publishing and the container type network mode")
+            if self.hostname:
+                raise InvalidArgument("conflicting options: hostname and the network mode")
+            if self.dns or self.add_hosts:
+                raise InvalidArgument("conflicting options: dns and the network mode")
+        elif mode not in NETWORK_MODES and not network_name_ok(mode):
+            raise InvalidArgument(f"network {mode} not found")
+        for entry in self.add_hosts:
+            parse_add_host(entry)
+        for spec in self.publish:
+            parse_publish(spec)
+        if self.ip and mode in NETWORK_MODES:
+            raise InvalidArgument("user specified IP address is supported on user defined networks only")
+
+
 def parse_bind(spec: str) -> tuple[str, str, bool]:
-    """``HOST:CTR[:ro|rw]`` or ``VOLUME:CTR[:ro|rw]`` → (host path or volume name, container path, read-only)."""
+    """``HOST:CTR[:ro|rw]``, ``VOLUME:CTR[:ro|rw]`` or ``CTR`` → (host path, volume name or "" for an anonymous
+    volume; container path; read-only)."""
+    if os.path.isabs(spec) and ":" not in spec:
+        return "", spec, False  # ``-v /path``: an anonymous volume
     parts = spec.split(":")
     mode = parts.pop() if len(parts) == 3 else "rw"
     if len(parts) != 2 or mode not in ("ro", "rw") or not all(parts):

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ..errors import ContainerConflict, ContainerNotFound, StoreCorrupt
-from ..images import format_time
+from ..rfc3339 import format_time
 from ..store import atomic
 from ..store.locks import get_lock
 from ..store.paths import CONTAINER_CONFIG_FILE, HOSTCONFIG_FILE, StorePaths
@@ -98,7 +98,10 @@ class ContainerRecords:
         with self.locked(cid):
             config = self.load(cid)
             change(config)
-            self.save(cid, config)
+            try:
+                self.save(cid, config)
+            except FileNotFoundError as err:  # removed meanwhile (the monitor's --rm): as if never found
+                raise ContainerNotFound(f"No such container: {cid}") from err
             return config
 
     def resolve(self, name: str) -> str:

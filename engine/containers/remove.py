@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+import shutil
+import threading
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
-from ..errors import BerthError
+from ..errors import BerthError, ContainerConflict, ContainerNotFound
 from ..store import atomic
-from ..store.paths import MOUNT_ID_FILE
+from ..store.paths import INIT_SUFFIX, MOUNT_ID_FILE
 
 if TYPE_CHECKING:
     from ..engine import Engine
 
-__all__ = ["mount_id_of", "remove_container_files"]
+# Threads that delete removed trees: on ext4 four overlap their waits for the journal (measured: 200
+# container layers, 1 thread ~0.5-1.9 s, 2 threads 0.46 s, 4 threads 0.29 s, 8 threads 0.36 s).
+_DELETERS = 4
+
+__all__ = ["mount_id_of", "remove_container_files", "remove_containers", "remove_many_files"]
 
 
-def mount_id_of(engine: "Engine", cid: str) -> str:
+def mount_id_of(engine: Engine, cid: str) -> str:
     """The cache-id of the container's writable layer, from ``layerdb/mounts/<id>/mount-id``."""
     path = os.path.join(engine.paths.mount_record(cid), MOUNT_ID_FILE)
     try:
@@ -25,21 +32,147 @@ def mount_id_of(engine: "Engine", cid: str) -> str:
         raise BerthError(f"container {cid[:12]} has no mount record: {err.strerror}") from err
 
 
-def remove_container_files(engine: "Engine", cid: str) -> None:
-    """Records first (so nothing lists a half-removed container), then the layers they pointed at."""
-    try:
-        mount_id: str | None = mount_id_of(engine, cid)
-    except BerthError:
-        mount_id = None
+def remove_containers(engine: Engine, names: list[str], *, force: bool = False,
+                      volumes: bool = False) -> list[tuple[str, str, BerthError | None]]:
+    """``rm`` of many: (id, name, error) per name, in order.
+
+    Stopped containers go in one batch under one store lock (``rm`` of 50: one pass,
+    not 50 lock round trips); running ones (``-f``) are killed and removed in parallel.
+    """
+    from .lifecycle import current, remove
+
+    results: list[tuple[str, str, BerthError | None]] = []
+    stopped: list[str] = []
+    running: dict[str, BerthError | None] = {}
+    for name in names:
+        try:
+            cid = engine.containers.resolve(name)
+            if cid in stopped or cid in running:
+                raise ContainerNotFound(f"No such container: {name}")
+            config = current(engine, cid)
+            if config["State"]["Running"] and not force:
+                raise ContainerConflict(f"You cannot remove a running container {cid}. Stop the container "
+                                        "before attempting removal or force remove")
+            if config["State"]["Running"]:
+                running[cid] = None
+            else:
+                stopped.append(cid)
+            results.append((cid, str(config.get("Name", "")).lstrip("/"), None))
+        except BerthError as err:
+            results.append(("", "", err))
+
+    def one(cid: str) -> None:
+        try:
+            remove(engine, cid, force=True, volumes=volumes)
+        except BerthError as err:
+            running[cid] = err
+
+    threads = [threading.Thread(target=one, args=(cid,)) for cid in running]
+    for thread in threads:
+        thread.start()
+    remove_many_files(engine, stopped, volumes)
+    for thread in threads:
+        thread.join()
+    return [(cid, label, err or running.get(cid)) for cid, label, err in results]
+
+
+def remove_container_files(engine: Engine, cid: str, volumes: bool = False) -> None:
+    """Records first (so nothing lists a half-removed container), then the layers they pointed at.
+
+    ``volumes`` (``rm -v``, ``--rm``): its anonymous volumes too, once no record mounts them.
+    """
+    remove_many_files(engine, [cid], volumes)
+
+
+def remove_many_files(engine: Engine, cids: list[str], volumes: bool = False) -> None:
+    """``remove_container_files`` for many stopped containers under one store lock.
+
+    Every record dir is renamed aside, then its parent synced once; then every mount
+    record; then every layer dir: a crash leaves trash (``.tmp-rm-*``, which ``system
+    check`` reclaims), never a record that points at a missing layer. The trash is
+    deleted after the lock is released.
+    """
+    mount_ids = [_mount_id_or_none(engine, cid) for cid in cids]
+    configs = [_config_or_none(engine, cid) for cid in cids] if volumes else []
     with engine.lock:
-        atomic.remove_tree(engine.paths.container_dir(cid))
-        engine.rwlayers.forget(cid)
-        if mount_id:
-            engine.rwlayers.remove(mount_id)
-    try:
-        os.unlink(engine.paths.container_lock(cid))
-    except FileNotFoundError:
-        pass
+        trash = _set_aside(engine.paths.container_dir(cid) for cid in cids)
+        trash += _set_aside(engine.paths.mount_record(cid) for cid in cids)
+        for mount_id in filter(None, mount_ids):
+            engine.rwlayers.unmount(mount_id)
+        trash += _set_aside(_unlinked_layer_dir(engine, cache_id) for mount_id in mount_ids if mount_id
+                            for cache_id in (mount_id, mount_id + INIT_SUFFIX))
+    deleters = _delete_in_background(trash)
+    from ..network.endpoint import detach, release
     from .recovery import remove_cgroup
 
-    remove_cgroup(cid)
+    for cid in cids:
+        try:
+            os.unlink(engine.paths.container_lock(cid))
+        except FileNotFoundError:
+            pass
+        remove_cgroup(cid)
+        detach(engine.paths.root, cid)
+        release(engine, cid)
+    for config in filter(None, configs):
+        from .volumes import remove_anonymous
+
+        remove_anonymous(engine, config)
+    for thread in deleters:
+        thread.join()
+
+
+def _delete_in_background(trees: list[str]) -> list[threading.Thread]:
+    """Delete set-aside trees on a few threads (each unlink waits on the disk; they overlap well)."""
+    pending = list(trees)
+
+    def work() -> None:
+        while pending:
+            try:
+                tree = pending.pop()
+            except IndexError:
+                return
+            shutil.rmtree(tree, ignore_errors=True)
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(min(_DELETERS, len(trees)))]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def _mount_id_or_none(engine: Engine, cid: str) -> str | None:
+    try:
+        return mount_id_of(engine, cid)
+    except BerthError:
+        return None
+
+
+def _config_or_none(engine: Engine, cid: str) -> dict[str, Any] | None:
+    try:
+        return engine.containers.load(cid)
+    except BerthError:
+        return None
+
+
+def _unlinked_layer_dir(engine: Engine, cache_id: str) -> str:
+    """A layer dir about to be removed, its short link (``overlay2/l/…``) already gone."""
+    try:
+        with open(engine.paths.link_file(cache_id), encoding="ascii") as f:
+            link_id = f.read().strip()
+    except (FileNotFoundError, NotADirectoryError):
+        link_id = ""
+    if link_id and os.path.islink(engine.paths.link(link_id)):
+        os.unlink(engine.paths.link(link_id))
+    return engine.paths.layer_dir(cache_id)
+
+
+def _set_aside(paths: Iterable[str]) -> list[str]:
+    """Rename each existing path aside (``.tmp-rm-<name>-<random>``), then sync each parent once."""
+    moved, parents = [], set()
+    for path in paths:
+        doomed = atomic.rename_aside(path)
+        if doomed is not None:
+            moved.append(doomed)
+            parents.add(os.path.dirname(path))
+    for parent in sorted(parents):
+        atomic.fsync_dir(parent)
+    return moved

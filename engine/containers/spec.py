@@ -26,8 +26,11 @@ def _etc_mounts(config: dict[str, Any]) -> list[BindMount]:
 
 
 def process_spec(config: dict[str, Any], host: dict[str, Any], rootfs: str, *, stdin: int, stdout: int,
-                 stderr: int, cgroup_procs: tuple[str, ...] = ()) -> ProcessSpec:
-    """The first process of ``config``, on the mounted root ``rootfs``, with the given stdio fds."""
+                 stderr: int, cgroup_procs: tuple[str, ...] = (), netns_path: str = "") -> ProcessSpec:
+    """The first process of ``config``, on the mounted root ``rootfs``, with the given stdio fds.
+
+    ``netns_path``: a network namespace the engine made (bridge) or another container's to join.
+    """
     cfg = config["Config"]
     argv = [config["Path"], *config["Args"]] if config.get("Path") else []
     if not argv:
@@ -35,13 +38,13 @@ def process_spec(config: dict[str, Any], host: dict[str, Any], rootfs: str, *, s
     binds = [BindMount(m["Source"], m["Destination"], not m["RW"]) for m in (config.get("MountPoints") or {}).values()]
     tmpfs = tuple((path, opts) for path, opts in (host.get("Tmpfs") or {}).items())
     namespaces = syscalls.CLONE_NEWCGROUP if cgroup_procs else 0
-    if host.get("NetworkMode", "none") != "host":
+    if host.get("NetworkMode", "none") != "host" and not netns_path:
         namespaces |= syscalls.CLONE_NEWNET
     return ProcessSpec(
         rootfs=rootfs, argv=argv, env=cfg.get("Env") or [], cwd=cfg.get("WorkingDir") or "/",
         user=cfg.get("User") or "", hostname=cfg.get("Hostname") or "", stdin=stdin, stdout=stdout,
         stderr=stderr, mounts=[*_etc_mounts(config), *binds], namespaces=namespaces, cgroup_procs=cgroup_procs,
-        tmpfs=tmpfs, readonly_rootfs=bool(host.get("ReadonlyRootfs")),
+        tmpfs=tmpfs, readonly_rootfs=bool(host.get("ReadonlyRootfs")), netns_path=netns_path,
     )
 
 

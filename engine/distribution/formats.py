@@ -82,6 +82,8 @@ def canonical_json(value: Any) -> bytes:
 
 
 # Store-side names, under the store root (Docker keeps the same records in image/overlay2/distribution/).
+DAEMON_CONFIG_FILE = "daemon.json"
+"""Settings in Docker's daemon.json shape; berth reads ``insecure-registries`` from it (``insecure.py``)."""
 DISTRIBUTION_DIR = "image/overlay2/distribution"  # the store's paths.TAR_SPLIT_DIR lives below it
 DOWNLOADS_DIR = DISTRIBUTION_DIR + "/downloads"
 """Blobs of unfinished pulls: ``<hex>.partial`` while arriving, ``<hex>`` once verified."""

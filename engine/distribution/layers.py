@@ -69,8 +69,12 @@ class LayerImporter:
         self.layers = images.layers
 
     def add(self, opener: Callable[[str], IO[bytes]], blob: BlobRef, diff_id: str, parent: str | None, *,
-            progress: ProgressFn | None = None, cancel: threading.Event | None = None) -> str:
-        """The chainID of ``diff_id`` on ``parent``, registering the blob when the store lacks it."""
+            progress: ProgressFn | None = None, cancel: threading.Event | None = None,
+            done: str = "Done") -> str:
+        """The chainID of ``diff_id`` on ``parent``, registering the blob when the store lacks it.
+
+        ``done`` is the status reported when the layer is in (a pull says ``Pull complete``).
+        """
         chain_id = chain_id_for(parent, diff_id)
         label = blob.digest or diff_id
         if self.layers.exists(chain_id):
@@ -89,7 +93,7 @@ class LayerImporter:
                 recorder.discard()
                 raise
         recorder.commit(self.images.paths.root, diff_id)  # save and push rebuild this exact tar from it
-        report(progress, label, "Done", reader.size, reader.size)
+        report(progress, label, done, reader.size, reader.size)
         return chain_id
 
     def _register(self, recorder: TarSplitRecorder, reader: MeteredReader, blob: BlobRef, parent: str | None,

@@ -24,6 +24,7 @@ from ..store.layers import chain_id_for
 from ..store.paths import StorePaths
 from . import formats as fmt
 from .credentials import CredentialStore
+from .insecure import InsecureRegistries
 from .layers import BlobRef, LayerImporter
 from .manifests import Manifest, fetch_image_manifest
 from .metadata import BlobMetadata, KnownBlob
@@ -64,7 +65,8 @@ class Puller:
     def pull(self, name: str, *, platform: Platform | None = None, insecure: bool = False,
              progress: ProgressFn | None = None, cancel: threading.Event | None = None) -> PullResult:
         ref = reference.parse(name)
-        client = RegistryClient(ref.domain, ref.path, credentials=self.creds.get(ref.domain), insecure=insecure)
+        client = RegistryClient(ref.domain, ref.path, credentials=self.creds.get(ref.domain), insecure=insecure,
+                                insecure_registries=InsecureRegistries.for_store(self.paths.root))
         manifest = fetch_image_manifest(client, ref.digest or ref.tag or reference.DEFAULT_TAG,
                                         platform or host_platform(), str(ref))
         config = self._config(client, manifest)
@@ -99,11 +101,15 @@ class Puller:
         with ThreadPoolExecutor(PARALLEL_DOWNLOADS, thread_name_prefix="berth-pull") as pool:
             jobs: dict[int, Future[str]] = {}
             by_digest: dict[str | None, Future[str]] = {}  # images repeat blobs (the empty layer): fetch each once
-            for i, blob in enumerate(layers):
-                if self.images.layers.exists(chains[i]):
-                    continue
+            wanted = [i for i, blob in enumerate(layers) if not self.images.layers.exists(chains[i])]
+            fresh = list(dict.fromkeys(layers[i].digest for i in wanted))
+            for digest in fresh:
+                report(progress, digest or "", "Pulling fs layer")
+            for digest in fresh[PARALLEL_DOWNLOADS:]:
+                report(progress, digest or "", "Waiting")  # queued behind the downloads that start now
+            for i in wanted:
+                blob = layers[i]
                 if blob.digest not in by_digest:
-                    report(progress, blob.digest or "", "Waiting", 0, blob.size)
                     by_digest[blob.digest] = pool.submit(self._download, client, blob, progress, stop, cancel)
                 jobs[i] = by_digest[blob.digest]
             try:
@@ -118,7 +124,8 @@ class Puller:
         for i, (blob, diff_id) in enumerate(zip(layers, diff_ids)):
             if i in jobs:
                 path = jobs[i].result()
-                importer.add(_opener(path), blob, diff_id, parent, progress=progress, cancel=cancel)
+                importer.add(_opener(path), blob, diff_id, parent, progress=progress, cancel=cancel,
+                             done="Pull complete")
             else:
                 report(progress, blob.digest or "", "Already exists")
             parent = chain_id_for(parent, diff_id)
@@ -144,7 +151,10 @@ class Puller:
             have = self._copy(response, out, hasher, have, blob, progress, stop, cancel)
             out.flush()
             os.fsync(out.fileno())
-        return self._verified(partial, final, blob, "sha256:" + hasher.hexdigest(), have)
+        report(progress, blob.digest, "Verifying Checksum", have, blob.size)
+        verified = self._verified(partial, final, blob, "sha256:" + hasher.hexdigest(), have)
+        report(progress, blob.digest, "Download complete", have, blob.size)
+        return verified
 
     def _copy(self, response: Any, out: Any, hasher: hashlib._Hash, have: int, blob: BlobRef,
               progress: ProgressFn | None, stop: threading.Event, cancel: threading.Event | None) -> int:

@@ -28,6 +28,7 @@ from ..store.layers import Layer
 from ..store.paths import StorePaths
 from . import formats as fmt
 from .credentials import CredentialStore
+from .insecure import InsecureRegistries
 from .metadata import BlobMetadata, KnownBlob
 from .progress import ProgressFn, report
 from .registry import RegistryClient
@@ -80,7 +81,8 @@ class Pusher:
         image_id = self._local(ref)
         layers = self.images.image_layers(image_id)
         client = RegistryClient(ref.domain, ref.path, credentials=self.creds.get(ref.domain),
-                                insecure=options.insecure, actions="pull,push")
+                                insecure=options.insecure, actions="pull,push",
+                                insecure_registries=InsecureRegistries.for_store(self.paths.root))
         client.extra_scopes = self._mount_scopes(ref, layers)
         client.connect()
         job = _Job(client, ref, options, progress, cancel)
@@ -103,16 +105,18 @@ class Pusher:
         return sorted(f"repository:{r[len(prefix):]}:pull" for r in repos if r.startswith(prefix) and r != ref.name)
 
     def _push_layer(self, job: _Job, layer: Layer) -> dict[str, Any]:
+        """Every status of a layer goes out under its diffID's short ID, as Docker's do."""
         media_type = job.layer_media_type
+        report(job.progress, layer.diff_id, "Preparing")
         for known in self.metadata.get(layer.diff_id):
-            if known.media_type in COMPRESSIONS[job.options.compression] and job.reuse(known):
+            if known.media_type in COMPRESSIONS[job.options.compression] and job.reuse(known, layer.diff_id):
                 return fmt.descriptor(media_type, known.digest, known.size)
         blob = self._compress(job, layer)
         try:
             if not job.exists(blob.digest, blob.size):
-                job.upload(blob.path, blob.digest, blob.size)
+                job.upload(blob.path, blob.digest, blob.size, layer.diff_id)
             else:
-                report(job.progress, blob.digest, "Layer already exists")
+                report(job.progress, layer.diff_id, "Layer already exists")
         finally:
             os.unlink(blob.path)
         self.metadata.add(layer.diff_id, KnownBlob(blob.digest, job.ref.name, media_type, blob.size))
@@ -120,7 +124,6 @@ class Pusher:
 
     def _compress(self, job: _Job, layer: Layer) -> _Blob:
         """The layer tar, regenerated and compressed into a temp file; its diffID must still match."""
-        report(job.progress, layer.diff_id, "Preparing")
         os.makedirs(self.scratch, exist_ok=True)
         fd, path = tempfile.mkstemp(prefix=".push-", dir=self.scratch)
         try:
@@ -173,11 +176,11 @@ class _Job:
             raise self.client.fail(response, f"blob {digest}")
         return response.status == 200 and int(response.header("Content-Length") or size) == size
 
-    def reuse(self, known: KnownBlob) -> bool:
+    def reuse(self, known: KnownBlob, label: str) -> bool:
         """True when the repository has the blob already, or it could be mounted from a sibling."""
         if known.repository == self.ref.name:
             if self.exists(known.digest, known.size):
-                report(self.progress, known.digest, "Layer already exists")
+                report(self.progress, label, "Layer already exists")
                 return True
             return False
         prefix = self.ref.domain + "/"
@@ -188,7 +191,7 @@ class _Job:
         response.read()
         response.close()
         if response.status == 201:
-            report(self.progress, known.digest, f"Mounted from {source}")
+            report(self.progress, label, f"Mounted from {source}")
             return True
         return False  # 202: the registry opened an upload instead; it expires unused
 
@@ -203,12 +206,12 @@ class _Job:
     def upload_bytes(self, digest: str, data: bytes) -> None:
         self._finish(self._start(), digest, data, len(data))
 
-    def upload(self, path: str, digest: str, size: int) -> None:
-        """One PUT for a small blob; PATCH chunks, then an empty PUT, for a large one."""
+    def upload(self, path: str, digest: str, size: int, label: str) -> None:
+        """One PUT for a small blob; PATCH chunks, then an empty PUT, for a large one (progress under ``label``)."""
         location = self._start()
         with open(path, "rb") as f:
             if size <= self.options.chunk_size:
-                self._finish(location, digest, f, size)
+                self._finish(location, digest, f, size, label)
                 return
             done = 0
             while done < size:
@@ -217,8 +220,8 @@ class _Job:
                 chunk = f.read(self.options.chunk_size)
                 location = self._patch(location, chunk, done)
                 done += len(chunk)
-                report(self.progress, digest, "Pushing", done, size)
-        self._finish(location, digest, b"", size)
+                report(self.progress, label, "Pushing", done, size)
+        self._finish(location, digest, b"", size, label)
 
     def _patch(self, location: str, chunk: bytes, start: int) -> str:
         headers = {"Content-Type": "application/octet-stream", "Content-Length": str(len(chunk)),
@@ -230,17 +233,19 @@ class _Job:
             raise self.client.fail(response, "uploading a chunk")
         return response.header("Location") or location
 
-    def _finish(self, location: str, digest: str, body: bytes | BinaryIO, size: int) -> None:
+    def _finish(self, location: str, digest: str, body: bytes | BinaryIO, size: int, label: str | None = None) -> None:
+        """The closing PUT; progress under ``label`` (none for the config, which Docker does not show)."""
+        progress = self.progress if label else None
         length = len(body) if isinstance(body, bytes) else size
         headers = {"Content-Type": "application/octet-stream", "Content-Length": str(length)}
         url = location + ("&" if "?" in location else "?") + f"digest={digest}"
-        report(self.progress, digest, "Pushing", 0, size)
+        report(progress, label or digest, "Pushing", size - length if length < size else 0, size)
         response = self.client.send("PUT", url, headers=headers, body=body)
         response.read()
         response.close()
         if response.status != 201:
             raise self.client.fail(response, f"blob {digest}")
-        report(self.progress, digest, "Pushed", size, size)
+        report(progress, label or digest, "Pushed", size, size)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from typing import BinaryIO
 from .. import reference
 from ..errors import AuthError, ManifestUnknown, RegistryError
 from .credentials import Credentials
-from .transport import Response, request
+from .insecure import InsecureRegistries
+from .transport import PlainHTTPAnswer, Response, request
 
 __all__ = ["RegistryClient", "endpoint_host", "is_loopback"]
 
@@ -55,11 +56,12 @@ class RegistryClient:
     """Requests against ``/v2/<repo>/…`` on one registry, authenticated."""
 
     def __init__(self, domain: str, repo: str, *, credentials: Credentials | None, insecure: bool = False,
-                 actions: str = "pull") -> None:
+                 actions: str = "pull", insecure_registries: InsecureRegistries | None = None) -> None:
         self.domain = domain
         self.repo = repo
         self.credentials = credentials
-        self.insecure = insecure or is_loopback(domain)
+        self.policy = insecure_registries or InsecureRegistries()
+        self.insecure = insecure or is_loopback(domain) or self.policy.allows(domain)
         self.actions = actions
         self.extra_scopes: list[str] = []
         """More ``repository:<name>:pull`` scopes, for cross-repository mounts."""
@@ -76,6 +78,9 @@ class RegistryClient:
             base = f"{scheme}://{endpoint_host(self.domain)}"
             try:
                 response = request("GET", base + "/v2/", verify_tls=not self.insecure)
+            except PlainHTTPAnswer as err:
+                last = err if self.insecure else PlainHTTPAnswer(f"{err}; {self.policy.hint(self.domain)}")
+                continue
             except RegistryError as err:
                 last = err
                 continue

@@ -14,11 +14,20 @@ from typing import BinaryIO
 
 from ..errors import RegistryError
 
-__all__ = ["Response", "request"]
+__all__ = ["PlainHTTPAnswer", "Response", "request"]
 
 _MAX_REDIRECTS = 5
 USER_AGENT = "berth/0.1 (+python http.client)"
 _TIMEOUT = 60.0  # seconds without a byte before a transfer counts as dropped
+
+
+# What OpenSSL says when the first bytes back are not a TLS record (an "HTTP/1.1 400" line, say).
+_PLAIN_HTTP_REASONS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG",
+                                 "HTTP_REQUEST"})
+
+
+class PlainHTTPAnswer(RegistryError):
+    """An HTTPS request that a plain-HTTP server answered (Go says "server gave HTTP response to HTTPS client")."""
 
 
 @dataclass
@@ -93,6 +102,8 @@ def _send(method: str, url: str, headers: dict[str, str], body: bytes | BinaryIO
         raw = conn.getresponse()
     except ssl.SSLError as err:
         conn.close()
+        if err.reason in _PLAIN_HTTP_REASONS:
+            raise PlainHTTPAnswer(f"{_host(url)}: the registry gave an HTTP response to an HTTPS request") from err
         raise RegistryError(f"{_host(url)}: TLS failed ({err.reason or err}); "
                             "for a plain-HTTP registry use --insecure") from err
     except (OSError, http.client.HTTPException) as err:

@@ -21,7 +21,8 @@ GROUP_DIR = "berth"
 # CFS period in µs (Docker's default); a quota of N CPUs is N × this.
 CPU_PERIOD_US = 100_000
 _NANO = 1_000_000_000
-V1_CONTROLLERS = ("memory", "cpu", "pids", "freezer", "devices")
+# cpuacct and blkio set no limit: they are joined so ``stats`` can read CPU time and block I/O.
+V1_CONTROLLERS = ("memory", "cpu", "pids", "freezer", "devices", "cpuacct", "blkio")
 # runc's default device allow-list (devices.allow syntax): mknod anything, use only the standard nodes.
 DEVICE_RULES = (
     "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
@@ -90,6 +91,10 @@ class Cgroup:
     def remove(self) -> None:
         raise NotImplementedError
 
+    def read_file(self, controller: str, name: str) -> str:
+        """An accounting file's text ("" when absent), for ``stats``; ``controller`` picks the v1 hierarchy."""
+        raise NotImplementedError
+
 
 class CgroupV1(Cgroup):
     """One dir per controller hierarchy: ``{controller: <mount>/<own path>/berth/<id>}``."""
@@ -140,6 +145,14 @@ class CgroupV1(Cgroup):
         for directory in self.dirs.values():
             _rmdir(directory)
 
+    def read_file(self, controller: str, name: str) -> str:
+        if controller in self.dirs:
+            return _read(os.path.join(self.dirs[controller], name))
+        for directory in self.dirs.values():  # co-mounted (cpu,cpuacct): kept under the first name only
+            if os.path.exists(os.path.join(directory, name)):
+                return _read(os.path.join(directory, name))
+        return ""
+
 
 class CgroupV2(Cgroup):
     """One dir in the unified hierarchy; controllers must be enabled in the parent's subtree_control."""
@@ -178,6 +191,9 @@ class CgroupV2(Cgroup):
     def remove(self) -> None:
         _rmdir(self.dir)
 
+    def read_file(self, controller: str, name: str) -> str:
+        return _read(os.path.join(self.dir, name))
+
 
 def _mounts(mountinfo: str) -> Iterator[tuple[str, str, set[str]]]:
     """(mount point, fstype, super options) of every cgroup mount."""
@@ -207,9 +223,10 @@ def for_container(cid: str, mountinfo: str | None = None, proc_cgroup: str | Non
     for point, fstype, _ in mounts:
         if fstype == "cgroup2" and point == "/sys/fs/cgroup":
             return CgroupV2(os.path.join(point, own.get("", "/").lstrip("/"), GROUP_DIR, cid))
-    dirs = {}
+    dirs: dict[str, str] = {}
     for point, fstype, options in mounts:
         for name in controllers:
-            if fstype == "cgroup" and name in options and name not in dirs:
-                dirs[name] = os.path.join(point, own.get(name, "/").lstrip("/"), GROUP_DIR, cid)
+            path = os.path.join(point, own.get(name, "/").lstrip("/"), GROUP_DIR, cid)
+            if fstype == "cgroup" and name in options and name not in dirs and path not in dirs.values():
+                dirs[name] = path
     return CgroupV1(dirs) if dirs else None

@@ -103,9 +103,11 @@ def _command(spec: ProcessSpec, report: int) -> NoReturn:
             signal.pthread_sigmask(signal.SIG_SETMASK, ())
             process._reset_signals()
             process._redirect_stdio(spec)
-            if spec.terminal:
+            if spec.terminal and spec.console_socket is None:
                 pty.take_controlling_terminal()
             user = process._resolve_user(spec.user)
+            if spec.terminal and spec.console_socket is not None:
+                pty.setup_console(spec.console_socket, spec.console_size, user.uid)
             process._enter_cwd(spec.cwd)
             capabilities.drop_bounding_set(capabilities.capability_numbers(spec.capabilities))
             seccomp.install_filter()  # before dropping root, while CAP_SYS_ADMIN lets the kernel take it

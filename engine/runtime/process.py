@@ -97,11 +97,19 @@ class ProcessSpec:
     cgroup_procs: Sequence[str] = ()
     """``cgroup.procs`` files the process joins before it unshares (and before it can run anything)."""
     terminal: bool = False
-    """stdin is a pty slave: make it the controlling terminal of a new session (``-t``)."""
+    """``-t``: with ``console_socket``, a pty of the container's own devpts; without, stdin (a pty slave) is made
+    the controlling terminal of a new session."""
+    console_socket: int | None = None
+    """Our end of ``pty.console_socketpair()``: the process sends its pty master back on it before exec."""
+    console_size: tuple[int, int] | None = None
+    """(rows, cols) of that pty, set before exec so the command's first ``stty size`` is right."""
     tmpfs: Sequence[tuple[str, str]] = ()
     """(container path, mount options) of each ``--tmpfs``."""
     readonly_rootfs: bool = False
     """``--read-only``: the root is mounted read-only (volumes, tmpfs, /dev and /proc are not)."""
+    netns_path: str = ""
+    """A network namespace to join (bridge mode: made and wired by the engine; ``container:``: another's),
+    in place of a fresh one from CLONE_NEWNET."""
 
 
 class _ExecFailed(Exception):
@@ -328,9 +336,11 @@ def _setup_and_exec(spec: ProcessSpec, report: int) -> NoReturn:
     _die_with_parent(report)
     _reset_signals()
     _redirect_stdio(spec)
-    if spec.terminal:
+    if spec.terminal and spec.console_socket is None:
         pty.take_controlling_terminal()
     _join_cgroups(spec.cgroup_procs)
+    if spec.netns_path:
+        network.join_netns(spec.netns_path)
     syscalls.unshare(_NAMESPACES | spec.namespaces)
     if spec.namespaces & syscalls.CLONE_NEWNET:
         network.loopback_up()
@@ -338,6 +348,8 @@ def _setup_and_exec(spec: ProcessSpec, report: int) -> NoReturn:
     if spec.hostname:
         syscalls.sethostname(spec.hostname)
     user = _resolve_user(spec.user)
+    if spec.terminal and spec.console_socket is not None:
+        pty.setup_console(spec.console_socket, spec.console_size, user.uid)
     _enter_cwd(spec.cwd)
     capabilities.drop_bounding_set(capabilities.capability_numbers(spec.capabilities))
     # Still root with CAP_SYS_ADMIN here, so the kernel takes a filter even without no_new_privs.

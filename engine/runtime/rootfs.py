@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from engine.runtime import syscalls
 
-__all__ = ["BindMount", "resolve_in_root", "prepare_rootfs", "MASKED_PATHS", "READONLY_PATHS"]
+__all__ = ["MASKED_PATHS", "READONLY_PATHS", "BindMount", "prepare_rootfs", "resolve_in_root"]
 
 # Same limit as the kernel's MAXSYMLINKS.
 _MAX_SYMLINKS = 40
@@ -40,6 +40,8 @@ _DEV_SYMLINKS = (
 _DEV_OPTIONS = "mode=755,size=65536k"
 _SHM_OPTIONS = "mode=1777,size=65536k"
 # gid 5 is "tty" in every distribution Docker supports; ptmxmode lets non-root open /dev/ptmx.
+# newinstance: the container's own pty numbering; a ``-t`` console is made here (pty.setup_console), so the
+# command sees /dev/pts/0 of this instance and the host's ptys stay invisible.
 _DEVPTS_OPTIONS = "newinstance,ptmxmode=0666,mode=0620,gid=5"
 
 # moby's oci/defaults.go: hidden (tmpfs or /dev/null on top) and read-only paths.

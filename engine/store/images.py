@@ -8,7 +8,12 @@ import os
 
 from ..errors import ImageNotFound, StoreCorrupt
 from . import atomic
-from .paths import IMAGE_PARENT_FILE, LAST_TAG_TIME_FILE, StorePaths
+from .paths import (
+    IMAGE_CONTAINER_CONFIG_FILE,
+    IMAGE_PARENT_FILE,
+    LAST_TAG_TIME_FILE,
+    StorePaths,
+)
 
 __all__ = ["ImageDB", "image_id_for"]
 
@@ -78,6 +83,14 @@ class ImageDB:
 
     def get_last_tag_time(self, image_id: str) -> str | None:
         return self._read_meta(image_id, LAST_TAG_TIME_FILE)
+
+    def set_container_config(self, image_id: str, data: str) -> None:
+        """The build step's run config (JSON), kept out of the config so Go tools keep the image ID."""
+        meta = self.paths.image_metadata_dir(_hex(image_id))
+        atomic.write_file(os.path.join(meta, IMAGE_CONTAINER_CONFIG_FILE), data)
+
+    def get_container_config(self, image_id: str) -> str | None:
+        return self._read_meta(image_id, IMAGE_CONTAINER_CONFIG_FILE)
 
     def _read_meta(self, image_id: str, name: str) -> str | None:
         try:

@@ -49,6 +49,11 @@ class FileLock:
             os.close(fd)
         self._mutex.release()
 
+    @property
+    def held(self) -> bool:
+        """Whether this process holds it: waiting on another process that needs it would never end."""
+        return self._count > 0
+
     def __enter__(self) -> "FileLock":
         self.acquire()
         return self

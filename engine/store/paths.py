@@ -47,6 +47,7 @@ INIT_ID_FILE = "init-id"
 # Files of an image's metadata (imagedb/metadata/sha256/<image-id>/).
 IMAGE_PARENT_FILE = "parent"
 LAST_TAG_TIME_FILE = "lastUpdated"
+IMAGE_CONTAINER_CONFIG_FILE = "container_config"  # a built image's run config: the build cache's key
 
 CONTAINERS_DIR = "containers"
 CONTAINER_CONFIG_FILE = "config.v2.json"
@@ -64,8 +65,18 @@ MONITOR_SOCKET = "monitor.sock"
 MONITOR_LOCK = "monitor.lock"
 MONITOR_SPAWN_LOCK = "monitor.spawn.lock"
 MONITOR_LOG = "monitor.log"
+# The host's boot id when a monitor last started: a different one means the host rebooted since.
+MONITOR_BOOT_ID = "monitor.boot-id"
 VOLUMES_DIR = "volumes"
 VOLUME_DATA_DIR = "_data"
+# volumes/<name>/<this>: driver, labels, creation time (Docker keeps these in volumes/metadata.db, a bolt db).
+VOLUME_RECORD_FILE = "volume.json"
+# Networks: one record file (networks and their IPAM leases) and its lock; container netns files live in
+# NETNS_RUN_DIR/<store hash>/ (a tmpfs: they mean nothing after a reboot).
+NETWORK_DIR = "network"
+NETWORKS_FILE = "networks.json"
+NETWORK_LOCK = "network.lock"
+NETNS_RUN_DIR = "/run/berth/netns"
 
 # Staging area for layers being written; each stager holds a lock on its
 # entry, so a repair can tell abandoned staging dirs from live ones.
@@ -178,6 +189,17 @@ class StorePaths:
     def volume_data(self, name: str) -> str:
         """``volumes/<name>/_data``: what a named volume's containers see."""
         return self._p(VOLUMES_DIR, name, VOLUME_DATA_DIR)
+
+    def volume_dir(self, name: str) -> str:
+        """``volumes/<name>``: the volume's data and its record."""
+        return self._p(VOLUMES_DIR, name)
+
+    def volume_record(self, name: str) -> str:
+        return self._p(VOLUMES_DIR, name, VOLUME_RECORD_FILE)
+
+    def network_file(self, name: str) -> str:
+        """``NETWORKS_FILE`` or ``NETWORK_LOCK`` under ``network/``."""
+        return self._p(NETWORK_DIR, name)
 
     def monitor_file(self, name: str) -> str:
         """``MONITOR_SOCKET``, ``MONITOR_LOCK``, ... at the store root."""

@@ -32,6 +32,15 @@ def build_multilayer(engine: Any, tmp_path: Path, tag: str = "app:1") -> str:
     return image_id
 
 
+def fresh_engine(tmp_path: Path, name: str) -> Any:
+    """A second, empty store beside the test's own (to load or pull into)."""
+    from engine import Engine
+
+    root = tmp_path / name
+    root.mkdir()
+    return Engine(str(root))
+
+
 def need_tool(name: str) -> str:
     """The tool's path; a missing tool skips the test locally and fails it under CI."""
     path = shutil.which(name)

@@ -1,7 +1,11 @@
-"""A real registry for the tests: Debian's docker-registry, on 127.0.0.1 only, stopped by PID."""
+"""A real registry for the tests: Debian's docker-registry, on 127.0.0.1 only, stopped by PID.
+
+Its pytest fixtures (``registry``, ``auth_registry``, ``docker_config``) are in ``registry_plugin``.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -82,10 +86,12 @@ def _wait_ready(host: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     raise RuntimeError("docker-registry did not answer within 20s")
 
 
-def start_registry(tmp: Path, *, htpasswd: bool = False) -> tuple[Registry, subprocess.Popen[bytes]]:
+def start_registry(tmp: Path, *, htpasswd: bool = False, address: str = LOOPBACK,
+                   netns: str | None = None) -> tuple[Registry, subprocess.Popen[bytes]]:
+    """Start it listening on ``address`` (inside the network namespace at path ``netns`` when given)."""
     binary = need_tool("docker-registry")
     tmp.mkdir(parents=True, exist_ok=True)
-    host = f"{LOOPBACK}:{free_port()}"
+    host = f"{address}:{free_port() if netns is None else 5000}"
     auth = ""
     if htpasswd:
         _htpasswd(tmp / "htpasswd")
@@ -93,7 +99,8 @@ def start_registry(tmp: Path, *, htpasswd: bool = False) -> tuple[Registry, subp
     (tmp / "config.yml").write_text(_CONFIG.format(storage=tmp / "storage", addr=host, auth=auth))
     log = tmp / "registry.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([binary, "serve", str(tmp / "config.yml")], stdout=out, stderr=subprocess.STDOUT,
+        prefix = ["nsenter", f"--net={netns}"] if netns else []  # nsenter execs: the PID is the registry's
+        proc = subprocess.Popen([*prefix, binary, "serve", str(tmp / "config.yml")], stdout=out, stderr=subprocess.STDOUT,
                                 env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, start_new_session=True)
     try:
         _wait_ready(host, proc, log)
@@ -121,6 +128,41 @@ def running_registry(tmp: Path, *, htpasswd: bool = False) -> Iterator[Registry]
         yield reg
     finally:
         stop_registry(proc)
+
+
+@contextmanager
+def registry_off_loopback(tmp: Path, subnet: int) -> Iterator[Registry]:
+    """A registry that is not on loopback: in a network namespace of the test's own, at 198.18.<subnet>.2:5000,
+    reached over a veth pair from 198.18.<subnet>.1 (198.18.0.0/15 is set aside for benchmarks: RFC 2544).
+    Made through netlink (pyroute2, a berth dependency); the namespace, the veth pair and the registry are
+    gone afterwards, whatever happened."""
+    from pyroute2 import IPRoute, NetNS, netns
+
+    ns, veth = f"b7reg{os.getpid()}", f"b7h{os.getpid()}"
+    here, there = f"198.18.{subnet}.1", f"198.18.{subnet}.2"
+    proc = None
+    try:
+        netns.create(ns)
+        with IPRoute() as ipr:
+            ipr.link("add", ifname=veth, kind="veth", peer={"ifname": "eth0", "net_ns_fd": ns})
+            (index,) = ipr.link_lookup(ifname=veth)
+            ipr.addr("add", index=index, address=here, prefixlen=30)
+            ipr.link("set", index=index, state="up")
+        with NetNS(ns) as inside:
+            (index,) = inside.link_lookup(ifname="eth0")
+            inside.addr("add", index=index, address=there, prefixlen=30)
+            inside.link("set", index=index, state="up")
+            inside.link("set", index=inside.link_lookup(ifname="lo")[0], state="up")
+        reg, proc = start_registry(tmp, address=there, netns=f"/run/netns/{ns}")
+        yield reg
+    finally:
+        if proc is not None:
+            stop_registry(proc)
+        with contextlib.suppress(Exception):
+            netns.remove(ns)  # takes the peer with it, and so the pair
+        with IPRoute() as ipr, contextlib.suppress(Exception):
+            if ipr.link_lookup(ifname=veth):
+                ipr.link("del", ifname=veth)
 
 
 def private_docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -153,12 +154,13 @@ def test_created_by_strings_match_the_classic_builder(engine, base: str, tmp_pat
                                          "Interval": 300_000_000_000, "Timeout": 3_000_000_000}
     assert run_config["WorkingDir"] == "/app" and run_config["OnBuild"] == ["RUN echo triggered"]
     assert run_config["Cmd"] == ["/bin/sh", "-c", "echo hi"] and run_config["Entrypoint"] == ["/bin/sh", "-c"]
-    assert config["container_config"]["Entrypoint"] is None
+    step = json.loads(engine.imagedb.get_container_config(engine.image_resolve(image_id)))
+    assert step["Entrypoint"] is None and "container_config" not in config  # the cache key lives beside the config
 
 
 def test_entrypoint_resets_an_inherited_cmd(engine, base: str, tmp_path: Path) -> None:
     image_id, _ = build(engine, make_context(tmp_path / "c", {}), f'FROM {BASE}\nENTRYPOINT ["/bin/echo"]\n')
-    assert raw_config(engine, image_id)["config"]["Cmd"] is None
+    assert "Cmd" not in raw_config(engine, image_id)["config"]  # Go's omitempty, as the OCI struct has it
 
 
 def test_env_sees_values_from_before_the_instruction(engine, base: str, tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from engine.errors import ArchiveError, DigestMismatch, ImageNotFound, PlatformN
 from .distribution_fixtures import (
     build_multilayer,
     foreign_tree,
+    fresh_engine,
     json_member,
     layout_of_tar,
     read_member,
@@ -30,14 +31,6 @@ def _save(engine: Any, names: list[str], path: Path) -> Path:
     with open(path, "wb") as f:
         engine.image_save(names, f)
     return path
-
-
-def _fresh(tmp_path: Path, name: str) -> Any:
-    from engine import Engine
-
-    root = tmp_path / name
-    root.mkdir()
-    return Engine(str(root))
 
 
 def _sha(data: bytes) -> str:
@@ -78,7 +71,7 @@ def test_save_is_an_oci_layout_and_a_docker_archive(engine: Any, app: str, tmp_p
 
 def test_save_load_round_trip_keeps_id_tags_layers_and_history(engine: Any, app: str, tmp_path: Path) -> None:
     out = _save(engine, ["app:1", "busybox"], tmp_path / "two.tar")
-    other = _fresh(tmp_path, "other")
+    other = fresh_engine(tmp_path, "other")
     loaded = other.image_load(str(out))
     assert {(i.id, i.refs) for i in loaded} == {(app, ("app:1",)), (engine.image_resolve("busybox"), ("busybox:latest",))}
     assert other.image_resolve("app:1") == app
@@ -129,7 +122,7 @@ def test_load_an_oci_layout_dir_without_manifest_json(engine: Any, app: str, tmp
     layout.mkdir()
     subprocess.run(["tar", "-C", str(layout), "-xf", str(out)], check=True)
     (layout / "manifest.json").unlink()
-    other = _fresh(tmp_path, "other")
+    other = fresh_engine(tmp_path, "other")
     assert [(i.id, i.refs) for i in other.image_load(str(layout))] == [(app, ("app:1",))]
 
 
@@ -143,12 +136,12 @@ def test_a_layout_dir_symlink_out_of_the_layout_is_refused(engine: Any, app: str
     (layout / "index.json").rename(tmp_path / "index.json")
     (layout / "index.json").symlink_to(tmp_path / "index.json")
     with pytest.raises(ArchiveError, match="outside the layout"):
-        _fresh(tmp_path, "other").image_load(str(layout))
+        fresh_engine(tmp_path, "other").image_load(str(layout))
 
 
 def test_load_gzip_of_an_archive_and_from_stdin(engine: Any, app: str, tmp_path: Path) -> None:
     out = _save(engine, ["app:1"], tmp_path / "app.tar")
-    other = _fresh(tmp_path, "other")
+    other = fresh_engine(tmp_path, "other")
     with open(out, "rb") as plain:
         stream = io.BytesIO(gzip.compress(plain.read(), compresslevel=1))
     assert other.image_load(None, stream)[0].id == app
@@ -202,14 +195,14 @@ def test_legacy_form_with_a_shared_layer_as_a_symlink(engine: Any, app: str, tmp
         info = tarfile.TarInfo("manifest.json")
         info.size = len(data)
         tout.addfile(info, io.BytesIO(data))
-    other = _fresh(tmp_path, "other")
+    other = fresh_engine(tmp_path, "other")
     assert {(i.id, i.refs) for i in other.image_load(str(tmp_path / "linked.tar"))} == \
         {(app, ("old:form",)), (base_id, ("base:old",))}
 
 
 def test_load_the_pre_2023_docker_save_form(engine: Any, app: str, tmp_path: Path) -> None:
     legacy = _legacy_archive(engine, app, tmp_path / "legacy.tar")
-    other = _fresh(tmp_path, "other")
+    other = fresh_engine(tmp_path, "other")
     assert [(i.id, i.refs) for i in other.image_load(str(legacy))] == [(app, ("old:form",))]
     _assert_clean(other)
 
@@ -244,7 +237,7 @@ def _compressed_layout(engine: Any, image_id: str, path: Path, kind: str) -> Pat
 @pytest.mark.parametrize("kind", ["gzip", "zstd"])
 def test_load_compressed_layers(engine: Any, app: str, tmp_path: Path, kind: str) -> None:
     layout = _compressed_layout(engine, app, tmp_path / f"{kind}.tar", kind)
-    other = _fresh(tmp_path, "other")
+    other = fresh_engine(tmp_path, "other")
     assert [(i.id, i.refs) for i in other.image_load(str(layout))] == [(app, (f"example.com/comp/{kind}:v1",))]
 
 
@@ -259,7 +252,7 @@ def _corrupt_layer(src: Path, dst: Path) -> None:
 def test_a_corrupt_layer_is_a_digest_mismatch_and_nothing_is_stored(engine: Any, app: str, tmp_path: Path) -> None:
     out = _save(engine, ["app:1"], tmp_path / "app.tar")
     _corrupt_layer(out, tmp_path / "bad.tar")
-    other = _fresh(tmp_path, "other")
+    other = fresh_engine(tmp_path, "other")
     with pytest.raises(DigestMismatch, match="digest mismatch"):
         other.image_load(str(tmp_path / "bad.tar"))
     assert other.image_list() == []
@@ -272,7 +265,7 @@ def test_a_tampered_config_is_refused(engine: Any, app: str, tmp_path: Path) -> 
     out = _save(engine, ["app:1"], tmp_path / "app.tar")
     config = read_member(out, "blobs/sha256/" + app[7:]).replace(b"GREETING=hello", b"GREETING=HELLO")
     rewrite_archive(out, tmp_path / "bad.tar", {"blobs/sha256/" + app[7:]: config})
-    other = _fresh(tmp_path, "other")
+    other = fresh_engine(tmp_path, "other")
     with pytest.raises(DigestMismatch):
         other.image_load(str(tmp_path / "bad.tar"))
     assert other.image_list() == []
@@ -283,7 +276,7 @@ def test_truncated_and_non_archives_are_clear_errors(engine: Any, app: str, tmp_
     data = out.read_bytes()
     (tmp_path / "cut.tar").write_bytes(data[: len(data) // 2])
     (tmp_path / "junk.tar").write_bytes(b"not a tar at all" * 100)
-    other = _fresh(tmp_path, "other")
+    other = fresh_engine(tmp_path, "other")
     for name in ("cut.tar", "junk.tar"):
         with pytest.raises(ArchiveError):
             other.image_load(str(tmp_path / name))
@@ -312,7 +305,7 @@ def _index_of(engine: Any, app: str, tmp_path: Path, platforms: list[tuple[str, 
 
 def test_platform_selection_from_a_nested_index(engine: Any, app: str, tmp_path: Path) -> None:
     layout = _index_of(engine, app, tmp_path, [("linux", "arm64"), ("linux", "s390x")])
-    other = _fresh(tmp_path, "other")
+    other = fresh_engine(tmp_path, "other")
     with pytest.raises(PlatformNotFound, match="linux/arm64, linux/s390x"):
         other.image_load(str(layout), platform="linux/amd64")
     assert other.image_list() == []
@@ -330,7 +323,7 @@ def test_layers_written_by_gnu_tar_save_byte_for_byte(engine: Any, tmp_path: Pat
     assert engine.image_load(str(tmp_path / "foreign.tar"))[0].id == image_id
     out = _save(engine, ["example.com/foreign:1"], tmp_path / "again.tar")
     assert read_member(out, "blobs/sha256/" + _sha(layer)[7:]) == layer
-    other = _fresh(tmp_path, "other")
+    other = fresh_engine(tmp_path, "other")
     assert other.image_load(str(out))[0].id == image_id
     _assert_clean(other)
 

@@ -13,22 +13,10 @@ import pytest
 
 from engine.errors import AuthError, DigestMismatch, RegistryError
 
-from .distribution_fixtures import build_multilayer
+from .distribution_fixtures import build_multilayer, fresh_engine
 from .fake_registry import FakeState, fake_registry
-from .registry_fixtures import private_docker_config
 
-
-@pytest.fixture
-def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    return private_docker_config(tmp_path, monkeypatch)
-
-
-def _fresh(tmp_path: Path, name: str) -> Any:
-    from engine import Engine
-
-    root = tmp_path / name
-    root.mkdir()
-    return Engine(str(root))
+pytest_plugins = ["tests.engine.registry_plugin"]  # docker_config
 
 
 @pytest.fixture
@@ -56,7 +44,7 @@ def _biggest_layer(state: FakeState) -> str:
 
 def test_anonymous_token_flow(served: tuple[str, FakeState], tmp_path: Path) -> None:
     image_id, state = served
-    other = _fresh(tmp_path, "other")
+    other = fresh_engine(tmp_path, "other")
     assert other.image_pull(f"{state.host}/team/app:1").image_id == image_id
     assert state.token_requests[0] == {"scope": ["repository:team/app:pull"], "service": ["fake"], "auth": ""}
 
@@ -64,7 +52,7 @@ def test_anonymous_token_flow(served: tuple[str, FakeState], tmp_path: Path) -> 
 def test_token_flow_with_stored_credentials(served: tuple[str, FakeState], tmp_path: Path, docker_config: Path) -> None:
     image_id, state = served
     state.token_user = ("me", "pw")
-    other = _fresh(tmp_path, "other")
+    other = fresh_engine(tmp_path, "other")
     with pytest.raises(AuthError, match="refused anonymous access"):
         other.image_pull(f"{state.host}/team/app:1")
     other.registry_login(state.host, "me", "pw")
@@ -77,7 +65,7 @@ def test_token_flow_with_stored_credentials(served: tuple[str, FakeState], tmp_p
 def test_a_500_is_one_clear_error(served: tuple[str, FakeState], tmp_path: Path) -> None:
     _, state = served
     state.manifest_status = 500
-    other = _fresh(tmp_path, "other")
+    other = fresh_engine(tmp_path, "other")
     with pytest.raises(RegistryError, match="storage backend on fire"):
         other.image_pull(f"{state.host}/team/app:1")
     assert other.image_list() == [] and other.system_check().problems == ()
@@ -87,7 +75,7 @@ def test_a_dropped_connection_keeps_the_partial_blob_and_the_next_pull_resumes(s
                                                                                tmp_path: Path) -> None:
     image_id, state = served
     state.drop_blob = _biggest_layer(state)
-    other = _fresh(tmp_path, "other")
+    other = fresh_engine(tmp_path, "other")
     with pytest.raises(RegistryError, match="connection dropped"):
         other.image_pull(f"{state.host}/team/app:1")
     partial = Path(other.root) / "image/overlay2/distribution/downloads" / (state.drop_blob[7:] + ".partial")
@@ -102,7 +90,7 @@ def test_a_dropped_connection_keeps_the_partial_blob_and_the_next_pull_resumes(s
 def test_a_corrupt_blob_is_a_digest_mismatch(served: tuple[str, FakeState], tmp_path: Path) -> None:
     _, state = served
     state.corrupt_blob = _biggest_layer(state)
-    other = _fresh(tmp_path, "other")
+    other = fresh_engine(tmp_path, "other")
     with pytest.raises(DigestMismatch):
         other.image_pull(f"{state.host}/team/app:1")
     downloads = Path(other.root) / "image/overlay2/distribution/downloads"
@@ -126,6 +114,6 @@ def test_docker_hub_names_normalise_without_any_network() -> None:
 def test_nobody_listening_is_one_clear_error(tmp_path: Path, docker_config: Path) -> None:
     from .registry_fixtures import free_port
 
-    other = _fresh(tmp_path, "other")
+    other = fresh_engine(tmp_path, "other")
     with pytest.raises(RegistryError, match="Connection refused"):
         other.image_pull(f"127.0.0.1:{free_port()}/team/app:1")

@@ -6,7 +6,6 @@ import base64
 import json
 import os
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,39 +13,15 @@ import pytest
 
 from engine.errors import AuthError, ImageNotFound, ManifestUnknown, PlatformNotFound
 
-from .distribution_fixtures import build_multilayer, foreign_tree, layout_of_tar
-from .registry_fixtures import (
-    PASSWORD,
-    USER,
-    Registry,
-    private_docker_config,
-    running_registry,
+from .distribution_fixtures import (
+    build_multilayer,
+    foreign_tree,
+    fresh_engine,
+    layout_of_tar,
 )
+from .registry_fixtures import PASSWORD, USER, Registry
 
-
-@pytest.fixture
-def registry(tmp_path: Path) -> Iterator[Registry]:
-    with running_registry(tmp_path / "registry") as reg:
-        yield reg
-
-
-@pytest.fixture
-def auth_registry(tmp_path: Path) -> Iterator[Registry]:
-    with running_registry(tmp_path / "auth-registry", htpasswd=True) as reg:
-        yield reg
-
-
-@pytest.fixture
-def docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    return private_docker_config(tmp_path, monkeypatch)
-
-
-def _fresh(tmp_path: Path, name: str) -> Any:
-    from engine import Engine
-
-    root = tmp_path / name
-    root.mkdir()
-    return Engine(str(root))
+pytest_plugins = ["tests.engine.registry_plugin"]  # registry, auth_registry, docker_config
 
 
 def _actions(events: list[Any]) -> list[str]:
@@ -80,7 +55,7 @@ def test_push_remove_pull_gives_the_same_image(engine: Any, pushed: tuple[str, s
 
 def test_pull_into_an_empty_store_and_history_shows_missing(pushed: tuple[str, str], tmp_path: Path) -> None:
     image_id, name = pushed
-    other = _fresh(tmp_path, "other")
+    other = fresh_engine(tmp_path, "other")
     events: list[Any] = []
     assert other.image_pull(name, progress=events.append).image_id == image_id
     assert "Downloading" in _actions(events) and "Already exists" not in _actions(events)
@@ -116,7 +91,7 @@ def test_chunked_uploads_and_both_compressions_round_trip(engine: Any, registry:
     assert registry.requests(f"PATCH /v2/chunks/{compression}/blobs/uploads/") > 10
     media = "manifest.v1+json" if compression == "zstd" else "distribution.manifest.v2+json"
     assert registry.requests(f"PUT /v2/chunks/{compression}/manifests/1") == 1
-    other = _fresh(tmp_path, "other")
+    other = fresh_engine(tmp_path, "other")
     assert other.image_pull(name).image_id == image_id
     manifest = _get_manifest(registry, f"chunks/{compression}", "1")
     assert media in manifest["mediaType"]
@@ -155,7 +130,7 @@ def test_an_index_picks_linux_amd64_by_default_and_platform_chooses(pushed: tupl
     image_id, _ = pushed
     _put_index(registry, "team/app", "multi", [("linux", "arm64"), ("linux", "amd64")], media_type)
     _put_index(registry, "team/app", "armonly", [("linux", "arm64"), ("windows", "amd64")], media_type)
-    other = _fresh(tmp_path, "other")
+    other = fresh_engine(tmp_path, "other")
     assert other.image_pull(f"{registry.host}/team/app:multi").image_id == image_id
     with pytest.raises(PlatformNotFound, match="linux/amd64.*linux/arm64, windows/amd64"):
         other.image_pull(f"{registry.host}/team/app:armonly")
@@ -164,7 +139,7 @@ def test_an_index_picks_linux_amd64_by_default_and_platform_chooses(pushed: tupl
 
 def test_a_missing_tag_is_a_clear_error_and_stores_nothing(registry: Registry, tmp_path: Path,
                                                           docker_config: Path) -> None:
-    other = _fresh(tmp_path, "other")
+    other = fresh_engine(tmp_path, "other")
     with pytest.raises(ManifestUnknown, match="manifest for .*/nothing/here:v9 not found"):
         other.image_pull(f"{registry.host}/nothing/here:v9")
     assert other.image_list() == [] and other.layers.list() == []
@@ -178,7 +153,7 @@ def test_push_of_a_name_with_no_local_image(engine: Any, registry: Registry, doc
 def test_an_interrupted_pull_resumes_without_refetching_finished_layers(pushed: tuple[str, str],
                                                                        registry: Registry, tmp_path: Path) -> None:
     image_id, name = pushed
-    other = _fresh(tmp_path, "other")
+    other = fresh_engine(tmp_path, "other")
 
     def crash(event: Any) -> None:
         if event.action == "Extracting":
@@ -201,7 +176,7 @@ def test_a_partial_blob_is_resumed_with_a_range_request(pushed: tuple[str, str],
     manifest = _get_manifest(registry, "team/app", "1")
     big = max(manifest["layers"], key=lambda layer: layer["size"])
     data = urllib.request.urlopen(f"http://{registry.host}/v2/team/app/blobs/{big['digest']}", timeout=10).read()
-    other = _fresh(tmp_path, "other")
+    other = fresh_engine(tmp_path, "other")
     downloads = Path(other.root) / "image/overlay2/distribution/downloads"
     downloads.mkdir(parents=True)
     (downloads / (big["digest"][7:] + ".partial")).write_bytes(data[: len(data) // 2])
@@ -226,12 +201,12 @@ def test_basic_auth_login_push_pull_logout(engine: Any, auth_registry: Registry,
     assert base64.b64decode(stored).decode() == f"{USER}:{PASSWORD}"
     assert docker_config.stat().st_mode & 0o777 == 0o600
     engine.image_push(name)
-    other = _fresh(tmp_path, "other")
+    other = fresh_engine(tmp_path, "other")
     assert other.image_pull(name).image_id == engine.image_resolve("busybox")
     assert engine.registry_logout(auth_registry.host) is True
     assert engine.registry_logout(auth_registry.host) is False
     with pytest.raises(AuthError):
-        _fresh(tmp_path, "third").image_pull(name)
+        fresh_engine(tmp_path, "third").image_pull(name)
 
 
 def test_a_layer_berth_did_not_write_pushes_and_pulls_with_the_same_ids(
@@ -244,7 +219,7 @@ def test_a_layer_berth_did_not_write_pushes_and_pulls_with_the_same_ids(
     image_id = layout_of_tar(tmp_path / "foreign.tar", layer, f"{registry.host}/foreign/app:1")
     engine.image_load(str(tmp_path / "foreign.tar"))
     engine.image_push(f"{registry.host}/foreign/app:1", compression="zstd")
-    other = _fresh(tmp_path, "other")
+    other = fresh_engine(tmp_path, "other")
     assert other.image_pull(f"{registry.host}/foreign/app:1").image_id == image_id
 
 
@@ -259,7 +234,7 @@ def test_an_image_that_repeats_a_blob_pulls_it_once(engine: Any, registry: Regis
     image_id = layout_of_tar(tmp_path / "repeat.tar", [base, empty, empty], name)
     engine.image_load(str(tmp_path / "repeat.tar"))
     engine.image_push(name)
-    other = _fresh(tmp_path, "other")
+    other = fresh_engine(tmp_path, "other")
     events: list[Any] = []
     assert other.image_pull(name, progress=events.append).image_id == image_id
-    assert _actions(events).count("Waiting") == 2
+    assert _actions(events).count("Pulling fs layer") == 2  # three layers, two distinct blobs

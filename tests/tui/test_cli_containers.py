@@ -80,7 +80,7 @@ def test_run_exit_codes_and_messages(cengine, berth) -> None:  # type: ignore[no
     assert (status, out) == (127, "")
     assert err == 'Error: exec: "nosuch": executable file not found in $PATH\n'
     assert berth("run", "--rm", "busybox", "/etc/passwd")[0] == 126
-    assert berth("run", "--rm", "--network", "bridge", "busybox", "true")[0] == 1
+    assert berth("run", "--rm", "--network", "nosuchnet", "busybox", "true")[0] == 1
     assert berth("run", "--rm", "nosuchimage", "true")[0] == 1
     assert [n for n in os.listdir(cengine.paths.containers) if not n.startswith(".")] == []
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import re
 import signal
 import sys
@@ -40,6 +41,9 @@ def register(sub: Any) -> None:
     p.add_argument("names", nargs="+", metavar="CONTAINER")
     p.add_argument("-s", "--size", action="store_true", help="Display total file sizes")
     p.set_defaults(func=cmd_container_inspect)
+    from .stats import register as register_stats  # ``container stats``; ``stats`` is its own module's verb
+
+    register_stats(csub)
 
 
 def _simple_verbs(sub: Any) -> None:
@@ -73,7 +77,8 @@ def _lifecycle_verbs(sub: Any) -> None:
         p.set_defaults(func=cmd_pause if verb == "pause" else cmd_unpause)
     p = sub.add_parser("rm", help="Remove one or more containers")
     p.add_argument("-f", "--force", action="store_true", help="Force the removal of a running container")
-    p.add_argument("-v", "--volumes", action="store_true", help="Remove anonymous volumes (berth has none yet)")
+    p.add_argument("-v", "--volumes", action="store_true",
+                   help="Remove anonymous volumes associated with the container")
     p.add_argument("containers", nargs="+", metavar="CONTAINER")
     p.set_defaults(func=cmd_rm)
     p = sub.add_parser("wait", help="Block until containers stop, then print their exit codes")
@@ -151,7 +156,14 @@ def _run_flags(p: argparse.ArgumentParser, detach: bool) -> None:
     add("--entrypoint", default=None, help="Overwrite the default ENTRYPOINT of the image")
     add("-l", "--label", action="append", default=[], help="Set meta data on a container")
     add("-v", "--volume", action="append", default=[], help="Bind mount a volume (HOST:CTR[:ro] or NAME:CTR[:ro])")
-    add("--network", "--net", default="none", help="Connect a container to a network (none, host)")
+    add("--network", "--net", default="bridge",
+        help="Connect a container to a network (bridge, none, host, container:<name|id>, or a user network)")
+    add("--ip", default="", help="IPv4 address (e.g., 172.30.100.104) on a user network")
+    add("--add-host", action="append", default=[], help="Add a custom host-to-IP mapping (host:ip)")
+    add("--dns", action="append", default=[], help="Set custom DNS servers")
+    add("-p", "--publish", action="append", default=[], help="Publish a container's port(s) to the host "
+        "([IP:][HOSTPORT:]CTRPORT[/tcp|udp])")
+    add("-P", "--publish-all", action="store_true", help="Publish all exposed ports to random ports")
     add("--restart", default="no", help="Restart policy (no, on-failure[:N], always, unless-stopped)")
     add("--stop-signal", default="", help="Signal to stop the container")
     add("--stop-timeout", type=int, default=None, help="Timeout (in seconds) to stop a container")
@@ -186,17 +198,24 @@ def register_system_df(ssub: Any) -> None:
     p = ssub.add_parser("prune", help="Remove stopped containers and dangling (with -a: unused) images")
     p.add_argument("-a", "--all", action="store_true", help="Remove all unused images, not just dangling ones")
     p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
+    p.add_argument("--volumes", action="store_true", help="Prune volumes")
     p.set_defaults(func=cmd_system_prune)
 
 
 def cmd_system_prune(engine: Engine, args: argparse.Namespace) -> int:
     images = "all images without at least one container associated to them" if args.all else "all dangling images"
-    warning = f"WARNING! This will remove:\n  - all stopped containers\n  - {images}\n"
+    volumes = "  - all volumes not used by at least one container\n" if args.volumes else ""
+    warning = f"WARNING! This will remove:\n  - all stopped containers\n{volumes}  - {images}\n"
     if not args.force and not _confirm(warning + "\nAre you sure you want to continue? [y/N] "):
         return 0
     removed, reclaimed = engine.container_prune()
     if removed:
         print("Deleted Containers:\n" + "\n".join(removed) + "\n")
+    if args.volumes:
+        gone, volume_bytes = engine.volume_prune()
+        reclaimed += volume_bytes
+        if gone:
+            print("Deleted Volumes:\n" + "\n".join(gone) + "\n")
     deleted, freed = engine.image_prune(all=args.all)
     if deleted:
         print("Deleted Images:\n" + "\n".join(f"{i.action.lower()}: {i.name}" for i in deleted) + "\n")
@@ -242,6 +261,8 @@ def _options(args: argparse.Namespace) -> Any:
         nano_cpus=int(args.cpus * 1e9), pids_limit=args.pids_limit,
         log_opts=dict((o.partition("=")[0], o.partition("=")[2]) for o in args.log_opt),
         read_only=args.read_only, tmpfs=tuple(args.tmpfs),
+        ip=args.ip, add_hosts=tuple(args.add_host), dns=tuple(args.dns), publish=tuple(args.publish),
+        publish_all=args.publish_all,
     )
 
 
@@ -254,16 +275,26 @@ def _bytes(text: str) -> int:
         raise argparse.ArgumentTypeError(str(err)) from err
 
 
+def _notices(engine: Engine) -> None:
+    """What networking wants said once (a moved default subnet, no NAT tool)."""
+    for notice in engine.network_notices():
+        print(f"WARNING: {notice}", file=sys.stderr)
+
+
 def cmd_create(engine: Engine, args: argparse.Namespace) -> int:
-    print(engine.container_create(_options(args)))
+    cid = engine.container_create(_options(args))
+    _notices(engine)
+    print(cid)
     return 0
 
 
 def cmd_run(engine: Engine, args: argparse.Namespace) -> int:
     cid = engine.container_create(_options(args))
+    _notices(engine)
     stdin = 0 if args.interactive and not args.detach and not args.tty else None
     try:
-        attachment = engine.container_start(cid, stdin=stdin, attach=not args.detach)
+        attachment = engine.container_start(cid, stdin=stdin, attach=not args.detach,
+                                            console_size=_console_size() if args.tty else None)
     except ContainerStartError:
         if args.rm:
             engine.container_remove(cid, force=True)
@@ -272,6 +303,14 @@ def cmd_run(engine: Engine, args: argparse.Namespace) -> int:
         print(cid)
         return 0
     return _stream(attachment, args.interactive)
+
+
+def _console_size() -> tuple[int, int] | None:
+    """Our terminal's (rows, cols), for a ``-t`` container's pty before its command starts; None without one."""
+    from engine.runtime.pty import get_window_size
+
+    fd = next((fd for fd in (0, 1) if os.isatty(fd)), None)
+    return None if fd is None else get_window_size(fd)
 
 
 def _stream(attachment: Any, interactive: bool = False) -> int:
@@ -369,7 +408,8 @@ def cmd_start(engine: Engine, args: argparse.Namespace) -> int:
         name = args.containers[0]
         tty = engine.container_inspect(name)["Config"].get("Tty")
         stdin = 0 if args.interactive and not tty else None
-        attachment = engine.container_start(name, stdin=stdin, attach=True)
+        attachment = engine.container_start(name, stdin=stdin, attach=True,
+                                            console_size=_console_size() if tty else None)
         return _stream(attachment, args.interactive) if attachment is not None else 0
     return _each(args.containers, lambda n: engine.container_start(n))
 
@@ -395,7 +435,15 @@ def cmd_kill(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def cmd_rm(engine: Engine, args: argparse.Namespace) -> int:
-    return _each(args.containers, lambda n: engine.container_remove(n, force=args.force), parallel=True)
+    status = 0
+    for name, err in zip(args.containers, engine.container_remove_many(args.containers, force=args.force,
+                                                                       volumes=args.volumes)):
+        if err is None:
+            print(name)
+        else:
+            print(f"Error: {err}", file=sys.stderr)
+            status = 1
+    return status
 
 
 def cmd_wait(engine: Engine, args: argparse.Namespace) -> int:
@@ -437,6 +485,15 @@ def _size_column(s: Any) -> str:
     return f"{human_size(s.size_rw or 0)} (virtual {human_size(s.size_root_fs or 0)})"
 
 
+def _ports_cell(ports: dict[str, Any]) -> str:
+    """Docker's PORTS column (``0.0.0.0:8080->80/tcp``); the formatter is pure Python, no pyroute2."""
+    if not ports:
+        return ""
+    from engine.network.ports import describe_ports
+
+    return describe_ports(ports)
+
+
 def _ps_cells(s: Any, no_trunc: bool) -> dict[str, str]:
     image = s.image
     if not no_trunc and image.startswith("sha256:"):
@@ -446,7 +503,7 @@ def _ps_cells(s: Any, no_trunc: bool) -> dict[str, str]:
         "ID": s.id if no_trunc else s.id[:12], "Image": image, "Command": json.dumps(command, ensure_ascii=False),
         "RunningFor": since(s.created), "Status": container_status(s.state, s.exit_code, s.started_at,
                                                                    s.finished_at),
-        "Ports": "", "Names": s.name,
+        "Ports": _ports_cell(s.ports), "Names": s.name,
     }
 
 
@@ -512,34 +569,48 @@ def cmd_logs(engine: Engine, args: argparse.Namespace) -> int:
     tail = -1 if args.tail == "all" else int(args.tail) if args.tail.lstrip("-").isdigit() else -2
     if tail == -2:
         raise InvalidArgument(f'invalid --tail value "{args.tail}": a number or "all"')
-    entries = engine.container_logs(args.container, follow=args.follow, tail=tail,
-                                    since=parse_time_arg(args.since), until=parse_time_arg(args.until))
-    _write_entries(entries, args.timestamps, flush=args.follow)
+    chunks = engine.container_log_chunks(args.container, follow=args.follow, tail=tail,
+                                         since=parse_time_arg(args.since), until=parse_time_arg(args.until),
+                                         timestamps=args.timestamps)
+    _write_chunks(chunks, flush=args.follow)
     return 0
 
 
-def _write_entries(entries: Any, timestamps: bool, flush: bool) -> None:
-    """Runs of same-stream lines go out in one write each: 200k lines must not take 400k calls."""
-    run: list[str] = []
-    stream = "stdout"
-    for entry in entries:
-        if entry.stream != stream and run:
-            _emit(stream, run, flush)
-            run = []
-        stream = entry.stream
-        run.append(f"{entry.time} {entry.log}" if timestamps else entry.log)
+def _write_chunks(chunks: Iterator[tuple[str, bytes]], flush: bool) -> None:
+    """Bytes straight to the binary streams, one write per run of lines (200k lines: a few writes, no decode)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    streams = {"stdout": _binary(sys.stdout), "stderr": _binary(sys.stderr)}
+    last = None
+    for stream, data in chunks:
+        out = streams[stream]
+        if last is not None and last is not out:
+            last.flush()  # keep the order of the two streams where both go to one place
+        out.write(data)
         if flush:
-            _emit(stream, run, flush)
-            run = []
-    if run:
-        _emit(stream, run, flush)
+            out.flush()
+        last = out
+    if last is not None:
+        last.flush()
 
 
-def _emit(stream: str, parts: list[str], flush: bool) -> None:
-    out = sys.stdout if stream == "stdout" else sys.stderr
-    out.write("".join(parts))
-    if flush:
-        out.flush()
+def _binary(stream: Any) -> Any:
+    """The byte stream under a text stream (a StringIO stand-in has none: write text to it instead)."""
+    buffer = getattr(stream, "buffer", None)
+    return buffer if buffer is not None else _TextSink(stream)
+
+
+class _TextSink:
+    """Bytes written to a text stream that has no byte stream under it."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, data: bytes) -> None:
+        self.stream.write(data.decode("utf-8", "replace"))
+
+    def flush(self) -> None:
+        self.stream.flush()
 
 
 def cmd_exec(engine: Engine, args: argparse.Namespace) -> int:
@@ -658,6 +729,9 @@ def cmd_df(engine: Engine, args: argparse.Namespace) -> int:
     print(tabulate(["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], table))
     if args.verbose:
         _df_images(engine, usage)
+        print("\nLocal Volumes space usage:\n")
+        print(tabulate(["VOLUME NAME", "LINKS", "SIZE"],
+                       [[name, str(links), human_size(size)] for name, links, size in usage.volumes]))
     return 0
 
 

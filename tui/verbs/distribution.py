@@ -58,38 +58,56 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_logout)
 
 
-# The states Docker prints one line for when its output is not a terminal.
-_FINAL = ("Pull complete", "Already exists", "Pushed", "Layer already exists", "Done")
-
-
 @contextmanager
-def transfer_progress(enabled: bool = True, lines: bool = False) -> Iterator[Callable[[TransferProgress], None] | None]:
-    """One Rich bar per blob on stderr when it is a terminal; else, with ``lines``, one line per finished blob."""
-    if not enabled or not sys.stderr.isatty():
-        yield _final_lines if enabled and lines else None
+def transfer_progress(enabled: bool = True, lines: bool = False,
+                      stream: IO[str] | None = None) -> Iterator[Callable[[TransferProgress], None] | None]:
+    """Docker's per-blob progress on ``stream`` (stderr by default).
+
+    On a terminal: one line per blob, redrawn in place (bars for Downloading,
+    Extracting, Pushing, Writing), left standing at the end as Docker leaves
+    them. Elsewhere, with ``lines``: one plain line per change of status, the
+    byte counts left out, as Docker prints into a pipe or a log.
+    """
+    out = stream or sys.stderr
+    if not enabled or not out.isatty():
+        yield _status_lines(out) if enabled and lines else None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+    from rich.live import Live
+    from rich.text import Text
 
-    tasks: dict[str, Any] = {}
-    with Progress(TextColumn("{task.fields[blob]}: {task.description}"), BarColumn(),
-                  DownloadColumn(binary_units=False), console=Console(stderr=True), transient=True) as bar:
+    from ..transfer import TransferLines
 
-        lock = threading.Lock()  # pull and push report from several threads
+    blobs = TransferLines()
+    console = Console(file=out)
+
+    class _View:
+        def __rich__(self) -> Text:
+            return Text("\n".join(blobs.lines(console.width)))
+
+    with Live(_View(), console=console, refresh_per_second=8, transient=False) as live:
 
         def update(item: TransferProgress) -> None:
-            with lock:
-                if item.id not in tasks:
-                    tasks[item.id] = bar.add_task(item.action, total=item.total or None, blob=item.id)
-            bar.update(tasks[item.id], description=item.action, completed=item.current, total=item.total or None)
+            if blobs.update(item):
+                live.refresh()  # every new status is drawn; byte counts wait for the next tick
 
         yield update
 
 
-def _final_lines(item: TransferProgress) -> None:
-    if item.action in _FINAL or item.action.startswith("Mounted from"):
-        action = "Pull complete" if item.action == "Done" else item.action
-        print(f"{item.id}: {action}", flush=True)
+def _status_lines(out: IO[str]) -> Callable[[TransferProgress], None]:
+    from engine.distribution.progress import PROGRESS_ACTIONS
+
+    shown: dict[str, str] = {}
+    lock = threading.Lock()  # pull and push report from several threads
+
+    def update(item: TransferProgress) -> None:
+        with lock:
+            if item.action in PROGRESS_ACTIONS or shown.get(item.id) == item.action:
+                return
+            shown[item.id] = item.action
+            print(f"{item.id}: {item.action}", file=out, flush=True)
+
+    return update
 
 
 def cmd_save(engine: Engine, args: argparse.Namespace) -> int:
@@ -136,7 +154,7 @@ def cmd_pull(engine: Engine, args: argparse.Namespace) -> int:
         if ref.digest is None and ":" not in args.name.rsplit("/", 1)[-1]:
             print(f"Using default tag: {ref.tag}")
         print(f"{ref.tag or ref.digest}: Pulling from {ref.path}")
-    with transfer_progress(not args.quiet, lines=True) as progress:
+    with transfer_progress(not args.quiet, lines=True, stream=sys.stdout) as progress:
         result = engine.image_pull(args.name, platform=args.platform, insecure=args.insecure, progress=progress)
     if not args.quiet:
         print(f"Digest: {result.digest}")
@@ -151,7 +169,7 @@ def cmd_push(engine: Engine, args: argparse.Namespace) -> int:
     ref = reference.parse(args.name)
     if not args.quiet:
         print(f"The push refers to repository [{ref.name}]")
-    with transfer_progress(not args.quiet, lines=True) as progress:
+    with transfer_progress(not args.quiet, lines=True, stream=sys.stdout) as progress:
         result = engine.image_push(args.name, insecure=args.insecure, compression=args.compression, progress=progress)
     print(f"{result.tag}: digest: {result.digest} size: {result.size}")
     return 0

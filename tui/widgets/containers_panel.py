@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Static
 
 from ..format import human_duration, human_size, since
 from .filter_bar import FilterBar
+from .stats import StatsView
 from .table_rows import selected_key, sync_rows
 
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ class ContainersPanel(Vertical):
         Binding("d", "remove", "Remove", id="containers.remove", tooltip="Remove (asks first)"),
         Binding("e", "exec", "Shell", id="containers.exec", tooltip="A shell inside; the app returns when it exits"),
         Binding("D", "diff", "Diff", id="containers.diff", show=False, tooltip="What the container changed"),
+        Binding("t", "stats", "Stats", id="containers.stats", show=False, tooltip="Live CPU and memory (show/hide)"),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -91,6 +93,7 @@ class ContainersPanel(Vertical):
             table.add_column(label, key=key)
         yield table
         yield Static(EMPTY_HELP, id="containers-empty")
+        yield StatsView(id="containers-stats")
 
     def show(self, containers: tuple[ContainerSummary, ...], now: float) -> None:
         self.containers = containers
@@ -166,3 +169,20 @@ class ContainersPanel(Vertical):
 
     def action_diff(self) -> None:
         self._act("diff")
+
+    def action_stats(self) -> None:
+        """Toggle the stats view; it follows the cursor while shown and reads nothing while hidden."""
+        view = self.query_one(StatsView)
+        view.display = not view.display
+        if not view.display:
+            view.stop()
+            return
+        if (c := self.selected()) is not None:
+            view.follow(c.id, c.name)
+        view.start()
+
+    @on(DataTable.RowHighlighted, "#containers-table")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        view = self.query_one(StatsView)
+        if view.display and (c := self.selected()) is not None:
+            view.follow(c.id, c.name)

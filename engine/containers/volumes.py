@@ -1,0 +1,274 @@
+"""Local volumes: ``volumes/<name>/_data`` plus a record, made on first use and filled from the image once.
+
+Docker's local driver keeps the same directory layout (its records live in a
+bolt database; ours in ``volumes/<name>/volume.json``). A volume is *named*
+when the user gave it a name (``-v NAME:/path``, ``volume create``) and
+*anonymous* when the engine made it for an image's VOLUME or ``-v /path``:
+``rm -v`` and ``--rm`` delete only anonymous ones. A volume that any container
+record mounts, running or not, is in use and cannot be removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import stat
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import BerthError, InvalidArgument, VolumeInUse, VolumeNotFound
+from ..runtime.rootfs import resolve_in_root
+from ..store import atomic
+from ..store.paths import VOLUME_DATA_DIR, VOLUME_RECORD_FILE, StorePaths
+from .options import VOLUME_NAME, parse_bind
+from .records import now_rfc3339
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+__all__ = [
+    "Volume",
+    "create",
+    "get",
+    "list_volumes",
+    "make_missing",
+    "mount_points",
+    "populate",
+    "prune",
+    "remove",
+    "remove_anonymous",
+    "users",
+]
+
+# Anonymous volumes are named like IDs: 32 random bytes, 64 hex digits.
+_ANONYMOUS_NAME_BYTES = 32
+DRIVER = "local"
+
+
+@dataclass(frozen=True)
+class Volume:
+    """One local volume, as ``volume ls`` and ``volume inspect`` show it."""
+
+    name: str
+    mountpoint: str
+    """Host path of its ``_data`` directory."""
+    created_at: str
+    labels: dict[str, str] | None
+    anonymous: bool
+    driver: str = DRIVER
+
+    def inspect(self) -> dict[str, Any]:
+        """Docker's ``volume inspect`` object."""
+        return {"CreatedAt": self.created_at, "Driver": self.driver, "Labels": self.labels,
+                "Mountpoint": self.mountpoint, "Name": self.name, "Options": None if self.anonymous else {},
+                "Scope": "local"}
+
+
+def _check_name(name: str) -> None:
+    if not VOLUME_NAME.fullmatch(name):
+        raise InvalidArgument(f'create {name}: "{name}" includes invalid characters for a local volume name, '
+                              'only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host '
+                              "directory, use absolute path")
+
+
+def create(engine: Engine, name: str = "", labels: dict[str, str] | None = None) -> Volume:
+    """The volume ``name``, made now if missing (Docker's create is idempotent); "" picks a random name."""
+    name = name or secrets.token_hex(_ANONYMOUS_NAME_BYTES)
+    _check_name(name)
+    with engine.lock:
+        if os.path.exists(engine.paths.volume_record(name)):
+            return get(engine, name)
+        _write_volume(engine, name, _record(name, labels or {}, anonymous=False))
+    engine.journal.append("volume", "create", name, name)
+    return get(engine, name)
+
+
+def _record(name: str, labels: dict[str, str] | None, anonymous: bool) -> dict[str, Any]:
+    """What ``volume.json`` holds; an anonymous volume (made for a container) has no labels, as in Docker."""
+    return {"Name": name, "Driver": DRIVER, "CreatedAt": now_rfc3339(), "Labels": labels, "Anonymous": anonymous}
+
+
+def _write_volume(engine: Engine, name: str, record: dict[str, Any]) -> None:
+    """``_data`` and the record staged in a temp dir, renamed into place whole (data before record)."""
+    parent = engine.paths.volumes
+    os.makedirs(parent, exist_ok=True)
+    tmp = os.path.join(parent, f".tmp-{name}-{uuid.uuid4().hex[:8]}")
+    try:
+        os.mkdir(tmp, 0o701)
+        os.mkdir(os.path.join(tmp, VOLUME_DATA_DIR), 0o755)
+        atomic.write_file(os.path.join(tmp, VOLUME_RECORD_FILE), json.dumps(record, separators=(",", ":")), 0o600)
+        os.rename(tmp, engine.paths.volume_dir(name))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    atomic.fsync_dir(parent)
+
+
+def get(engine: Engine, name: str) -> Volume:
+    """The volume called ``name``; VolumeNotFound if there is none."""
+    try:
+        with open(engine.paths.volume_record(name), encoding="utf-8") as f:
+            record = json.load(f)
+    except (OSError, ValueError) as err:
+        raise VolumeNotFound(f"No such volume: {name}") from err
+    return Volume(name=name, mountpoint=engine.paths.volume_data(name), created_at=record.get("CreatedAt", ""),
+                  labels=record.get("Labels"), anonymous=bool(record.get("Anonymous")),
+                  driver=record.get("Driver", DRIVER))
+
+
+def list_volumes(engine: Engine) -> list[Volume]:
+    """Every volume with a record, by name (a dir without one is a crash's orphan, for ``system check``)."""
+    try:
+        names = sorted(n for n in os.listdir(engine.paths.volumes) if not n.startswith("."))
+    except FileNotFoundError:
+        return []
+    out = []
+    for name in names:
+        try:
+            out.append(get(engine, name))
+        except VolumeNotFound:
+            continue
+    return out
+
+
+def users(engine: Engine) -> dict[str, list[str]]:
+    """Volume name → IDs of the containers (any state) whose records mount it."""
+    found: dict[str, list[str]] = {}
+    for config in engine.containers.all():
+        for point in (config.get("MountPoints") or {}).values():
+            if point.get("Type") == "volume":
+                found.setdefault(point["Name"], []).append(config["ID"])
+    return found
+
+
+def remove(engine: Engine, name: str, force: bool = False) -> None:
+    """Delete a volume and its data; refused while a container mounts it. ``force``: a missing one is fine."""
+    with engine.lock:
+        if not os.path.exists(engine.paths.volume_record(name)):
+            if force:
+                return
+            raise VolumeNotFound(f"No such volume: {name}")
+        holders = users(engine).get(name)
+        if holders:
+            raise VolumeInUse(f"remove {name}: volume is in use - [{', '.join(holders)}]")
+        atomic.remove_tree(engine.paths.volume_dir(name))
+    engine.journal.append("volume", "destroy", name, name)
+
+
+def prune(engine: Engine) -> tuple[list[str], int]:
+    """Remove every volume no container mounts; (names removed, bytes freed)."""
+    from ..store.sizes import dir_size
+
+    removed, freed = [], 0
+    for volume in list_volumes(engine):
+        size = dir_size(volume.mountpoint)
+        try:
+            remove(engine, volume.name)
+        except (VolumeInUse, VolumeNotFound):
+            continue
+        removed.append(volume.name)
+        freed += size
+    return removed, freed
+
+
+def mount_points(paths: StorePaths, binds: tuple[str, ...],
+                 image_volumes: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Docker's MountPoints for ``-v`` entries and the image's VOLUMEs, and Config.Volumes.
+
+    A destination given by ``-v`` wins over the image's VOLUME at the same path;
+    the others get an anonymous volume each (named when the container is created).
+    """
+    points: dict[str, Any] = {}
+    declared: dict[str, Any] = {key: {} for key in image_volumes or {}}
+    for bind in binds:
+        source, destination, readonly = parse_bind(bind)
+        if not source:
+            declared[destination] = {}
+            points[destination] = _volume_point(paths, "", destination, readonly, named=False)
+        elif os.path.isabs(source):
+            points[destination] = {"Source": source, "Destination": destination, "RW": not readonly, "Name": "",
+                                   "Driver": "", "Type": "bind", "Mode": "ro" if readonly else "",
+                                   "Propagation": "rprivate"}
+        else:
+            points[destination] = _volume_point(paths, source, destination, readonly, named=True)
+    for destination in declared:
+        if destination not in points:
+            points[destination] = _volume_point(paths, "", destination, False, named=False)
+    return points, declared or None
+
+
+def _volume_point(paths: StorePaths, name: str, destination: str, readonly: bool, named: bool) -> dict[str, Any]:
+    name = name or secrets.token_hex(_ANONYMOUS_NAME_BYTES)
+    return {"Source": paths.volume_data(name), "Destination": destination, "RW": not readonly,
+            "Name": name, "Driver": DRIVER, "Type": "volume", "Mode": ("ro" if readonly else "z") if named else "",
+            "Propagation": "", "CopyData": True, "Named": named}
+
+
+def make_missing(engine: Engine, config: dict[str, Any]) -> list[str]:
+    """Create the volumes ``config`` mounts that do not exist yet; the anonymous ones made (for undo)."""
+    made = []
+    for point in (config.get("MountPoints") or {}).values():
+        if point.get("Type") != "volume" or os.path.exists(engine.paths.volume_record(point["Name"])):
+            continue
+        if point.get("Named"):
+            create(engine, point["Name"])
+        else:
+            _create_anonymous(engine, point["Name"])
+            made.append(point["Name"])
+    return made
+
+
+def _create_anonymous(engine: Engine, name: str) -> None:
+    with engine.lock:
+        _write_volume(engine, name, _record(name, None, anonymous=True))
+    engine.journal.append("volume", "create", name, name)
+
+
+def remove_anonymous(engine: Engine, config: dict[str, Any]) -> None:
+    """``rm -v`` / ``--rm``: the container's anonymous volumes go too, unless another container mounts one."""
+    for point in (config.get("MountPoints") or {}).values():
+        if point.get("Type") == "volume" and not point.get("Named"):
+            try:
+                remove(engine, point["Name"], force=True)
+            except BerthError:
+                continue
+
+
+def populate(config: dict[str, Any], rootfs: str) -> None:
+    """First mount of an empty volume: copy what the image has at its destination into it, as Docker does.
+
+    Runs before the container starts, on its mounted root; clears ``CopyData``
+    so a volume the user emptied later stays empty.
+    """
+    for point in (config.get("MountPoints") or {}).values():
+        if point.get("Type") != "volume" or not point.get("CopyData"):
+            continue
+        point["CopyData"] = False
+        source = resolve_in_root(rootfs, point["Destination"])
+        data = point["Source"]
+        if os.path.isdir(source) and not os.path.islink(source) and not os.listdir(data):
+            _copy_tree(source, data)
+
+
+def _copy_tree(source: str, target: str) -> None:
+    """Files, dirs, symlinks and special files with their modes and owners (files and dirs keep their times)."""
+
+    def special(directory: str, names: list[str]) -> set[str]:
+        kinds = {n: os.lstat(os.path.join(directory, n)).st_mode for n in names}
+        return {n for n, mode in kinds.items()
+                if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode))}
+
+    shutil.copytree(source, target, symlinks=True, ignore=special, dirs_exist_ok=True)
+    for directory, dirs, files in os.walk(source):
+        for name in [".", *dirs, *files]:
+            src = os.path.normpath(os.path.join(directory, name))
+            dst = os.path.join(target, os.path.relpath(src, source))
+            st = os.lstat(src)
+            if not os.path.lexists(dst):
+                os.mknod(dst, st.st_mode, st.st_rdev)  # the fifos, sockets and device nodes copytree skipped
+            os.lchown(dst, st.st_uid, st.st_gid)
+            if not stat.S_ISLNK(st.st_mode):
+                os.chmod(dst, stat.S_IMODE(st.st_mode))  # chown clears setuid/setgid bits: put them back

@@ -1,0 +1,55 @@
+"""``system check`` for networking: netns mounts of containers that no longer run, leases of removed containers."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from ..models import CheckProblem
+from ..store.paths import NETWORKS_FILE, StorePaths
+from . import naming, netns
+from .networks import NetworkStore
+
+__all__ = ["network_problems", "repair_network"]
+
+STALE_NETNS = "stale netns"
+ORPHAN_LEASE = "orphan address lease"
+# A starting container's netns exists a moment before its record says running.
+_SETTLE_SECONDS = 5.0
+
+
+def network_problems(paths: StorePaths, running: set[str]) -> list[CheckProblem]:
+    problems = []
+    ns_dir = naming.netns_dir(paths.root)
+    for cid in sorted(os.listdir(ns_dir)) if os.path.isdir(ns_dir) else []:
+        path = os.path.join(ns_dir, cid)
+        if cid not in running and _settled(path):
+            problems.append(CheckProblem(STALE_NETNS, path, "container is not running"))
+    for rec in NetworkStore(paths).all().values():
+        for ip, cid in sorted(rec["Leases"].items()):
+            if not os.path.isdir(paths.container_dir(cid)):
+                problems.append(CheckProblem(ORPHAN_LEASE, paths.network_file(NETWORKS_FILE),
+                                             f"{rec['Name']} {ip} -> {cid[:12]} (no such container)"))
+    return problems
+
+
+def repair_network(paths: StorePaths, problem: CheckProblem) -> bool:
+    """Fix one of ours; False when the problem is not a network one."""
+    if problem.kind == STALE_NETNS:
+        netns.remove(problem.path)
+        return True
+    if problem.kind == ORPHAN_LEASE:
+        store = NetworkStore(paths)
+        for rec in store.all().values():
+            for cid in set(rec["Leases"].values()):
+                if not os.path.isdir(paths.container_dir(cid)):
+                    store.release(cid)
+        return True
+    return False
+
+
+def _settled(path: str) -> bool:
+    try:
+        return time.time() - os.lstat(path).st_mtime > _SETTLE_SECONDS
+    except OSError:
+        return False

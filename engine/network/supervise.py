@@ -1,0 +1,65 @@
+"""The monitor's side of a container's network: made before the init runs, undone when it exits."""
+
+from __future__ import annotations
+
+import selectors
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from . import endpoint
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+    from .ports import PortProxy
+
+__all__ = ["ContainerNet", "start_network"]
+
+
+@dataclass
+class ContainerNet:
+    """A running container's namespace and port listeners, owned by the monitor."""
+
+    root: str
+    cid: str
+    attached: endpoint.Attached
+    proxy: PortProxy | None = None
+
+    @property
+    def netns_path(self) -> str:
+        return self.attached.netns_path
+
+    def stop(self) -> None:
+        """Close the listeners and drop the netns mount (the namespace and its veths go with the init)."""
+        if self.proxy is not None:
+            self.proxy.close()
+            self.proxy = None
+        if self.attached.veths:
+            from . import links
+
+            for veth in self.attached.veths:
+                links.delete_link(veth)
+        if self.attached.owned:
+            endpoint.detach(self.root, self.cid)
+
+
+def start_network(engine: Engine, cid: str, config: dict[str, Any], host: dict[str, Any],
+                  selector: selectors.BaseSelector, tag: Callable[[Callable[[Any], None]], Any]) -> ContainerNet:
+    """Namespace, veths and published ports; NetworkSettings (Ports, SandboxKey, …) are filled in ``config``."""
+    attached = endpoint.attach(engine, cid, config, host)
+    net = ContainerNet(engine.paths.root, cid, attached)
+    bindings = host.get("PortBindings") or {}
+    exposed = list(config["Config"].get("ExposedPorts") or {})
+    try:
+        if bindings and attached.ip:
+            from .ports import PortProxy
+
+            net.proxy = PortProxy(selector, tag)
+            net.proxy.open(bindings, exposed, attached.ip)
+            config["NetworkSettings"]["Ports"] = net.proxy.ports
+        elif attached.ip:
+            config["NetworkSettings"]["Ports"] = {key: None for key in exposed}
+    except BaseException:
+        net.stop()
+        raise
+    return net

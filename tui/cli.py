@@ -7,6 +7,7 @@ print one ``Error: …`` line; anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import sys
 from collections.abc import Sequence
@@ -141,5 +142,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+def entry() -> None:
+    """The ``berth`` command: ``main``, then exit without tearing the interpreter down when nothing needs it.
+
+    Freeing every module's objects at exit costs a short command ~7 ms (15 ms on a busy host), a tenth of
+    ``run --rm true``. It is skipped only when output is flushed, no other thread runs and no atexit hook
+    is registered (the app, loggers, temp dirs): then the kernel's cleanup is all there is to do.
+    """
+    status = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        sys.exit(status)  # the usual path reports a broken pipe the usual way
+    threading = sys.modules.get("threading")
+    if (threading is None or threading.active_count() == 1) and atexit._ncallbacks() == 0:
+        os._exit(status)
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -30,23 +30,10 @@ __all__ = ["create_container"]
 
 # Docker's daemon/initlayer: mount points that must exist before the container's root is pivoted into.
 
-_HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
-          "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
 _ADJECTIVES = ("brave", "calm", "eager", "fond", "gentle", "happy", "jolly", "keen", "lucid", "merry",
                "nifty", "proud", "quirky", "sharp", "tender", "vivid", "witty", "zealous")
 _NAMES = ("babbage", "curie", "darwin", "euler", "fermat", "gauss", "hopper", "kepler", "lovelace",
           "noether", "pascal", "ramanujan", "shannon", "turing", "volta", "wiles")
-
-
-def host_resolv_conf() -> str:
-    """The host's resolv.conf without loopback nameservers, which mean nothing in another netns."""
-    try:
-        with open("/etc/resolv.conf", encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        lines = []
-    kept = [ln for ln in lines if not (ln.startswith("nameserver") and ln.split()[1:2] in (["127.0.0.53"], ["::1"]))]
-    return "\n".join(kept) + "\n"
 
 
 def random_name(taken: set[str]) -> str:
@@ -127,14 +114,6 @@ def _records(engine: "Engine", cid: str, name: str, image_id: str, image_cfg: di
         RESOLV_CONF_FILE: render_resolv(hostcfg),
         paths.container_log(cid).rsplit("/", 1)[1]: b"",
     }
-
-
-def _read_host_file(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except OSError:
-        return _HOSTS
 
 
 def _command(image_cfg: dict[str, Any], opts: CreateOptions) -> tuple[list[str], list[str]]:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ..errors import ContainerConflict, ContainerNotRunning, InvalidArgument, MissingDependency
 from ..store.sizes import dir_size
 from .lifecycle import current
-from .remove import mount_id_of, remove_container_files
+from .remove import mount_id_of, remove_many_files
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -44,8 +44,8 @@ def prune(engine: "Engine") -> tuple[list[str], int]:
             reclaimed += dir_size(engine.paths.diff_dir(mount_id_of(engine, cid)))
         except Exception:
             pass
-        remove_container_files(engine, cid)
         removed.append(cid)
+    remove_many_files(engine, removed)  # one store lock and one pass for all of them, as ``rm`` of many
     return removed, reclaimed
 
 

@@ -86,7 +86,7 @@ class CreateOptions:
         """Docker's checks on ``--network`` and the flags that depend on it (existence is checked at create)."""
         from ..network.etcfiles import parse_add_host
         from ..network.networks import network_name_ok
-        from ..network.ports import parse_publish
+        from ..network.ports import parse_publish_ranges
 
         mode = self.network
         if mode.startswith("container:"):
@@ -103,7 +103,7 @@ class CreateOptions:
         for entry in self.add_hosts:
             parse_add_host(entry)
         for spec in self.publish:
-            parse_publish(spec)
+            parse_publish_ranges(spec)
         if self.ip and mode in NETWORK_MODES:
             raise InvalidArgument("user specified IP address is supported on user defined networks only")
 

@@ -109,6 +109,8 @@ def _write_volume(engine: Engine, name: str, record: dict[str, Any]) -> None:
 
 def get(engine: Engine, name: str) -> Volume:
     """The volume called ``name``; VolumeNotFound if there is none."""
+    if not VOLUME_NAME.fullmatch(name):  # never a path: ``..`` or ``a/b`` would leave volumes/
+        raise VolumeNotFound(f"No such volume: {name}")
     try:
         with open(engine.paths.volume_record(name), encoding="utf-8") as f:
             record = json.load(f)
@@ -147,7 +149,7 @@ def users(engine: Engine) -> dict[str, list[str]]:
 def remove(engine: Engine, name: str, force: bool = False) -> None:
     """Delete a volume and its data; refused while a container mounts it. ``force``: a missing one is fine."""
     with engine.lock:
-        if not os.path.exists(engine.paths.volume_record(name)):
+        if not VOLUME_NAME.fullmatch(name) or not os.path.exists(engine.paths.volume_record(name)):
             if force:
                 return
             raise VolumeNotFound(f"No such volume: {name}")

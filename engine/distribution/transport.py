@@ -104,8 +104,9 @@ def _send(method: str, url: str, headers: dict[str, str], body: bytes | BinaryIO
         conn.close()
         if err.reason in _PLAIN_HTTP_REASONS:
             raise PlainHTTPAnswer(f"{_host(url)}: the registry gave an HTTP response to an HTTPS request") from err
-        raise RegistryError(f"{_host(url)}: TLS failed ({err.reason or err}); "
-                            "for a plain-HTTP registry use --insecure") from err
+        raise RegistryError(f"{_host(url)}: TLS failed ({err.reason or err}); trust its CA in the system store, "
+                            "or pass --insecure or list it in insecure-registries (daemon.json in the store root)"
+                            ) from err
     except (OSError, http.client.HTTPException) as err:
         conn.close()
         raise RegistryError(f"{_host(url)}: {getattr(err, 'strerror', None) or err or type(err).__name__}") from err

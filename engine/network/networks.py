@@ -185,9 +185,9 @@ class NetworkStore:
         """Drop a network nobody is attached to, then its bridge."""
         from . import links
 
+        if ref in BUILTIN_MODES:
+            raise ContainerConflict(f"{ref} is a pre-defined network and cannot be removed")
         rec = self.resolve(ref)
-        if rec["Name"] == DEFAULT_NETWORK:
-            raise ContainerConflict(f"{rec['Name']} is a pre-defined network and cannot be removed")
 
         def drop(nets: dict[str, dict[str, Any]]) -> None:
             current = nets.get(rec["Id"])

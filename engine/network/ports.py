@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import ContainerStartError, InvalidArgument
 
-__all__ = ["PortProxy", "describe_ports", "exposed_ports", "parse_publish", "port_bindings"]
+__all__ = ["PortProxy", "describe_ports", "exposed_ports", "parse_publish_ranges", "port_bindings"]
 
 _CHUNK = 64 * 1024
 _UDP_IDLE_SECONDS = 60.0
@@ -32,8 +32,11 @@ def _port(text: str, spec: str) -> int:
     return int(text)
 
 
-def parse_publish(spec: str) -> tuple[str, dict[str, str]]:
-    """``[IP:][HOSTPORT:]CTRPORT[/tcp|udp]`` → ("80/tcp", {"HostIp": …, "HostPort": …}); no host port = random."""
+def parse_publish_ranges(spec: str) -> list[tuple[str, dict[str, str]]]:
+    """``[IP:][HOSTPORT:]CTRPORT[/tcp|udp]`` → [("80/tcp", {"HostIp", "HostPort"})]; no host port means random.
+
+    Docker's ranges too: ``8000-8002:80-82`` pairs them up, ``80-82`` takes random host ports.
+    """
     body, _, proto = spec.partition("/")
     proto = proto or "tcp"
     if proto not in ("tcp", "udp"):
@@ -56,12 +59,20 @@ def parse_publish(spec: str) -> tuple[str, dict[str, str]]:
             ipaddress.ip_address(host_ip)
         except ValueError:
             raise InvalidArgument(f"invalid IP address: {host_ip}") from None
-    if "-" in ctr or "-" in host_port:
-        raise InvalidArgument(f"port ranges are not supported: \"{spec}\"")
-    _port(ctr, spec)
-    if host_port:
-        _port(host_port, spec)
-    return f"{int(ctr)}/{proto}", {"HostIp": host_ip, "HostPort": host_port}
+    ctrs = _range(ctr, spec)
+    hosts = _range(host_port, spec) if host_port else [""] * len(ctrs)
+    if len(hosts) != len(ctrs):
+        raise InvalidArgument(f"invalid ranges specified for container and host Ports: \"{spec}\"")
+    return [(f"{c}/{proto}", {"HostIp": host_ip, "HostPort": str(h)}) for c, h in zip(ctrs, hosts)]
+
+
+def _range(text: str, spec: str) -> list[int]:
+    first, _, last = text.partition("-")
+    low = _port(first, spec)
+    high = _port(last, spec) if last else low
+    if high < low:
+        raise InvalidArgument(f"invalid port range: \"{spec}\"")
+    return list(range(low, high + 1))
 
 
 def port_bindings(specs: Iterable[str], publish_all: bool,
@@ -69,8 +80,8 @@ def port_bindings(specs: Iterable[str], publish_all: bool,
     """HostConfig.PortBindings from ``-p`` entries, plus every exposed port for ``-P``."""
     out: dict[str, list[dict[str, str]]] = {}
     for spec in specs:
-        key, binding = parse_publish(spec)
-        out.setdefault(key, []).append(binding)
+        for key, binding in parse_publish_ranges(spec):
+            out.setdefault(key, []).append(binding)
     if publish_all:
         for key in exposed:
             out.setdefault(key if "/" in key else key + "/tcp", [{"HostIp": "", "HostPort": ""}])

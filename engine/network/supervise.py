@@ -43,11 +43,28 @@ class ContainerNet:
             endpoint.detach(self.root, self.cid)
 
 
+_NAT_CHECKED: set[str] = set()
+
+
+def _ensure_nat(engine: Engine) -> None:
+    """Once per monitor: the store's NAT rules are back after a reboot (or a flush) that took them away."""
+    from . import masquerade
+    from .networks import NetworkStore
+
+    root = engine.paths.root
+    if root not in _NAT_CHECKED:
+        _NAT_CHECKED.add(root)
+        if masquerade.tool() and not masquerade.rules_present(root):
+            NetworkStore(engine.paths).refresh_nat()
+
+
 def start_network(engine: Engine, cid: str, config: dict[str, Any], host: dict[str, Any],
                   selector: selectors.BaseSelector, tag: Callable[[Callable[[Any], None]], Any]) -> ContainerNet:
     """Namespace, veths and published ports; NetworkSettings (Ports, SandboxKey, …) are filled in ``config``."""
     attached = endpoint.attach(engine, cid, config, host)
     net = ContainerNet(engine.paths.root, cid, attached)
+    if attached.owned:
+        _ensure_nat(engine)
     bindings = host.get("PortBindings") or {}
     exposed = list(config["Config"].get("ExposedPorts") or {})
     try:

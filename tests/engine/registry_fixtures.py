@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -37,7 +38,11 @@ storage:
 http:
   addr: {addr}
   secret: berth-test-secret
-{auth}"""
+{tls}{auth}"""
+_TLS = """  tls:
+    certificate: {cert}
+    key: {key}
+"""
 _HTPASSWD_AUTH = """auth:
   htpasswd:
     realm: berth-test
@@ -71,13 +76,18 @@ def _htpasswd(path: Path) -> None:
     path.write_text(out)
 
 
-def _wait_ready(host: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+def _wait_ready(host: str, proc: subprocess.Popen[bytes], log: Path, scheme: str = "http") -> None:
+    import ssl
+
+    unchecked = ssl.create_default_context()
+    unchecked.check_hostname, unchecked.verify_mode = False, ssl.CERT_NONE  # only: is it up?
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"docker-registry exited: {log.read_text()[-2000:]}")
         try:
-            urllib.request.urlopen(f"http://{host}/v2/", timeout=1).close()
+            urllib.request.urlopen(f"{scheme}://{host}/v2/", timeout=1,
+                                   context=unchecked if scheme == "https" else None).close()
             return
         except urllib.error.HTTPError:
             return  # 401: up, and wants auth
@@ -86,9 +96,10 @@ def _wait_ready(host: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     raise RuntimeError("docker-registry did not answer within 20s")
 
 
-def start_registry(tmp: Path, *, htpasswd: bool = False, address: str = LOOPBACK,
-                   netns: str | None = None) -> tuple[Registry, subprocess.Popen[bytes]]:
-    """Start it listening on ``address`` (inside the network namespace at path ``netns`` when given)."""
+def start_registry(tmp: Path, *, htpasswd: bool = False, address: str = LOOPBACK, netns: str | None = None,
+                   tls: tuple[Path, Path] | None = None) -> tuple[Registry, subprocess.Popen[bytes]]:
+    """Start it listening on ``address`` (inside the network namespace at path ``netns`` when given);
+    with ``tls`` (certificate, key), HTTPS only."""
     binary = need_tool("docker-registry")
     tmp.mkdir(parents=True, exist_ok=True)
     host = f"{address}:{free_port() if netns is None else 5000}"
@@ -96,14 +107,15 @@ def start_registry(tmp: Path, *, htpasswd: bool = False, address: str = LOOPBACK
     if htpasswd:
         _htpasswd(tmp / "htpasswd")
         auth = _HTPASSWD_AUTH.format(htpasswd=tmp / "htpasswd")
-    (tmp / "config.yml").write_text(_CONFIG.format(storage=tmp / "storage", addr=host, auth=auth))
+    tls_block = _TLS.format(cert=tls[0], key=tls[1]) if tls else ""
+    (tmp / "config.yml").write_text(_CONFIG.format(storage=tmp / "storage", addr=host, auth=auth, tls=tls_block))
     log = tmp / "registry.log"
     with open(log, "wb") as out:
         prefix = ["nsenter", f"--net={netns}"] if netns else []  # nsenter execs: the PID is the registry's
         proc = subprocess.Popen([*prefix, binary, "serve", str(tmp / "config.yml")], stdout=out, stderr=subprocess.STDOUT,
                                 env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, start_new_session=True)
     try:
-        _wait_ready(host, proc, log)
+        _wait_ready(host, proc, log, "https" if tls else "http")
     except BaseException:
         stop_registry(proc)
         raise
@@ -131,7 +143,7 @@ def running_registry(tmp: Path, *, htpasswd: bool = False) -> Iterator[Registry]
 
 
 @contextmanager
-def registry_off_loopback(tmp: Path, subnet: int) -> Iterator[Registry]:
+def registry_off_loopback(tmp: Path, subnet: int, tls: tuple[Path, Path] | None = None) -> Iterator[Registry]:
     """A registry that is not on loopback: in a network namespace of the test's own, at 198.18.<subnet>.2:5000,
     reached over a veth pair from 198.18.<subnet>.1 (198.18.0.0/15 is set aside for benchmarks: RFC 2544).
     Made through netlink (pyroute2, a berth dependency); the namespace, the veth pair and the registry are
@@ -153,7 +165,7 @@ def registry_off_loopback(tmp: Path, subnet: int) -> Iterator[Registry]:
             inside.addr("add", index=index, address=there, prefixlen=30)
             inside.link("set", index=index, state="up")
             inside.link("set", index=inside.link_lookup(ifname="lo")[0], state="up")
-        reg, proc = start_registry(tmp, address=there, netns=f"/run/netns/{ns}")
+        reg, proc = start_registry(tmp, address=there, netns=f"/run/netns/{ns}", tls=tls)
         yield reg
     finally:
         if proc is not None:
@@ -163,6 +175,27 @@ def registry_off_loopback(tmp: Path, subnet: int) -> Iterator[Registry]:
         with IPRoute() as ipr, contextlib.suppress(Exception):
             if ipr.link_lookup(ifname=veth):
                 ipr.link("del", ifname=veth)
+
+
+def make_certificates(tmp: Path, ip: str) -> tuple[Path, Path, Path]:
+    """(CA certificate, server certificate for ``ip``, its key), made with openssl for this test only."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed (Debian package: openssl)")
+    tmp.mkdir(parents=True, exist_ok=True)
+
+    def run(*argv: str) -> None:
+        subprocess.run([openssl, *argv], check=True, capture_output=True, timeout=60, cwd=tmp)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+        "-subj", "/CN=berth test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", f"/CN={ip}")
+    (tmp / "ext.cnf").write_text(f"subjectAltName=IP:{ip}\nbasicConstraints=CA:FALSE\n"
+                                 "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")
+    return tmp / "ca.pem", tmp / "server.pem", tmp / "server.key"
 
 
 def private_docker_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

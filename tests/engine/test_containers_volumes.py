@@ -71,6 +71,11 @@ def test_volume_create_inspect_rm_prune(cengine) -> None:  # type: ignore[no-unt
         cengine.volume_create("a/b")
     with pytest.raises(VolumeNotFound, match="No such volume: nope"):
         cengine.volume_inspect("nope")
+    for outside in ("..", "../volumes/v1", "v1/../v1"):  # names are never paths
+        with pytest.raises(VolumeNotFound):
+            cengine.volume_inspect(outside)
+        with pytest.raises(VolumeNotFound):
+            cengine.volume_remove(outside)
     cid = cengine.container_create(CreateOptions(image="busybox", cmd=("true",), binds=("v2:/x",), network="none"))
     with open(os.path.join(cengine.paths.volume_data("v1"), "blob"), "wb") as f:
         f.write(b"z" * 5000)

@@ -18,7 +18,7 @@ from engine.distribution.insecure import InsecureRegistries
 from engine.errors import InvalidArgument, RegistryError
 
 from .distribution_fixtures import fresh_engine
-from .registry_fixtures import Registry, registry_off_loopback
+from .registry_fixtures import Registry, make_certificates, registry_off_loopback
 
 pytest_plugins = ["tests.engine.registry_plugin"]  # docker_config
 
@@ -78,3 +78,22 @@ def test_a_broken_daemon_json_is_one_clear_error(engine: Any, tmp_path: Path) ->
     _listing(engine, ["https://reg.example"])
     with pytest.raises(InvalidArgument, match="should not contain"):
         engine.image_pull("127.0.0.1:9/x:1")
+
+
+def test_https_is_verified_against_the_system_ca_store(engine: Any, tmp_path: Path, docker_config: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A TLS registry off loopback: refused while its CA is unknown, taken once the CA store (OpenSSL's
+    SSL_CERT_FILE, which the system store is read through) holds it, and taken unverified with --insecure."""
+    subnet = 64 + (os.getpid() + 32) % 64
+    ca, cert, key = make_certificates(tmp_path / "pki", f"198.18.{subnet}.2")
+    with registry_off_loopback(tmp_path / "tls", subnet, tls=(cert, key)) as reg:
+        engine.image_bootstrap("busybox:latest")
+        name = f"{reg.host}/tls/bb:1"
+        engine.image_tag("busybox:latest", name)
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "no-such-bundle.pem"))
+        with pytest.raises(RegistryError, match="CERTIFICATE_VERIFY_FAILED"):
+            engine.image_push(name)
+        engine.image_push(name, insecure=True)
+        monkeypatch.setenv("SSL_CERT_FILE", str(ca))
+        other = fresh_engine(tmp_path, "other")
+        assert other.image_pull(name).image_id == engine.image_resolve(name)

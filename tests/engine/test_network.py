@@ -29,7 +29,11 @@ from engine.errors import (
 )
 from engine.network import naming, netns
 from engine.network.etcfiles import hosts_file, resolv_conf
-from engine.network.ports import describe_ports, parse_publish, port_bindings
+from engine.network.ports import (
+    describe_ports,
+    parse_publish_ranges,
+    port_bindings,
+)
 from engine.network.subnets import host_subnets, overlaps, pick_subnet
 from tests.engine.containers_fixtures import clean_containers, stop_monitor
 
@@ -112,13 +116,19 @@ HTTPD = "mkdir -p /www && echo served-by-$(hostname) > /www/index.html && exec h
 
 
 def test_publish_specs_parse_as_docker_does() -> None:
-    assert parse_publish("8080:80") == ("80/tcp", {"HostIp": "", "HostPort": "8080"})
-    assert parse_publish("127.0.0.1:8080:80/udp") == ("80/udp", {"HostIp": "127.0.0.1", "HostPort": "8080"})
-    assert parse_publish("127.0.0.1::80") == ("80/tcp", {"HostIp": "127.0.0.1", "HostPort": ""})
-    assert parse_publish("80") == ("80/tcp", {"HostIp": "", "HostPort": ""})
-    for bad in ("abc", "0", "70000", "1:2:3:4", "80/sctp", "x.y:80:80", "80-81:80-81"):
+    assert parse_publish_ranges("8080:80") == [("80/tcp", {"HostIp": "", "HostPort": "8080"})]
+    assert parse_publish_ranges("127.0.0.1:8080:80/udp") == [("80/udp", {"HostIp": "127.0.0.1", "HostPort": "8080"})]
+    assert parse_publish_ranges("127.0.0.1::80") == [("80/tcp", {"HostIp": "127.0.0.1", "HostPort": ""})]
+    assert parse_publish_ranges("80") == [("80/tcp", {"HostIp": "", "HostPort": ""})]
+    for bad in ("abc", "0", "70000", "1:2:3:4", "80/sctp", "x.y:80:80"):
         with pytest.raises(InvalidArgument):
-            parse_publish(bad)
+            parse_publish_ranges(bad)
+    assert parse_publish_ranges("127.0.0.1:8000-8001:80-81/udp") == [
+        ("80/udp", {"HostIp": "127.0.0.1", "HostPort": "8000"}), ("81/udp", {"HostIp": "127.0.0.1", "HostPort": "8001"})]
+    assert [k for k, _ in parse_publish_ranges("80-82")] == ["80/tcp", "81/tcp", "82/tcp"]
+    for bad in ("82-80", "8000-8002:80", "8000-8001:80-82", "0-5"):
+        with pytest.raises(InvalidArgument):
+            parse_publish_ranges(bad)
     assert port_bindings(["8080:80"], True, {"443/tcp": {}, "53/udp": {}}) == {
         "80/tcp": [{"HostIp": "", "HostPort": "8080"}], "443/tcp": [{"HostIp": "", "HostPort": ""}],
         "53/udp": [{"HostIp": "", "HostPort": ""}]}
@@ -443,3 +453,13 @@ def test_without_nft_or_iptables_nat_is_skipped_not_failed(tmp_path, monkeypatch
     assert masquerade.tool() == ""
     assert masquerade.apply(str(tmp_path), [("10.99.0.0/16", "btnothing")]) is False
     assert not masquerade.rules_present(str(tmp_path))
+
+
+def test_nat_rules_come_back_after_a_flush(nengine) -> None:  # type: ignore[no-untyped-def]
+    """A reboot (here: deleting the table) loses the rules; the next monitor's first start restores them."""
+    run(nengine, "true")
+    assert nft_table_exists(nengine.root)
+    subprocess.run(["nft", "delete", "table", "ip", naming.nft_table(nengine.root)], check=True)
+    stop_monitor(nengine)
+    run(nengine, "true")
+    assert nft_table_exists(nengine.root)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = ["list_containers", "summary", "FILTER_KEYS", "container_sizes"]
 
-FILTER_KEYS = ("status", "name", "ancestor", "label", "id")
+FILTER_KEYS = ("status", "name", "ancestor", "label", "id", "network", "publish")
 
 
 def _command(config: dict[str, Any]) -> str:
@@ -75,6 +75,12 @@ def _matches(engine: "Engine", s: ContainerSummary, key: str, value: str) -> boo
         return value.lstrip("/") in s.name or fnmatch.fnmatchcase(s.name, value.lstrip("/"))
     if key == "id":
         return s.id.startswith(value)
+    if key == "network":
+        return value in s.networks
+    if key == "publish":  # a published container port (80, 80/udp) or host port (8080/tcp when published)
+        want = value if "/" in value else value + "/tcp"
+        return any(want == k or want.split("/")[0] in (b.get("HostPort") for b in (v or []))
+                   for k, v in s.ports.items() if v)
     if key == "label":
         name, sep, want = value.partition("=")
         return name in s.labels and (not sep or s.labels[name] == want)

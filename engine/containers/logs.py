@@ -175,7 +175,7 @@ def read_chunks(data: bytes, since: float = 0.0, until: float = 0.0,
     while pos < len(data):
         end, suffix = _run(data, pos)
         chunk = _plain_run(data[pos:end], suffix) if suffix is not None else None
-        if chunk is None:
+        if chunk is None or suffix is None:
             yield from _parsed_chunks(data[pos:end], since, until, timestamps)
         else:
             stamp = suffix[_HEAD_LEN:-len(_SUFFIX_END)]
@@ -190,6 +190,8 @@ def read_chunks(data: bytes, since: float = 0.0, until: float = 0.0,
 def _run(data: bytes, pos: int) -> tuple[int, bytes | None]:
     """Where the run of lines starting at ``pos`` ends, and the tail they share (None: a line to parse alone)."""
     newline = data.find(b"\n", pos)
+    if newline < 0:  # an unterminated last line: the slow path decides what it is
+        return len(data), None
     at = data.rfind(_STREAM_KEY, pos, newline)
     suffix = data[at - 2:newline + 1] if at >= pos + len(_PREFIX) else b""
     if (suffix[:_HEAD_LEN] not in _SUFFIX_HEADS or not suffix.endswith(_SUFFIX_END) or not suffix.isascii()
@@ -199,7 +201,7 @@ def _run(data: bytes, pos: int) -> tuple[int, bytes | None]:
     end, step = newline + 1, _GALLOP
     while end < len(data):  # gallop: stamps only grow, so the run's lines are contiguous (checked later)
         probe = data.find(b"\n", min(len(data), end + step) - 1)
-        if data.startswith(suffix, probe + 1 - len(suffix)):
+        if probe >= 0 and data.startswith(suffix, probe + 1 - len(suffix)):
             end, step = probe + 1, step * 2
         elif step == 1:
             break
@@ -254,7 +256,8 @@ FOLLOW_POLL_SECONDS = 0.02
 
 def follow_fd(fd: int, ended: Callable[[float], bool], since: float = 0.0, until: float = 0.0,
               start_tail: int = -1, path: str | None = None, before: bytes = b"",
-              decode: Callable[[bytes, float, float], Iterator[_Item]] = read_entries) -> Iterator[_Item]:
+              decode: Callable[[bytes, float, float], Iterator[_Item]] = read_entries,  # type: ignore[assignment]
+              ) -> Iterator[_Item]:
     """Entries from an open log file: what it holds (last ``start_tail`` lines), then new ones until ``ended``.
 
     ``ended(timeout)`` waits up to ``timeout`` seconds and says whether the writer

@@ -73,6 +73,9 @@ def mark_dead(engine: Engine, cid: str) -> None:
             pids.append(int(config["State"].get("Pid") or 0))
             config["State"].update(Status="exited", Running=False, Paused=False, Pid=0, ExitCode=EXIT_KILLED,
                                    Error="the container monitor exited", FinishedAt=now_rfc3339())
+            from ..network.endpoint import clear_runtime_settings
+
+            clear_runtime_settings(config)  # no sandbox, no published ports any more
 
     try:
         engine.containers.update(cid, change)

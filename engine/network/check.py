@@ -14,6 +14,7 @@ __all__ = ["network_problems", "repair_network"]
 
 STALE_NETNS = "stale netns"
 ORPHAN_LEASE = "orphan address lease"
+ORPHAN_BRIDGE = "orphan bridge"
 # A starting container's netns exists a moment before its record says running.
 _SETTLE_SECONDS = 5.0
 
@@ -25,7 +26,16 @@ def network_problems(paths: StorePaths, running: set[str]) -> list[CheckProblem]
         path = os.path.join(ns_dir, cid)
         if cid not in running and _settled(path):
             problems.append(CheckProblem(STALE_NETNS, path, "container is not running"))
-    for rec in NetworkStore(paths).all().values():
+    recs = NetworkStore(paths).all().values()
+    if os.path.isdir(os.path.dirname(paths.network_file(NETWORKS_FILE))):
+        from . import links  # pyroute2: only for a store that has ever had a network
+        from .networks import BRIDGE_NAME_OPTION
+
+        known = {rec["Options"][BRIDGE_NAME_OPTION] for rec in recs}
+        for name in links.bridges_of(paths.root):
+            if name not in known:
+                problems.append(CheckProblem(ORPHAN_BRIDGE, name, "no network of this store uses it"))
+    for rec in recs:
         for ip, cid in sorted(rec["Leases"].items()):
             if not os.path.isdir(paths.container_dir(cid)):
                 problems.append(CheckProblem(ORPHAN_LEASE, paths.network_file(NETWORKS_FILE),
@@ -37,6 +47,15 @@ def repair_network(paths: StorePaths, problem: CheckProblem) -> bool:
     """Fix one of ours; False when the problem is not a network one."""
     if problem.kind == STALE_NETNS:
         netns.remove(problem.path)
+        return True
+    if problem.kind == ORPHAN_BRIDGE:
+        from . import links
+        from .networks import BRIDGE_NAME_OPTION
+
+        store = NetworkStore(paths)
+        with store.lock:  # a network being created holds it from "bridge made" to "recorded"
+            if problem.path not in {r["Options"][BRIDGE_NAME_OPTION] for r in store.all().values()}:
+                links.delete_link(problem.path)
         return True
     if problem.kind == ORPHAN_LEASE:
         store = NetworkStore(paths)

@@ -160,8 +160,6 @@ class Attached:
     """True when the namespace is ours to remove at exit."""
     ip: str = ""
     """The first network's address: where published ports are forwarded."""
-    veths: tuple[str, ...] = ()
-    """Host ends of its veths: deleted at exit, since the kernel frees a dead namespace's links only later."""
 
 
 def attach(engine: Engine, cid: str, config: dict[str, Any], host: dict[str, Any]) -> Attached:
@@ -206,8 +204,7 @@ def attach(engine: Engine, cid: str, config: dict[str, Any], host: dict[str, Any
               Gateway=first["Gateway"], MacAddress=first["MacAddress"],
               Bridge=nets[first["NetworkID"]]["Options"][BRIDGE_NAME_OPTION] if bridged[0][0] == DEFAULT_NETWORK
               else "")
-    return Attached(path, owned=True, ip=first["IPAddress"],
-                    veths=tuple(naming.host_veth_name(cid, s["NetworkID"]) for _, s in bridged))
+    return Attached(path, owned=True, ip=first["IPAddress"])
 
 
 def detach(root: str, cid: str) -> None:

@@ -108,7 +108,10 @@ class NetworkStore:
         """A bridge network: the record, then its bridge with the gateway address (which takes the subnet)."""
         if not network_name_ok(name):
             raise InvalidArgument(f"invalid network name {name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
-        if name in BUILTIN_MODES and not default:
+        if name == DEFAULT_NETWORK and not default:
+            # Before its first use, the default network can be given its subnet: ``network create --subnet S bridge``.
+            default, bridge = True, bridge or naming.default_bridge_name(self.paths.root)
+        elif name in BUILTIN_MODES and not default:
             raise ContainerConflict(f"network with name {name} already exists")
         from . import links
 

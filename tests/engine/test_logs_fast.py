@@ -103,6 +103,8 @@ def test_foreign_and_broken_lines_match(tmp_path) -> None:  # type: ignore[no-un
     data = b"\n".join(lines) + b"\n"
     assert fast(data) == slow(data)
     assert fast(data, timestamps=True) == slow(data, timestamps=True)
+    for cut in (len(data) - 1, len(data) - 30, len(data) // 2):  # an unterminated last line
+        assert fast(data[:cut]) == slow(data[:cut])
     for odd in lines[5:15]:  # each alone, and inside a run of good lines with its stamp
         for data in (odd + b"\n", b"\n".join([*good, odd, *good]) + b"\n"):
             assert fast(data) == slow(data), odd

@@ -85,7 +85,7 @@ def nengine(engine) -> Iterator[object]:  # type: ignore[no-untyped-def]
         engine.network_teardown()
         assert not left_netns, f"containers' removal left netns mounts: {left_netns}"
         assert store_links(engine.root) == []
-        assert veths_of(cids) == []
+        _wait_for(lambda: veths_of(cids) == [])  # the kernel frees a dead namespace's veths a moment later
         assert not nft_table_exists(engine.root)
 
 
@@ -182,7 +182,7 @@ def test_default_bridge_gives_address_route_hosts_and_resolv(nengine) -> None:  
     assert nameservers and not any(ipaddress.ip_address(n).is_loopback for n in nameservers)
     # Exited: no namespace, no veth; the lease stays until rm.
     assert not os.path.exists(naming.netns_path(nengine.root, cid))
-    assert veths_of([cid]) == []
+    _wait_for(lambda: veths_of([cid]) == [])
     assert nengine.container_inspect(cid)["NetworkSettings"]["SandboxKey"] == ""
     # The store's own bridge, tagged with the store, and its NAT rule.
     assert rec["Options"]["com.docker.network.bridge.name"] in store_links(nengine.root)
@@ -208,7 +208,7 @@ def test_host_reaches_container_and_rm_f_leaves_nothing(nengine) -> None:  # typ
     assert veths_of([srv])
     nengine.container_remove(srv, force=True)
     assert not os.path.exists(naming.netns_path(nengine.root, srv))
-    assert veths_of([srv]) == []
+    _wait_for(lambda: veths_of([srv]) == [])
     assert all(srv not in rec.get("Leases", {}).values() for rec in nengine.network_list())
 
 
@@ -218,6 +218,7 @@ def test_monitor_killed_leaves_no_namespace_or_veth(nengine) -> None:  # type: i
     stop_monitor(nengine)
     nengine.container_list(all=True)  # the next command reconciles
     assert not os.path.exists(naming.netns_path(nengine.root, cid))
+    assert nengine.container_inspect(cid)["NetworkSettings"]["SandboxKey"] == ""
     _wait_for(lambda: veths_of([cid]) == [])
 
 
@@ -380,7 +381,7 @@ def test_port_taken_is_a_clear_error_and_nothing_runs(nengine) -> None:  # type:
             nengine.container_start(cid)
     assert not nengine.container_inspect(cid)["State"]["Running"]
     assert not os.path.exists(naming.netns_path(nengine.root, cid))
-    assert veths_of([cid]) == []
+    _wait_for(lambda: veths_of([cid]) == [])
 
 
 def test_publish_all_uses_exposed_ports(nengine) -> None:  # type: ignore[no-untyped-def]
@@ -463,3 +464,41 @@ def test_nat_rules_come_back_after_a_flush(nengine) -> None:  # type: ignore[no-
     stop_monitor(nengine)
     run(nengine, "true")
     assert nft_table_exists(nengine.root)
+
+
+def test_system_check_removes_a_bridge_no_network_owns(nengine) -> None:  # type: ignore[no-untyped-def]
+    """A crash between "bridge made" and "network recorded" (or the reverse on rm) leaves a tagged bridge."""
+    from engine.network import links
+
+    nengine.network_create("real", subnet=free_subnet())
+    orphan = f"bto{random.getrandbits(32):08x}"
+    links.ensure_bridge(orphan, f"{ipaddress.IPv4Network(free_subnet())[1]}/24", nengine.root)
+    found = [(p.kind, p.path) for p in nengine.system_check().problems]
+    assert found == [("orphan bridge", orphan)]
+    assert nengine.system_check(repair=True).ok
+    assert orphan not in store_links(nengine.root)
+    assert len(store_links(nengine.root)) == 1  # the real network's bridge stays
+
+
+def test_default_subnet_is_configurable_before_first_use(nengine) -> None:  # type: ignore[no-untyped-def]
+    subnet = free_subnet()
+    nengine.network_create("bridge", subnet=subnet)
+    with pytest.raises(ContainerConflict):
+        nengine.network_create("bridge", subnet=free_subnet())
+    cid, code, _ = run(nengine, "true")
+    assert code == 0 and ipaddress.IPv4Address(ip_of(nengine, cid)) in ipaddress.IPv4Network(subnet)
+    assert naming.default_bridge_name(nengine.root) in store_links(nengine.root)
+
+
+def test_restart_right_after_exit_reuses_the_veth_name(nengine) -> None:  # type: ignore[no-untyped-def]
+    """The kernel frees a dead namespace's veth a moment after exit; a quick restart must not trip over it."""
+    cid = start_d(nengine, "sleep", "60")
+    veth = naming.host_veth_name(cid, nengine.network_inspect("bridge")["Id"])
+    nengine.container_kill(cid)
+    nengine.container_wait(cid)
+    # Stand in for the kernel's late cleanup: a link of that name exists when the container starts again.
+    if veth not in os.listdir("/sys/class/net"):
+        subprocess.run(["ip", "link", "add", veth, "type", "veth", "peer", "name", "vq" + cid[:10]], check=True)
+    nengine.container_start(cid)
+    assert nengine.container_inspect(cid)["State"]["Running"]
+    assert "vq" + cid[:10] not in os.listdir("/sys/class/net")

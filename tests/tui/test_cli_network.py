@@ -121,3 +121,13 @@ def test_pyroute2_is_imported_only_where_networks_are_made(engine, berth) -> Non
         done = subprocess.run([sys.executable, "-c", probe, "--root", engine.root, *argv], capture_output=True,
                               text=True, check=False, timeout=60)
         assert done.stdout.splitlines()[-1] == "0 False", (argv, done.stdout, done.stderr)
+
+
+def test_ps_filters_by_network_and_published_port(engine, berth) -> None:  # type: ignore[no-untyped-def]
+    assert berth("network", "create", "--subnet", free_subnet(), "side")[0] == 0
+    assert berth("run", "-d", "--name", "on-side", "--network", "side", "busybox", "sleep", "60")[0] == 0
+    assert berth("run", "-d", "--name", "pub", "-p", "127.0.0.1::7070", "busybox", "sleep", "60")[0] == 0
+    assert berth("ps", "--format", "json", "-f", "network=side")[1].count("on-side") == 1
+    names = [json.loads(line)["Names"] for line in berth("ps", "--format", "json", "-f", "publish=7070")[1].splitlines()]
+    assert names == ["pub"]
+    assert berth("ps", "-q", "-f", "publish=7071")[1] == ""

@@ -499,7 +499,10 @@ def test_restart_right_after_exit_reuses_the_veth_name(nengine) -> None:  # type
     nengine.container_wait(cid)
     # Stand in for the kernel's late cleanup: a link of that name exists when the container starts again.
     if veth not in os.listdir("/sys/class/net"):
-        subprocess.run(["ip", "link", "add", veth, "type", "veth", "peer", "name", "vq" + cid[:10]], check=True)
+        from pyroute2 import IPRoute
+
+        with IPRoute() as ipr:
+            ipr.link("add", ifname=veth, kind="veth", peer="vq" + cid[:10])
     nengine.container_start(cid)
     assert nengine.container_inspect(cid)["State"]["Running"]
     assert "vq" + cid[:10] not in os.listdir("/sys/class/net")

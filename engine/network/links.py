@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import os
-from typing import Any
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
@@ -16,13 +20,50 @@ __all__ = ["add_endpoint", "delete_link", "ensure_bridge", "link_names"]
 _EEXIST = 17
 ALIAS_PREFIX = "berth:"
 
+_R = TypeVar("_R")
 
+
+def _off_event_loop(func: Callable[..., _R]) -> Callable[..., _R]:
+    """Run ``func`` on a thread of its own when this thread runs an asyncio loop.
+
+    pyroute2's synchronous IPRoute drives an event loop of its own and refuses to
+    start inside a running one (the app's thread, a Pilot test); a short-lived
+    thread has none. It also keeps a setns() of ``netns.entered`` off that thread.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> _R:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return func(*args, **kwargs)
+        outcome: list[Any] = []
+
+        def call() -> None:
+            try:
+                outcome.append((True, func(*args, **kwargs)))
+            except BaseException as err:  # handed back to the caller's thread
+                outcome.append((False, err))
+
+        worker = threading.Thread(target=call, name=f"netlink-{func.__name__}")
+        worker.start()
+        worker.join()
+        ok, value = outcome[0]
+        if not ok:
+            raise value
+        return value  # type: ignore[no-any-return]
+
+    return wrapper
+
+
+@_off_event_loop
 def bridges_of(root: str) -> list[str]:
     """Bridges tagged with this store root."""
     with IPRoute() as ipr:
         return [link.get("ifname") for link in ipr.get_links() if link.get("ifalias") == ALIAS_PREFIX + root]
 
 
+@_off_event_loop
 def orphan_bridges() -> list[tuple[str, str]]:
     """(bridge, store root) of berth bridges whose store root no longer exists (a discarded test store)."""
     found = []
@@ -39,6 +80,7 @@ def _index(ipr: Any, name: str) -> int | None:
     return found[0] if found else None
 
 
+@_off_event_loop
 def ensure_bridge(name: str, cidr: str, owner: str = "") -> None:
     """The bridge ``name`` with ``cidr`` (the gateway), up; made when missing (after a reboot, too).
 
@@ -68,6 +110,7 @@ def _sysctl(key: str, value: str) -> None:
         f.write(value)
 
 
+@_off_event_loop
 def delete_link(name: str) -> bool:
     """Delete an interface (a bridge, or a veth and its peer); False when it was not there."""
     with IPRoute() as ipr:
@@ -79,12 +122,14 @@ def delete_link(name: str) -> bool:
         return True
 
 
+@_off_event_loop
 def link_names() -> list[str]:
     """Every interface name in this namespace."""
     with IPRoute() as ipr:
         return [link.get("ifname") for link in ipr.get_links()]
 
 
+@_off_event_loop
 def add_endpoint(ns_path: str, bridge: str, host_veth: str, ifname: str, ip: str, prefixlen: int, gateway: str,
                  mac: str, default_route: bool) -> None:
     """A veth pair: ``host_veth`` on ``bridge``, its peer made as ``ifname`` right inside the namespace.
@@ -125,12 +170,14 @@ def add_endpoint(ns_path: str, bridge: str, host_veth: str, ifname: str, ip: str
         os.close(fd)
 
 
+@_off_event_loop
 def loopback_up(ns_path: str) -> None:
     """Only ``lo``, up (a namespace with no endpoint yet)."""
     with netns.entered(ns_path), IPRoute() as inner:
         inner.link("set", index=_index(inner, "lo"), state="up")
 
 
+@_off_event_loop
 def remove_endpoint(ns_path: str, ifname: str) -> None:
     """Delete the container's ``ifname`` (its veth peer on the host goes with it)."""
     with netns.entered(ns_path), IPRoute() as inner:

@@ -506,3 +506,14 @@ def test_restart_right_after_exit_reuses_the_veth_name(nengine) -> None:  # type
     nengine.container_start(cid)
     assert nengine.container_inspect(cid)["State"]["Running"]
     assert "vq" + cid[:10] not in os.listdir("/sys/class/net")
+
+
+def test_bridge_container_made_from_inside_a_running_event_loop(nengine) -> None:  # type: ignore[no-untyped-def]
+    """The app calls the engine from its asyncio thread; pyroute2 must not trip over that loop."""
+    import asyncio
+
+    async def inside() -> tuple[str, int, str]:
+        return run(nengine, "sh", "-c", "ip -o -4 addr show eth0", network="bridge")
+
+    cid, code, text = asyncio.run(inside())
+    assert code == 0 and f"inet {ip_of(nengine, cid)}/" in text

@@ -42,7 +42,7 @@ def _off_event_loop(func: Callable[..., _R]) -> Callable[..., _R]:
         def call() -> None:
             try:
                 outcome.append((True, func(*args, **kwargs)))
-            except BaseException as err:  # handed back to the caller's thread
+            except BaseException as err:  # noqa: BLE001 - handed back to the caller's thread
                 outcome.append((False, err))
 
         worker = threading.Thread(target=call, name=f"netlink-{func.__name__}")

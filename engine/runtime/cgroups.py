@@ -9,13 +9,14 @@ cgroup. Hybrid hosts (v1 controllers plus an empty v2 tree) use v1.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Limits", "Cgroup", "CgroupV1", "CgroupV2", "for_container", "DEVICE_RULES", "GROUP_DIR"]
+__all__ = ["DEVICE_RULES", "GROUP_DIR", "Cgroup", "CgroupV1", "CgroupV2", "Limits", "for_container"]
 
 GROUP_DIR = "berth"
 # CFS period in µs (Docker's default); a quota of N CPUs is N × this.
@@ -23,6 +24,8 @@ CPU_PERIOD_US = 100_000
 _NANO = 1_000_000_000
 # cpuacct and blkio set no limit: they are joined so ``stats`` can read CPU time and block I/O.
 V1_CONTROLLERS = ("memory", "cpu", "pids", "freezer", "devices", "cpuacct", "blkio")
+# What a v2 container's limits and ``stats`` need enabled in every ancestor's subtree_control.
+V2_CONTROLLERS = ("cpu", "io", "memory", "pids")
 # runc's default device allow-list (devices.allow syntax): mknod anything, use only the standard nodes.
 DEVICE_RULES = (
     "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
@@ -155,14 +158,22 @@ class CgroupV1(Cgroup):
 
 
 class CgroupV2(Cgroup):
-    """One dir in the unified hierarchy; controllers must be enabled in the parent's subtree_control."""
+    """One dir in the unified hierarchy; controllers must be enabled in the parent's subtree_control.
 
-    def __init__(self, directory: str) -> None:
+    The ``berth`` parent sits right under the hierarchy's root, as Docker's cgroupfs
+    driver puts ``docker/``: a cgroup that holds processes (the caller's own, say a
+    login session's scope) cannot enable controllers for children ("no internal
+    processes"), the root can.
+    """
+
+    def __init__(self, directory: str, hierarchy_root: str = "") -> None:
         self.dir = directory
+        self.hierarchy_root = hierarchy_root or os.path.dirname(os.path.dirname(directory))
 
     def create(self, limits: Limits) -> None:
         os.makedirs(self.dir, exist_ok=True)
         try:
+            self._enable_controllers()
             if limits.memory:
                 _write(os.path.join(self.dir, "memory.max"), str(limits.memory))
                 _write(os.path.join(self.dir, "memory.swap.max"), "0")
@@ -174,6 +185,23 @@ class CgroupV2(Cgroup):
         except BaseException:
             self.remove()
             raise
+
+    def _enable_controllers(self) -> None:
+        """Turn on the limited controllers from the root down to our parent, where the host offers them.
+
+        Already-enabled ones are left alone; one that cannot be enabled shows up as the missing limit file.
+        """
+        level, parent = self.hierarchy_root, os.path.dirname(self.dir)
+        while True:
+            offered = _read(os.path.join(level, "cgroup.controllers")).split()
+            enabled = _read(os.path.join(level, "cgroup.subtree_control")).split()
+            wanted = [c for c in V2_CONTROLLERS if c in offered and c not in enabled]
+            if wanted:
+                with contextlib.suppress(OSError):
+                    _write(os.path.join(level, "cgroup.subtree_control"), " ".join("+" + c for c in wanted))
+            if os.path.normpath(level) == os.path.normpath(parent) or not parent.startswith(level):
+                return
+            level = os.path.join(level, os.path.relpath(parent, level).split(os.sep)[0])
 
     def procs_files(self) -> tuple[str, ...]:
         return (os.path.join(self.dir, "cgroup.procs"),)
@@ -222,7 +250,7 @@ def for_container(cid: str, mountinfo: str | None = None, proc_cgroup: str | Non
     mounts = list(_mounts(mountinfo))
     for point, fstype, _ in mounts:
         if fstype == "cgroup2" and point == "/sys/fs/cgroup":
-            return CgroupV2(os.path.join(point, own.get("", "/").lstrip("/"), GROUP_DIR, cid))
+            return CgroupV2(os.path.join(point, GROUP_DIR, cid), hierarchy_root=point)
     dirs: dict[str, str] = {}
     for point, fstype, options in mounts:
         for name in controllers:

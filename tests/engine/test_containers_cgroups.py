@@ -66,9 +66,17 @@ def test_v2_cgroup_files_in_a_mimic_tree(tmp_path: Path) -> None:
     group = cgroups.for_container("abc", mountinfo=mountinfo.replace(str(root), "/sys/fs/cgroup"),
                                   proc_cgroup="0::/user.slice\n")
     assert isinstance(group, cgroups.CgroupV2)
-    assert group.dir == "/sys/fs/cgroup/user.slice/berth/abc"
-    group = cgroups.CgroupV2(str(root / "berth" / "abc"))
+    # Under the root, not the caller's own (process-holding) cgroup, which could not enable controllers.
+    assert group.dir == "/sys/fs/cgroup/berth/abc"
+    for level in (root, root / "berth"):  # what the kernel shows at each level of the path
+        level.mkdir(parents=True, exist_ok=True)
+        (level / "cgroup.controllers").write_text("cpuset cpu io memory pids\n")
+    (root / "cgroup.subtree_control").write_text("memory\n")  # one already on: left alone
+    (root / "berth" / "cgroup.subtree_control").write_text("")
+    group = cgroups.CgroupV2(str(root / "berth" / "abc"), hierarchy_root=str(root))
     group.create(cgroups.Limits(memory=1 << 20, nano_cpus=1_500_000_000, pids=10))
+    assert (root / "cgroup.subtree_control").read_text() == "+cpu +io +pids"
+    assert (root / "berth" / "cgroup.subtree_control").read_text() == "+cpu +io +memory +pids"
     assert (root / "berth/abc/memory.max").read_text() == str(1 << 20)
     assert (root / "berth/abc/cpu.max").read_text() == "150000 100000"
     assert (root / "berth/abc/pids.max").read_text() == "10"
@@ -81,6 +89,8 @@ def test_v2_cgroup_files_in_a_mimic_tree(tmp_path: Path) -> None:
         os.unlink(root / "berth/abc" / name)  # a real cgroupfs dir has no removable files
     group.remove()
     assert not (root / "berth/abc").exists()
+    for name in ("cgroup.controllers", "cgroup.subtree_control"):
+        os.unlink(root / "berth" / name)
 
 
 def test_v1_detection_from_mountinfo() -> None:

@@ -534,6 +534,32 @@ class BerthApp(App[int]):
             self._main().query_one(LogsPanel).follow_container(engine, c.id, name)
         elif action == "exec":
             self.exec_shell(c)
+        elif action == "attach":
+            self.attach(c)
+
+    def attach(self, c: ContainerSummary) -> None:
+        """The container's terminal or output on this terminal; the app suspends until it detaches or exits."""
+        from textual.app import SuspendNotSupported
+
+        from .verbs.containers import attach_here
+
+        if c.state != "running":
+            self.notify(f"{c.name} is not running.", title="Attach", severity="warning")
+            return
+        ended = ""
+        try:
+            with self.suspend():
+                print(f"berth: attached to {c.name}; detach with ctrl-p ctrl-q (-t) or Ctrl-C", flush=True)
+                try:
+                    ended = attach_here(self.engine.container_attach(c.id))
+                except BerthError as err:
+                    self.call_later(self.report_error, "Attach", err)
+        except SuspendNotSupported:
+            self.notify("This terminal cannot hand itself to a container (no suspend support).", title="Attach",
+                        severity="warning")
+        if ended:
+            self.notify(f"{c.name}: {ended}", title="Attach")
+        self.refresh_store()
 
     def exec_shell(self, c: ContainerSummary) -> None:
         """A shell in the container on this terminal; the app suspends until it exits."""

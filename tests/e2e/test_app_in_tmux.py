@@ -130,3 +130,53 @@ def test_run_watch_log_stop_and_remove(engine, terminal: Terminal) -> None:
     finally:
         with contextlib.suppress(BerthError):  # the test removed it already
             engine.container_remove(cid, force=True)
+
+
+def test_attach_to_a_terminal_container_and_detach(engine, terminal: Terminal) -> None:
+    """`a` on panel 3 hands the terminal to a -t container; ctrl-p ctrl-q gives it back, the container runs on."""
+    from engine.containers.options import CreateOptions
+
+    engine.image_bootstrap("busybox:latest")
+    cid = engine.container_create(CreateOptions(image="busybox:latest", name="e2e-tty", tty=True, open_stdin=True,
+                                                network="none", cmd=("sh",)))
+    try:
+        engine.container_start(cid)
+        terminal.wait_for("busybox")
+        terminal.keys("3")
+        terminal.wait_for("Up ")
+        terminal.keys("a")
+        terminal.wait_for("attached to e2e-tty")
+        terminal.keys("echo typed-$((6*7))", "Enter")
+        terminal.wait_for("typed-42")  # the shell inside got our keys and answered on our terminal
+        terminal.keys("C-p", "C-q")
+        terminal.wait_for("e2e-tty: detached")  # back in the app
+        assert engine.container_inspect(cid)["State"]["Running"]
+        terminal.keys("q")
+        terminal.wait_for("berth-exited-0")
+    finally:
+        engine.container_remove(cid, force=True)
+
+
+def test_attach_to_output_and_ctrl_c_only_detaches(engine, terminal: Terminal) -> None:
+    """Without -t, `a` shows the output; Ctrl-C comes back to the app and leaves the container running."""
+    from engine.containers.options import CreateOptions
+
+    engine.image_bootstrap("busybox:latest")
+    cid = engine.container_create(CreateOptions(image="busybox:latest", name="e2e-out", network="none",
+                                                cmd=("sh", "-c", "i=0; while true; do echo out-$i; i=$((i+1)); sleep 0.2; done")))
+    try:
+        engine.container_start(cid)
+        terminal.wait_for("busybox")
+        terminal.keys("3")
+        terminal.wait_for("Up ")
+        terminal.keys("a")
+        terminal.wait_for("attached to e2e-out")
+        terminal.wait_for("out-")
+        terminal.keys("C-c")
+        terminal.wait_for("e2e-out: detached")
+        time.sleep(0.5)
+        assert engine.container_inspect(cid)["State"]["Running"]
+        terminal.keys("q")
+        terminal.wait_for("berth-exited-0")
+    finally:
+        engine.container_remove(cid, force=True)

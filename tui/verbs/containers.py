@@ -19,7 +19,7 @@ from engine.errors import BerthError, ContainerNotFound, ContainerStartError, Im
 
 from ..format import human_duration, human_size, since, tabulate
 
-__all__ = ["register", "register_system_df", "inspect_any", "container_status"]
+__all__ = ["register", "register_system_df", "inspect_any", "container_status", "attach_here"]
 
 
 def register(sub: Any) -> None:
@@ -366,6 +366,69 @@ def _stream_terminal(attachment: Any, interactive: bool) -> int:
 @contextlib.contextmanager
 def _nothing() -> Iterator[None]:
     yield
+
+
+def attach_here(attachment: Any) -> str:
+    """The app's attach, on the terminal it handed over; returns how it ended, for a notification.
+
+    A ``-t`` container gets the keys (ctrl-p ctrl-q detaches, as on the command line). Any other shows
+    its output until it exits or Ctrl-C, which only detaches: the app must never be a way to stop a
+    service by accident (Docker's ``attach --sig-proxy=false``).
+    """
+    if attachment.terminal is None:
+        with _keys_detach(attachment):
+            try:
+                for entry in attachment.entries():
+                    out = sys.stdout if entry.stream == "stdout" else sys.stderr
+                    out.write(entry.log)
+                    out.flush()
+            finally:
+                attachment.close()
+    else:
+        _stream_terminal(attachment, interactive=True)
+    return "detached" if attachment.detached.is_set() else f"exited ({attachment.exit_code})"
+
+
+@contextlib.contextmanager
+def _keys_detach(attachment: Any) -> Iterator[None]:
+    """While inside, Ctrl-C or ctrl-p ctrl-q on our terminal detaches: read as bytes, never as signals.
+
+    Keys are read unbuffered with signals and flow control off (ctrl-q is XON otherwise);
+    output processing stays on, so the container's lines still end where they should.
+    """
+    import select
+    import termios
+
+    from engine.runtime.pty import DetachScanner
+
+    if not sys.stdin.isatty():
+        yield
+        return
+    saved = termios.tcgetattr(0)
+    mode = termios.tcgetattr(0)
+    mode[0] &= ~termios.IXON
+    mode[3] &= ~(termios.ICANON | termios.ECHO | termios.ISIG | termios.IEXTEN)
+    stop = threading.Event()
+
+    def keys() -> None:
+        scanner = DetachScanner()
+        while not stop.is_set():
+            if not select.select([0], [], [], 0.05)[0]:
+                continue
+            data = os.read(0, 1024)
+            if not data or b"\x03" in data or scanner.feed(data)[1]:
+                attachment.detached.set()
+                return
+
+    termios.tcsetattr(0, termios.TCSANOW, mode)
+    reader = threading.Thread(target=keys, name="detach-keys", daemon=True)
+    reader.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        reader.join()
+        termios.tcsetattr(0, termios.TCSADRAIN, saved)
 
 
 # -- start, stop, kill, restart, rm, wait ------------------------------------

@@ -76,6 +76,8 @@ class ContainersPanel(Vertical):
         Binding("p", "pause", "Pause", id="containers.pause", show=False, tooltip="Pause or unpause"),
         Binding("d", "remove", "Remove", id="containers.remove", tooltip="Remove (asks first)"),
         Binding("e", "exec", "Shell", id="containers.exec", tooltip="A shell inside; the app returns when it exits"),
+        Binding("a", "attach", "Attach", id="containers.attach", show=False,
+                tooltip="Its terminal (-t: ctrl-p ctrl-q detaches) or its output (Ctrl-C detaches)"),
         Binding("D", "diff", "Diff", id="containers.diff", show=False, tooltip="What the container changed"),
         Binding("t", "stats", "Stats", id="containers.stats", show=False, tooltip="Live CPU and memory (show/hide)"),
     ]
@@ -166,6 +168,9 @@ class ContainersPanel(Vertical):
 
     def action_exec(self) -> None:
         self._act("exec")
+
+    def action_attach(self) -> None:
+        self._act("attach")
 
     def action_diff(self) -> None:
         self._act("diff")

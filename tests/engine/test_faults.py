@@ -5,6 +5,7 @@ BERTH_KILL_POINTS (default 20) sets the kill points per verb.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -105,6 +106,18 @@ def _berth_cgroups() -> set[str]:
     return found
 
 
+def _store_container_ids(root: Path) -> set[str]:
+    """Every container this store ever created, removed ones too, from its event journal."""
+    ids = set()
+    with contextlib.suppress(FileNotFoundError), open(root / "events.jsonl", encoding="utf-8") as journal:
+        for line in journal:
+            with contextlib.suppress(ValueError):
+                event = json.loads(line)
+                if event.get("type") == "container":
+                    ids.add(event["id"])
+    return ids
+
+
 def _containers(root: Path) -> dict[str, dict[str, str]]:
     out = run(root, "ps", "-a", "--no-trunc", "--format", "json").stdout
     return {row["ID"]: row for row in map(json.loads, out.splitlines())}
@@ -121,8 +134,10 @@ def assert_containers_honest(root: Path, cgroups_before: set[str]) -> None:
         assert os.path.exists(f"/proc/{doc['State']['Pid']}"), f"{cid[:12]} is called running but is dead"
     assert set(mounts_under(root)) <= merged, "a mount outlived its container"
     deadline = time.monotonic() + 10
+    ours = _store_container_ids(root)
     while True:  # a container killed a moment ago is still being reaped by its monitor
-        extra = _berth_cgroups() - cgroups_before
+        # Only this store's containers, removed ones included: other stores may run containers meanwhile.
+        extra = (_berth_cgroups() - cgroups_before) & ours
         leaked = {c for c in extra if not any(r.startswith(c) or c.startswith(r) for r in running)}
         if not leaked or time.monotonic() > deadline:
             break

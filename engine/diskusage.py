@@ -15,7 +15,7 @@ __all__ = ["disk_usage"]
 
 def _image_rows(engine: "Engine", users: Counter[str]) -> tuple[DiskUsageRow, list[tuple[str, int, int, int, int]]]:
     """Images row and per-image (id, size, shared, unique, containers); a layer used by two images is shared."""
-    chains = {image_id: engine.images.image_layers(image_id) for image_id in engine.imagedb.list()}
+    chains = {image_id: engine.images.image_layers(image_id) for image_id in sorted(engine.imagedb.list())}
     refs = Counter(layer.chain_id for layers in chains.values() for layer in {x.chain_id: x for x in layers}.values())
     sizes = {layer.chain_id: layer.size for layers in chains.values() for layer in layers}
     per_image = []

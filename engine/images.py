@@ -104,7 +104,7 @@ class ImageService:
                 layers=len(chain),
                 containers=len(self.containers_using(image_id)),
             ))
-        out.sort(key=lambda s: s.created, reverse=True)
+        out.sort(key=lambda s: (s.created, s.id), reverse=True)  # ties in a fixed order, not the directory's
         return out
 
     def history(self, image_id: str) -> list[HistoryEntry]:

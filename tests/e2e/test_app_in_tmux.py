@@ -146,8 +146,15 @@ def test_attach_to_a_terminal_container_and_detach(engine, terminal: Terminal) -
         terminal.wait_for("Up ")
         terminal.keys("a")
         terminal.wait_for("attached to e2e-tty")
-        terminal.keys("echo typed-$((6*7))", "Enter")
-        terminal.wait_for("typed-42")  # the shell inside got our keys and answered on our terminal
+        # Keys typed before the attach reads the terminal go to the line discipline, not the shell: type again.
+        for attempt in range(10):
+            terminal.keys("echo typed-$((6*7))", "Enter")
+            try:
+                terminal.wait_for("typed-42", timeout=2)  # the shell inside got our keys and answered here
+                break
+            except AssertionError:
+                if attempt == 9:
+                    raise
         terminal.keys("C-p", "C-q")
         terminal.wait_for("e2e-tty: detached")  # back in the app
         assert engine.container_inspect(cid)["State"]["Running"]

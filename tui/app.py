@@ -8,6 +8,8 @@ own view). Failed workers all land in ``_worker_changed``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import time
 import traceback
@@ -19,7 +21,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Header, Static
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
 from engine.errors import BerthError
 
@@ -36,13 +38,11 @@ from .messages import (
 )
 from .screens.confirm import ConfirmScreen
 from .screens.error import ErrorScreen
-from .widgets.containers_panel import ContainersPanel
-from .widgets.disk_panel import DiskPanel
-from .widgets.history_panel import HistoryPanel
 from .widgets.images_table import ImagesTable
-from .widgets.log_view import LogsPanel
 
 if TYPE_CHECKING:
+    from textual.widget import Widget
+
     from engine import Engine
     from engine.containers.models import ContainerSummary
 
@@ -77,7 +77,11 @@ class PanelBar(Static):
 
 
 class MainScreen(Screen[None]):
-    """The five panels; Tab and shift+Tab cycle panels here (dialogs keep Tab for their fields)."""
+    """The five panels; Tab and shift+Tab cycle panels here (dialogs keep Tab for their fields).
+
+    Only the images panel is composed; the other four (and their modules) are
+    mounted right after the first frame, which then costs ~80 ms less.
+    """
 
     AUTO_FOCUS = None
 
@@ -91,16 +95,30 @@ class MainScreen(Screen[None]):
         yield PanelBar(id="panel-bar")
         with ContentSwitcher(initial="images", id="panels"):
             yield ImagesTable(id="images")
-            yield HistoryPanel(id="history")
-            yield ContainersPanel(id="containers")
-            yield DiskPanel(id="disk")
-            yield LogsPanel(id="logs")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one(PanelBar).show("images")
         self.app.main_screen_ready()  # type: ignore[attr-defined]
         self.app._focus_panel("images")  # type: ignore[attr-defined]
+        # A worker, so tests' (and scripts') workers.wait_for_complete() also waits for the panels' first load.
+        self.run_worker(self._mount_panels(), group="panels", description="Opening the panels", exit_on_error=False)
+
+    async def _mount_panels(self) -> None:
+        first_frame = asyncio.Event()
+        self.call_after_refresh(first_frame.set)
+        await first_frame.wait()
+        from .widgets.containers_panel import ContainersPanel
+        from .widgets.disk_panel import DiskPanel
+        from .widgets.history_panel import HistoryPanel
+        from .widgets.log_view import LogsPanel
+
+        panels = [HistoryPanel(id="history"), ContainersPanel(id="containers"), DiskPanel(id="disk"),
+                  LogsPanel(id="logs")]
+        for panel in panels:
+            panel.display = False  # the switcher shows only its current child
+        await self.query_one(ContentSwitcher).mount_all(panels)
+        await self.app.panels_mounted()  # type: ignore[attr-defined]
 
 
 class BerthApp(App[int]):
@@ -138,6 +156,9 @@ class BerthApp(App[int]):
         """The image panel 2 shows."""
         self._events_offset: int | None = None
         """How far into the engine's event journal the app has read; None until the first look."""
+        self.panels_ready = False
+        """Panels 2–5 are mounted (they follow the first frame)."""
+        self._after_panels: list[Callable[[], Any]] = []
 
     def get_default_screen(self) -> Screen[Any]:
         return MainScreen()
@@ -147,16 +168,37 @@ class BerthApp(App[int]):
             self.set_keymap(self.keymap)
 
     def main_screen_ready(self) -> None:
-        """The panels exist: load them, and start watching the store."""
+        """The images panel exists: load it (the first frame shows it), note where the event journal ends."""
         self._events_offset = self.engine.events_offset()  # one stat; before the loads, so no change slips by
-        self.refresh_store()
+        self.load_images()
+
+    async def panels_mounted(self) -> None:
+        """Panels 2–5 exist: load them, start watching the store, and run what waited for them."""
+        self.panels_ready = True
+        with contextlib.suppress(WorkerFailed, WorkerCancelled):  # failures: _worker_changed; cancelled: a newer load runs
+            await self.load_containers().wait()
         if self.watch_changes:
             self.check_store()
             self.set_interval(WATCH_INTERVAL, self._tick)
+        waiting, self._after_panels = self._after_panels, []
+        for call in waiting:
+            call()
+
+    def with_panels(self, call: Callable[[], Any]) -> None:
+        """Run ``call`` now if every panel is mounted, else as soon as they are (a key pressed in the first frame)."""
+        if self.panels_ready:
+            call()
+        else:
+            self._after_panels.append(call)
+
+    def _panel(self, panel_id: str) -> Any:
+        """Panel ``panel_id`` of the main screen (typed Any: its module is imported only once it is mounted)."""
+        panel: Widget = self._main().query_one(f"#{panel_id}")
+        return panel
 
     def _tick(self) -> None:
         self.check_store()
-        self._main().query_one(ContainersPanel).tick(self.clock())
+        self._panel("containers").tick(self.clock())
 
     def _main(self) -> MainScreen:
         for screen in self.screen_stack:
@@ -171,6 +213,9 @@ class BerthApp(App[int]):
         return self._main().query_one(ContentSwitcher).current or "images"
 
     def action_panel(self, panel_id: str) -> None:
+        if not self.panels_ready:
+            self.with_panels(lambda: self.action_panel(panel_id))
+            return
         main = self._main()
         main.query_one(ContentSwitcher).current = panel_id
         main.query_one(PanelBar).show(panel_id)
@@ -208,19 +253,25 @@ class BerthApp(App[int]):
         main = self._main()
         sections: list[tuple[str, Any]] = [("Global", self), ("Global", main)]
         for panel_id, _ in PANELS:
-            panel = main.query_one(f"#{panel_id}")
-            sections.append((panel.PANEL_TITLE, panel))
-        sections.append(("Logs", main.query_one("LogView")))
+            for panel in main.query(f"#{panel_id}"):  # panels 2–5 are absent for the first frame
+                sections.append((panel.PANEL_TITLE, panel))  # type: ignore[attr-defined]
+        sections += [("Logs", view) for view in main.query("LogView")]
         return bound_actions(self, sections)
 
     def run_bound_action(self, action: BoundAction) -> None:
         """Run a palette choice as its key would: switch to its panel first."""
+        if not self.panels_ready:
+            self.with_panels(lambda: self.run_bound_action(action))
+            return
         for panel_id, title in PANELS:
             if action.section == title and self.current_panel != panel_id:
                 self.action_panel(panel_id)
         self.call_after_refresh(action.target.run_action, action.action)
 
     def action_help(self) -> None:
+        if not self.panels_ready:
+            self.with_panels(self.action_help)
+            return
         from .config import keymap_path
         from .screens.help import HelpScreen
 
@@ -279,7 +330,7 @@ class BerthApp(App[int]):
             self.load_images()
             if self.history_image:
                 self.load_history(self.history_image)
-        if event.containers:
+        if event.containers and self.panels_ready:
             self.load_containers()
         if self.current_panel == "disk":
             self.load_disk()
@@ -315,7 +366,7 @@ class BerthApp(App[int]):
 
     @on(ContainersLoaded)
     def show_containers(self, event: ContainersLoaded) -> None:
-        self._main().query_one(ContainersPanel).show(event.containers, self.clock())
+        self._panel("containers").show(event.containers, self.clock())
         self._focus_if_idle("containers")
 
     @work(thread=True, exclusive=True, group="disk", exit_on_error=False, description="Reading disk usage")
@@ -328,14 +379,17 @@ class BerthApp(App[int]):
 
     @on(DiskUsageLoaded)
     def show_disk(self, event: DiskUsageLoaded) -> None:
-        self._main().query_one(DiskPanel).show(event.usage, event.names)
+        self._panel("disk").show(event.usage, event.names)
 
     # -- layer history ---------------------------------------------------------------
 
     def show_history(self, image: str) -> None:
         """Switch to panel 2 on ``image``."""
+        if not self.panels_ready:
+            self.with_panels(lambda: self.show_history(image))
+            return
         self.history_image = image
-        self._main().query_one(HistoryPanel).begin(image)
+        self._panel("history").begin(image)
         self.action_panel("history")
         self.load_history(image)
         self.load_efficiency(image)
@@ -346,7 +400,7 @@ class BerthApp(App[int]):
 
     @on(HistoryLoaded)
     def _show_history(self, event: HistoryLoaded) -> None:
-        self._main().query_one(HistoryPanel).show_history(event.image, event.rows, self.clock())
+        self._panel("history").show_history(event.image, event.rows, self.clock())
 
     @work(thread=True, exclusive=True, group="layer", exit_on_error=False, description="Reading a layer")
     def load_layer(self, image: str, chain_id: str) -> None:
@@ -354,7 +408,7 @@ class BerthApp(App[int]):
 
     @on(LayerContentsLoaded)
     def _show_layer(self, event: LayerContentsLoaded) -> None:
-        self._main().query_one(HistoryPanel).show_contents(event.contents)
+        self._panel("history").show_contents(event.contents)
 
     @work(thread=True, exclusive=True, group="efficiency", exit_on_error=False, description="Measuring waste")
     def load_efficiency(self, image: str) -> None:
@@ -362,7 +416,7 @@ class BerthApp(App[int]):
 
     @on(EfficiencyLoaded)
     def _show_efficiency(self, event: EfficiencyLoaded) -> None:
-        self._main().query_one(HistoryPanel).show_efficiency(event.efficiency)
+        self._panel("history").show_efficiency(event.efficiency)
 
     # -- actions that change the store ---------------------------------------------
 
@@ -398,6 +452,9 @@ class BerthApp(App[int]):
         def run(options: Any) -> None:
             if options is None:
                 return
+            if options.tty:
+                self.run_here(options)
+                return
 
             def job() -> None:
                 cid = self.engine.container_create(options)
@@ -409,10 +466,32 @@ class BerthApp(App[int]):
 
         self.push_screen(RunScreen(image), run)
 
+    def run_here(self, options: Any) -> None:
+        """``run -it`` from the dialog: the app suspends and the container gets this terminal until it ends."""
+        from textual.app import SuspendNotSupported
+
+        from .verbs.containers import run_here
+
+        name, ended = options.name or options.image, ""
+        try:
+            with self.suspend():
+                print(f"berth: running {name} here; exit its command or detach with ctrl-p ctrl-q", flush=True)
+                try:
+                    cid, ended = run_here(self.engine, options)
+                    name = options.name or cid[:12]
+                except BerthError as err:
+                    self.call_later(self.report_error, "Run", err)
+        except SuspendNotSupported:
+            self.notify("This terminal cannot hand itself to a container (no suspend support); run it detached.",
+                        title="Run", severity="warning")
+        if ended:
+            self.notify(f"{name}: {ended}", title="Run")
+        self.refresh_store()
+
     def _follow_new(self, cid: str, name: str) -> None:
         self.notify(f"{name} is running", title="Run")
         self.action_panel("logs")
-        self._main().query_one(LogsPanel).follow_container(self.engine, cid, name)
+        self._panel("logs").follow_container(self.engine, cid, name)
 
     def tag_image(self, ref: str) -> None:
         from .screens.prompt import PromptScreen
@@ -531,7 +610,7 @@ class BerthApp(App[int]):
                           or "(no changes)", language="text")
         elif action == "logs":
             self.action_panel("logs")
-            self._main().query_one(LogsPanel).follow_container(engine, c.id, name)
+            self._panel("logs").follow_container(engine, c.id, name)
         elif action == "exec":
             self.exec_shell(c)
         elif action == "attach":

@@ -187,3 +187,40 @@ def test_attach_to_output_and_ctrl_c_only_detaches(engine, terminal: Terminal) -
         terminal.wait_for("berth-exited-0")
     finally:
         engine.container_remove(cid, force=True)
+
+
+def test_run_dialog_interactive_gets_the_terminal_and_rm_removes(engine, terminal: Terminal) -> None:
+    """R, a command, "Interactive here" and "Remove on exit": the shell answers here; exiting it comes back."""
+    engine.image_bootstrap("busybox:latest")
+    terminal.wait_for("busybox")
+    terminal.keys("R")
+    assert "▐ ▌ Interactive here" in terminal.wait_for("Interactive here")  # unticked
+    time.sleep(0.5)  # the dialog focuses its first field once drawn
+    terminal.keys("e2e-it")
+    terminal.wait_for("e2e-it")
+    terminal.keys("Tab")
+    time.sleep(0.3)  # keys sent in one burst with Tab reach the field that had focus before it moved
+    terminal.keys("sh")
+    for _ in range(6):  # env, volumes, ports, memory, cpus, then the first checkbox
+        terminal.keys("Tab")
+    terminal.keys("Space", "Tab", "Space")
+    terminal.wait_for("▐X▌ Interactive here (-it)   ▐X▌ Remove on exit")  # both ticked, as a mark
+    terminal.keys("C-s")
+    terminal.wait_for("running e2e-it here")
+    for attempt in range(10):  # keys typed before the terminal is handed over are lost: type again
+        terminal.keys("echo typed-$((6*7))", "Enter")
+        try:
+            terminal.wait_for("typed-42", timeout=2)
+            break
+        except AssertionError:
+            if attempt == 9:
+                raise
+    assert engine.container_inspect("e2e-it")["Config"]["Tty"] is True
+    terminal.keys("exit 3", "Enter")
+    terminal.wait_for("e2e-it: exited (3)")  # back in the app
+    deadline = time.monotonic() + 10
+    while engine.container_list(all=True) and time.monotonic() < deadline:  # --rm: the monitor removes it
+        time.sleep(0.1)
+    assert engine.container_list(all=True) == []
+    terminal.keys("q")
+    terminal.wait_for("berth-exited-0")

@@ -643,6 +643,36 @@ async def test_run_dialog_starts_a_container_and_follows_its_log(engine) -> None
             engine.container_remove("from-dialog", force=True)
 
 
+def test_run_options_interactive_ports_and_rm() -> None:
+    from tui.screens.run import run_options
+
+    options = run_options("busybox", "it", "sh", "", "", "", "", "127.0.0.1:8080:80 53/udp", interactive=True,
+                          remove=True)
+    assert (options.tty, options.open_stdin, options.auto_remove) == (True, True, True)
+    assert options.publish == ("127.0.0.1:8080:80", "53/udp")
+    assert run_options("busybox", "", "", "", "", "", "").tty is False
+    with pytest.raises(BerthError):
+        run_options("busybox", "", "", "", "", "", "", "99999:80")
+
+
+async def test_run_dialog_keeps_itself_open_on_a_bad_port(engine) -> None:
+    from textual.widgets import Input
+
+    from tui.screens.run import RunScreen
+
+    engine.image_bootstrap("busybox:latest")
+    app = BerthApp(engine, watch=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("R")
+        app.screen.query_one("#run-ports", Input).value = "http"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, RunScreen)  # still open, with the engine's message
+        assert any("http" in str(n.message) for n in app._notifications)
+        assert engine.container_list(all=True) == []
+
+
 def test_run_options_reject_a_bad_cpu_count() -> None:
     from tui.screens.run import run_options
 

@@ -368,6 +368,22 @@ def _nothing() -> Iterator[None]:
     yield
 
 
+def run_here(engine: Engine, options: Any) -> tuple[str, str]:
+    """The app's ``run -it``: create, start attached to this terminal, stream until exit or detach.
+
+    Returns the container's ID and how it ended, for a notification. A container that
+    fails to start is removed when ``--rm`` asked for it, as ``berth run`` does.
+    """
+    cid = engine.container_create(options)
+    try:
+        attachment = engine.container_start(cid, attach=True, console_size=_console_size())
+    except ContainerStartError:
+        if options.auto_remove:
+            engine.container_remove(cid, force=True)
+        raise
+    return cid, attach_here(attachment)
+
+
 def attach_here(attachment: Any) -> str:
     """The app's attach, on the terminal it handed over; returns how it ended, for a notification.
 

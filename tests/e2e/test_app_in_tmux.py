@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import shlex
 import subprocess
 import sys
@@ -40,21 +41,33 @@ class Terminal:
             time.sleep(0.05)
         raise AssertionError(f"{text!r} never appeared; the screen was:\n{self.screen()}")
 
+    def escapes(self) -> list[str]:
+        """The SGR sequences (colours, bold) on screen now."""
+        out = subprocess.run(["tmux", "capture-pane", "-e", "-p", "-t", self.name], capture_output=True, text=True).stdout
+        return re.findall(r"\x1b\[([0-9;]*)m", out)
+
     def alive(self) -> bool:
         return subprocess.run(["tmux", "has-session", "-t", self.name], capture_output=True).returncode == 0
 
 
-@pytest.fixture
-def terminal(store_root: Path) -> Iterator[Terminal]:
+@contextlib.contextmanager
+def open_terminal(store_root: Path, env: str = "TERM=xterm-256color") -> Iterator[Terminal]:
+    """The app in a new 80×24 tmux session with ``env``; the session is killed on the way out."""
     name = f"berth-e2e-{uuid.uuid4().hex[:8]}"
     command = shlex.join([sys.executable, "-m", "tui.cli", "--root", str(store_root)])
     # The shell stays behind the app so the test can see it quit.
     subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "80", "-y", "24", "-c", str(REPO),
-                    f"env TERM=xterm-256color {command}; echo berth-exited-$?; sleep 30"], check=True)
+                    f"env {env} {command}; echo berth-exited-$?; sleep 30"], check=True)
     try:
         yield Terminal(name)
     finally:
         subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+
+
+@pytest.fixture
+def terminal(store_root: Path) -> Iterator[Terminal]:
+    with open_terminal(store_root) as term:
+        yield term
 
 
 def test_app_shows_real_images_and_quits_on_q(engine, busybox_tar: Path, terminal: Terminal) -> None:
@@ -224,3 +237,50 @@ def test_run_dialog_interactive_gets_the_terminal_and_rm_removes(engine, termina
     assert engine.container_list(all=True) == []
     terminal.keys("q")
     terminal.wait_for("berth-exited-0")
+
+
+def _colours(sgr: list[str]) -> list[str]:
+    """Foreground/background colour parameters in SGR sequences: "38;5;N", "48;2;R;G;B", "91", …"""
+    found = []
+    for seq in sgr:
+        parts = seq.split(";")
+        i = 0
+        while i < len(parts):
+            if parts[i] in ("38", "48") and i + 1 < len(parts):
+                width = 3 if parts[i + 1] == "5" else 5
+                found.append(";".join(parts[i:i + width]))
+                i += width
+                continue
+            if parts[i].isdigit() and (30 <= int(parts[i]) <= 37 or 40 <= int(parts[i]) <= 47 or 90 <= int(parts[i]) <= 107):
+                found.append(parts[i])
+            i += 1
+    return found
+
+
+@pytest.mark.parametrize("env, palette", [
+    ("TERM=linux", "16"),
+    ("TERM=xterm-256color TEXTUAL_COLOR_SYSTEM=standard", "16"),
+    ("TERM=xterm-256color NO_COLOR=1", "grey"),
+])
+def test_sixteen_colours_and_no_color(engine, store_root: Path, env: str, palette: str) -> None:
+    """Over SSH on a console or with NO_COLOR: only the colours that terminal has; the current panel still shows."""
+    engine.image_bootstrap("busybox:latest")
+    with open_terminal(store_root, env) as term:
+        term.wait_for("busybox")
+        term.keys("3")
+        term.wait_for("No containers yet")
+        colours = _colours(term.escapes())
+        assert colours, "the app drew no colour at all"
+        if palette == "16":
+            assert all(";" not in c for c in colours), colours  # no 256-colour or RGB sequences
+        else:  # NO_COLOR: Textual draws in greys only
+            assert all(c.startswith(("38;5;", "48;5;")) and int(c.split(";")[2]) >= 232 for c in colours), colours
+        bar = next(line for line in term.screen().splitlines() if "1 Images" in line)
+        assert "3 Containers" in bar
+        # The current panel is marked by more than colour: bold, as the sequences before its label show.
+        raw = subprocess.run(["tmux", "capture-pane", "-e", "-p", "-t", term.name], capture_output=True,
+                             text=True).stdout
+        marked = raw[: raw.index(" 3 Containers ")].rsplit("\x1b[0m", 1)[-1]
+        assert "\x1b[1m" in marked, repr(marked)
+        term.keys("q")
+        term.wait_for("berth-exited-0")

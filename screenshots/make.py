@@ -66,7 +66,7 @@ def main() -> int:
         asyncio.run(shoot(frozen(engine), "build-dialog", ("n", "ctrl+u", *"/srv/app", "tab", "tab", *"app:1")))
         engine.image_bootstrap("busybox:latest")
         cid = engine.container_create(CreateOptions(
-            image="busybox:latest", name="web",
+            image="busybox:latest", name="web", network="none",  # a bridge would outlive this scratch store
             cmd=("sh", "-c", "i=0; while true; do echo GET /item/$i 200; i=$((i+1)); sleep 0.02; done")))
         engine.container_start(cid)
         try:

@@ -375,11 +375,12 @@ class BerthApp(App[int]):
         names = {}
         for image in self.engine.image_list(all=True):
             names[image.id] = image.repo_tags[0] if image.repo_tags else image.id[7:19]
-        self.post_message(DiskUsageLoaded(usage, names))
+        containers = tuple(self.engine.container_list(all=True, size=True))
+        self.post_message(DiskUsageLoaded(usage, names, containers))
 
     @on(DiskUsageLoaded)
     def show_disk(self, event: DiskUsageLoaded) -> None:
-        self._panel("disk").show(event.usage, event.names)
+        self._panel("disk").show(event.usage, event.names, event.containers)
 
     # -- layer history ---------------------------------------------------------------
 
@@ -548,6 +549,26 @@ class BerthApp(App[int]):
                             lambda result: f"Deleted {len(result[0])} containers, reclaimed {human_size(result[1])}")
 
         self.call_from_thread(self.confirm, f"Remove {len(stopped)} stopped containers?", body, prune)
+
+    def prune_volumes(self) -> None:
+        self._volume_prune_preview()
+
+    @work(thread=True, exclusive=True, group="preview", exit_on_error=False, description="Listing unused volumes")
+    def _volume_prune_preview(self) -> None:
+        from .format import human_size
+
+        unused = [(name, size) for name, links, size in self.engine.system_df().volumes if not links]
+        if not unused:
+            self.call_from_thread(self.notify, "No unused volumes.", title="Prune volumes")
+            return
+        body = "\n".join(f"{name}  {human_size(size)}" for name, size in unused)
+
+        def prune() -> None:
+            self.run_engine("Prune volumes", self.engine.volume_prune,
+                            lambda result: f"Deleted {len(result[0])} volumes, reclaimed {human_size(result[1])}")
+
+        self.call_from_thread(self.confirm, f"Remove {len(unused)} unused volumes?",
+                              body + "\n\nTheir data is deleted.", prune)
 
     def inspect_image(self, ref: str) -> None:
         self._inspect(f"image inspect {ref}", lambda: self.engine.image_inspect(ref))

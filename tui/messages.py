@@ -87,6 +87,8 @@ class DiskUsageLoaded(Message):
     usage: DiskUsage
     names: dict[str, str]
     """Image ID → a name to show for it."""
+    containers: tuple[ContainerSummary, ...] = ()
+    """Every container with its writable layer's size (``ps -a -s``)."""
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, DiskUsageLoaded)

@@ -510,65 +510,28 @@ class BerthApp(App[int]):
 
         self.confirm(f"Remove image {ref}?", "Untags it, and deletes its layers if nothing else uses them.", remove)
 
-    def prune_images(self) -> None:
-        self._prune_preview()
+    def prune(self, kind: str) -> None:
+        """``images``, ``containers`` or ``volumes``: list what would go, ask, then prune."""
+        from .prunes import PRUNES
 
-    @work(thread=True, exclusive=True, group="preview", exit_on_error=False, description="Listing dangling images")
-    def _prune_preview(self) -> None:
+        self._prune_preview(PRUNES[kind])
+
+    @work(thread=True, exclusive=True, group="preview", exit_on_error=False, description="Listing what a prune removes")
+    def _prune_preview(self, prune: Any) -> None:
         from .format import human_size
 
-        images = self.engine.image_list(all=True)
-        parents = {i.parent for i in images if i.parent}
-        dangling = [i for i in images if not i.repo_tags and not i.containers and i.id not in parents]
-        if not dangling:
-            self.call_from_thread(self.notify, "No dangling images.", title="Prune images")
+        items = prune.candidates(self.engine)
+        if not items:
+            self.call_from_thread(self.notify, f"No {prune.noun}.", title=prune.title)
             return
-        body = "\n".join(f"{i.id[7:19]}  {human_size(i.size)}" for i in dangling)
+        body = "\n".join(f"{label}  {human_size(size)}" for label, size in items)
+        body += f"\n\n{prune.warning}" if prune.warning else ""
 
-        def prune() -> None:
-            self.run_engine("Prune images", lambda: self.engine.image_prune(),
-                            lambda result: f"Deleted {len(result[0])} items, reclaimed {human_size(result[1])}")
+        def run() -> None:
+            self.run_engine(prune.title, lambda: prune.run(self.engine),
+                            lambda result: f"Deleted {len(result[0])}, reclaimed {human_size(result[1])}")
 
-        self.call_from_thread(self.confirm, f"Remove {len(dangling)} dangling images?", body, prune)
-
-    def prune_containers(self) -> None:
-        self._container_prune_preview()
-
-    @work(thread=True, exclusive=True, group="preview", exit_on_error=False, description="Listing stopped containers")
-    def _container_prune_preview(self) -> None:
-        from .format import human_size
-
-        stopped = [c for c in self.engine.container_list(all=True, size=True) if c.state not in ("running", "paused")]
-        if not stopped:
-            self.call_from_thread(self.notify, "No stopped containers.", title="Prune containers")
-            return
-        body = "\n".join(f"{c.id[:12]}  {c.name}  {human_size(c.size_rw or 0)}" for c in stopped)
-
-        def prune() -> None:
-            self.run_engine("Prune containers", self.engine.container_prune,
-                            lambda result: f"Deleted {len(result[0])} containers, reclaimed {human_size(result[1])}")
-
-        self.call_from_thread(self.confirm, f"Remove {len(stopped)} stopped containers?", body, prune)
-
-    def prune_volumes(self) -> None:
-        self._volume_prune_preview()
-
-    @work(thread=True, exclusive=True, group="preview", exit_on_error=False, description="Listing unused volumes")
-    def _volume_prune_preview(self) -> None:
-        from .format import human_size
-
-        unused = [(name, size) for name, links, size in self.engine.system_df().volumes if not links]
-        if not unused:
-            self.call_from_thread(self.notify, "No unused volumes.", title="Prune volumes")
-            return
-        body = "\n".join(f"{name}  {human_size(size)}" for name, size in unused)
-
-        def prune() -> None:
-            self.run_engine("Prune volumes", self.engine.volume_prune,
-                            lambda result: f"Deleted {len(result[0])} volumes, reclaimed {human_size(result[1])}")
-
-        self.call_from_thread(self.confirm, f"Remove {len(unused)} unused volumes?",
-                              body + "\n\nTheir data is deleted.", prune)
+        self.call_from_thread(self.confirm, f"Remove {len(items)} {prune.noun}?", body, run)
 
     def inspect_image(self, ref: str) -> None:
         self._inspect(f"image inspect {ref}", lambda: self.engine.image_inspect(ref))

@@ -123,10 +123,10 @@ class DiskPanel(Vertical):
         return text
 
     def action_prune_images(self) -> None:
-        self.app.prune_images()  # type: ignore[attr-defined]
+        self.app.prune("images")  # type: ignore[attr-defined]
 
     def action_prune_containers(self) -> None:
-        self.app.prune_containers()  # type: ignore[attr-defined]
+        self.app.prune("containers")  # type: ignore[attr-defined]
 
     def action_prune_volumes(self) -> None:
-        self.app.prune_volumes()  # type: ignore[attr-defined]
+        self.app.prune("volumes")  # type: ignore[attr-defined]

@@ -130,7 +130,7 @@ class ImagesTable(Vertical):
             self.app.remove_image(chosen[1])  # type: ignore[attr-defined]
 
     def action_prune(self) -> None:
-        self.app.prune_images()  # type: ignore[attr-defined]
+        self.app.prune("images")  # type: ignore[attr-defined]
 
     def action_inspect(self) -> None:
         if (chosen := self.selected()) is not None:

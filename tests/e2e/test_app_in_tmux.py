@@ -284,3 +284,50 @@ def test_sixteen_colours_and_no_color(engine, store_root: Path, env: str, palett
         assert "\x1b[1m" in marked, repr(marked)
         term.keys("q")
         term.wait_for("berth-exited-0")
+
+
+def test_journey_build_run_watch_stop_remove_all_by_keys(engine, terminal: Terminal, tmp_path: Path) -> None:
+    """The whole loop with keys only: build an image from a Dockerfile, run it, watch its log, stop, remove."""
+    engine.image_bootstrap("busybox:latest")
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        "FROM busybox:latest\nRUN echo built-here > /built\n"
+        'CMD ["sh", "-c", "i=0; while true; do echo journey $i $(cat /built); i=$((i+1)); sleep 0.2; done"]\n')
+    terminal.wait_for("busybox")
+    terminal.keys("n")
+    terminal.wait_for("Build an image")
+    time.sleep(0.5)  # the dialog focuses its first field once drawn
+    terminal.keys("C-u")
+    time.sleep(0.3)  # a key binding sent in one burst with text can act after some of the text
+    terminal.keys(str(context))
+    terminal.wait_for("/ctx")  # the field shows the end of a long path
+    for _ in range(2):
+        terminal.keys("Tab")
+        time.sleep(0.3)
+    terminal.keys("journey:1")
+    terminal.wait_for("journey:1")
+    terminal.keys("C-s")
+    terminal.wait_for("Done: ", timeout=60)
+    terminal.keys("Escape")
+    terminal.wait_for("REPOSITORY")  # the dialog closed (a key sent sooner would make Escape an Alt- chord)
+    terminal.keys("R")
+    terminal.wait_for("Run journey:1")  # newest first: the new image is under the cursor
+    time.sleep(0.5)
+    terminal.keys("trip")
+    terminal.wait_for("trip")
+    terminal.keys("C-s")
+    terminal.wait_for("journey 3 built-here", timeout=30)  # panel 5 follows the new container's log
+    assert "trip" in terminal.screen()
+    terminal.keys("3")
+    terminal.wait_for("Up ")
+    terminal.keys("x")
+    terminal.wait_for("Exited (", timeout=30)
+    terminal.keys("d")
+    terminal.wait_for("Remove container trip?")
+    terminal.keys("y")
+    terminal.wait_for("No containers yet")
+    assert engine.container_list(all=True) == []
+    assert [t for i in engine.image_list() for t in i.repo_tags if t.startswith("journey")] == ["journey:1"]
+    terminal.keys("q")
+    terminal.wait_for("berth-exited-0")

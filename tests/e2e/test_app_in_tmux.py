@@ -70,6 +70,16 @@ def terminal(store_root: Path) -> Iterator[Terminal]:
         yield term
 
 
+def stop_and_remove(terminal: Terminal, name: str) -> None:
+    """On panel 3 with ``name`` under the cursor: x stops it, d asks, y removes it; the panel is then empty."""
+    terminal.keys("x")
+    terminal.wait_for("Exited (", timeout=30)
+    terminal.keys("d")
+    terminal.wait_for(f"Remove container {name}?")
+    terminal.keys("y")
+    terminal.wait_for("No containers yet")
+
+
 def test_app_shows_real_images_and_quits_on_q(engine, busybox_tar: Path, terminal: Terminal) -> None:
     with open(busybox_tar, "rb") as f:
         image_id = engine.image_import(f, source_name="rootfs.tar", ref="seed/xenial:16.04")
@@ -131,12 +141,7 @@ def test_run_watch_log_stop_and_remove(engine, terminal: Terminal) -> None:
         terminal.wait_for("tick 3")
         terminal.keys("3")
         terminal.wait_for("CONTAINER ID")
-        terminal.keys("x")
-        terminal.wait_for("Exited (", timeout=30)
-        terminal.keys("d")
-        terminal.wait_for("Remove container e2e-tick?")
-        terminal.keys("y")
-        terminal.wait_for("No containers yet")
+        stop_and_remove(terminal, "e2e-tick")
         assert engine.container_list(all=True) == []
         terminal.keys("q")
         terminal.wait_for("berth-exited-0")
@@ -321,12 +326,7 @@ def test_journey_build_run_watch_stop_remove_all_by_keys(engine, terminal: Termi
     assert "trip" in terminal.screen()
     terminal.keys("3")
     terminal.wait_for("Up ")
-    terminal.keys("x")
-    terminal.wait_for("Exited (", timeout=30)
-    terminal.keys("d")
-    terminal.wait_for("Remove container trip?")
-    terminal.keys("y")
-    terminal.wait_for("No containers yet")
+    stop_and_remove(terminal, "trip")
     assert engine.container_list(all=True) == []
     assert [t for i in engine.image_list() for t in i.repo_tags if t.startswith("journey")] == ["journey:1"]
     terminal.keys("q")

@@ -11,8 +11,9 @@ from typing import Any
 from engine import Engine
 
 from ..format import human_size
+from .prune import confirm, print_deleted
 
-__all__ = ["register", "cmd_build", "cmd_image_prune", "confirm"]
+__all__ = ["register", "cmd_build", "cmd_image_prune"]
 
 
 def register(sub: Any) -> None:
@@ -90,17 +91,6 @@ def cmd_image_prune(engine: Engine, args: argparse.Namespace) -> int:
     if not args.force and not confirm(f"WARNING! This will remove {what}."):
         return 0
     removed, freed = engine.image_prune(all=args.all)
-    if removed:
-        print("Deleted Images:")
-        for item in removed:
-            print(f"{item.action.lower()}: {item.name}")
-        print()
+    print_deleted("Images", (f"{item.action.lower()}: {item.name}" for item in removed))
     print(f"Total reclaimed space: {human_size(freed)}")
     return 0
-
-
-def confirm(warning: str) -> bool:
-    """Docker's prompt before a destructive verb; anything but y/yes (or end of input) says no."""
-    print(f"{warning}\nAre you sure you want to continue? [y/N] ", end="", flush=True)
-    answer = sys.stdin.readline().strip().lower()
-    return answer in ("y", "yes")

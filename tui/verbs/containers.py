@@ -18,6 +18,7 @@ from engine import Engine
 from engine.errors import BerthError, ContainerNotFound, ContainerStartError, ImageNotFound, InvalidArgument
 
 from ..format import human_duration, human_size, since, tabulate
+from .prune import confirm, print_deleted
 
 __all__ = ["register", "register_system_df", "inspect_any", "container_status", "attach_here"]
 
@@ -206,19 +207,16 @@ def cmd_system_prune(engine: Engine, args: argparse.Namespace) -> int:
     images = "all images without at least one container associated to them" if args.all else "all dangling images"
     volumes = "  - all volumes not used by at least one container\n" if args.volumes else ""
     warning = f"WARNING! This will remove:\n  - all stopped containers\n{volumes}  - {images}\n"
-    if not args.force and not _confirm(warning + "\nAre you sure you want to continue? [y/N] "):
+    if not args.force and not confirm(warning):
         return 0
     removed, reclaimed = engine.container_prune()
-    if removed:
-        print("Deleted Containers:\n" + "\n".join(removed) + "\n")
+    print_deleted("Containers", removed)
     if args.volumes:
         gone, volume_bytes = engine.volume_prune()
         reclaimed += volume_bytes
-        if gone:
-            print("Deleted Volumes:\n" + "\n".join(gone) + "\n")
+        print_deleted("Volumes", gone)
     deleted, freed = engine.image_prune(all=args.all)
-    if deleted:
-        print("Deleted Images:\n" + "\n".join(f"{i.action.lower()}: {i.name}" for i in deleted) + "\n")
+    print_deleted("Images", (f"{i.action.lower()}: {i.name}" for i in deleted))
     print(f"Total reclaimed space: {human_size(reclaimed + freed)}")
     return 0
 
@@ -752,20 +750,12 @@ def cmd_top(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def cmd_prune(engine: Engine, args: argparse.Namespace) -> int:
-    if not args.force and not _confirm("WARNING! This will remove all stopped containers.\n"
-                                       "Are you sure you want to continue? [y/N] "):
+    if not args.force and not confirm("WARNING! This will remove all stopped containers."):
         return 0
     removed, reclaimed = engine.container_prune()
-    if removed:
-        print("Deleted Containers:\n" + "\n".join(removed) + "\n")
+    print_deleted("Containers", removed)
     print(f"Total reclaimed space: {human_size(reclaimed)}")
     return 0
-
-
-def _confirm(prompt: str) -> bool:
-    sys.stdout.write(prompt)
-    sys.stdout.flush()
-    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 def cmd_diff(engine: Engine, args: argparse.Namespace) -> int:

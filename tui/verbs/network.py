@@ -11,6 +11,7 @@ from engine import Engine
 from engine.errors import BerthError, InvalidArgument
 
 from ..format import tabulate
+from .prune import confirm, print_deleted
 
 __all__ = ["register"]
 
@@ -127,17 +128,10 @@ def cmd_rm(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def cmd_prune(engine: Engine, args: argparse.Namespace) -> int:
-    if not args.force:
-        sys.stdout.write("WARNING! This will remove all custom networks not used by at least one container.\n"
-                         "Are you sure you want to continue? [y/N] ")
-        sys.stdout.flush()
-        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
-            return 0
-    removed = engine.network_prune()
-    if removed:
-        print("Deleted Networks:")
-        for name in removed:
-            print(name)
+    if not args.force and not confirm("WARNING! This will remove all custom networks not used by at least one "
+                                      "container."):
+        return 0
+    print_deleted("Networks", engine.network_prune(), blank_after=False)
     return 0
 
 

@@ -11,6 +11,7 @@ from engine import Engine
 from engine.errors import BerthError, InvalidArgument
 
 from ..format import human_size, tabulate
+from .prune import confirm, print_deleted
 
 __all__ = ["register"]
 
@@ -87,14 +88,10 @@ def cmd_rm(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def cmd_prune(engine: Engine, args: argparse.Namespace) -> int:
-    if not args.force:
-        sys.stdout.write("WARNING! This will remove all local volumes not used by at least one container.\n"
-                         "Are you sure you want to continue? [y/N] ")
-        sys.stdout.flush()
-        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
-            return 0
+    if not args.force and not confirm("WARNING! This will remove all local volumes not used by at least one "
+                                      "container."):
+        return 0
     removed, reclaimed = engine.volume_prune()
-    if removed:
-        print("Deleted Volumes:\n" + "\n".join(removed) + "\n")
+    print_deleted("Volumes", removed)
     print(f"Total reclaimed space: {human_size(reclaimed)}")
     return 0

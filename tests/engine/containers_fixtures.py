@@ -9,8 +9,27 @@ from collections.abc import Iterator
 
 import pytest
 
+from engine.containers import CreateOptions
 from engine.containers.recovery import monitor_alive
 from engine.store.paths import MONITOR_LOCK
+
+
+def run(engine, *argv: str, **kw: object) -> tuple[str, int, str]:  # type: ignore[no-untyped-def]
+    """Run to completion (busybox unless ``image=``); (id, exit code, stdout+stderr text)."""
+    kw.setdefault("image", "busybox")
+    cid = engine.container_create(CreateOptions(cmd=argv or None, **kw))  # type: ignore[arg-type]
+    attachment = engine.container_start(cid, attach=True)
+    text = "".join(e.log for e in attachment.entries())
+    attachment.close()
+    return cid, int(attachment.exit_code), text
+
+
+def start_d(engine, *argv: str, **kw: object) -> str:  # type: ignore[no-untyped-def]
+    """Create and start, detached (busybox unless ``image=``); the container's ID."""
+    kw.setdefault("image", "busybox")
+    cid = engine.container_create(CreateOptions(cmd=argv or None, **kw))  # type: ignore[arg-type]
+    engine.container_start(cid)
+    return cid
 
 
 def monitor_pid(engine) -> int | None:  # type: ignore[no-untyped-def]

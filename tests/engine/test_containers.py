@@ -21,24 +21,10 @@ from tests.engine.containers_fixtures import (  # noqa: F401
     cengine,
     clean_containers,
     monitor_pid,
+    run,
+    start_d,
     stop_monitor,
 )
-
-
-def run(engine, *argv: str, **kw: object) -> tuple[str, int, str]:  # type: ignore[no-untyped-def]
-    """Run to completion; (id, exit code, stdout+stderr text)."""
-    kw.setdefault("image", "busybox")
-    cid = engine.container_create(CreateOptions(cmd=argv or None, **kw))  # type: ignore[arg-type]
-    attachment = engine.container_start(cid, attach=True)
-    text = "".join(e.log for e in attachment.entries())
-    attachment.close()
-    return cid, int(attachment.exit_code), text
-
-
-def start_d(engine, *argv: str, **kw: object) -> str:  # type: ignore[no-untyped-def]
-    cid = engine.container_create(CreateOptions(image="busybox", cmd=argv or None, **kw))  # type: ignore[arg-type]
-    engine.container_start(cid)
-    return cid
 
 
 def mount_id(engine, cid: str) -> str:  # type: ignore[no-untyped-def]

@@ -7,8 +7,7 @@ import time
 from pathlib import Path
 
 from engine.runtime import cgroups
-from tests.engine.containers_fixtures import cengine  # noqa: F401
-from tests.engine.test_containers import run, start_d
+from tests.engine.containers_fixtures import cengine, run, start_d  # noqa: F401
 
 
 def _cgroup_dirs(cid: str) -> list[str]:

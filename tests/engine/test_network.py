@@ -35,7 +35,7 @@ from engine.network.ports import (
     port_bindings,
 )
 from engine.network.subnets import host_subnets, overlaps, pick_subnet
-from tests.engine.containers_fixtures import clean_containers, stop_monitor
+from tests.engine.containers_fixtures import clean_containers, run, start_d, stop_monitor
 
 
 def store_links(root: str) -> list[str]:
@@ -87,22 +87,6 @@ def nengine(engine) -> Iterator[object]:  # type: ignore[no-untyped-def]
         assert store_links(engine.root) == []
         _wait_for(lambda: veths_of(cids) == [])  # the kernel frees a dead namespace's veths a moment later
         assert not nat_rules_exist(engine.root)
-
-
-def run(engine, *argv: str, **kw: object) -> tuple[str, int, str]:  # type: ignore[no-untyped-def]
-    kw.setdefault("image", "busybox")
-    cid = engine.container_create(CreateOptions(cmd=argv or None, **kw))  # type: ignore[arg-type]
-    attachment = engine.container_start(cid, attach=True)
-    text = "".join(e.log for e in attachment.entries())
-    attachment.close()
-    return cid, int(attachment.exit_code), text
-
-
-def start_d(engine, *argv: str, **kw: object) -> str:  # type: ignore[no-untyped-def]
-    kw.setdefault("image", "busybox")
-    cid = engine.container_create(CreateOptions(cmd=argv or None, **kw))  # type: ignore[arg-type]
-    engine.container_start(cid)
-    return cid
 
 
 def ip_of(engine, cid: str, network: str = "bridge") -> str:  # type: ignore[no-untyped-def]

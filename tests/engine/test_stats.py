@@ -15,7 +15,7 @@ from engine.containers import stats
 from engine.errors import ContainerNotFound
 from engine.runtime import cgroups
 from tests.engine import containers_fixtures
-from tests.engine.test_containers import start_d
+from tests.engine.containers_fixtures import start_d
 
 MiB = 1024 * 1024
 

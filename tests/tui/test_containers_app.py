@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.engine import containers_fixtures
-from tests.engine.test_containers import start_d
+from tests.engine.containers_fixtures import start_d
 from tui.app import BerthApp
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.inspect import InspectScreen

@@ -8,7 +8,7 @@ import pytest
 from textual.widgets import DataTable, Sparkline, Static
 
 from tests.engine import containers_fixtures
-from tests.engine.test_containers import start_d
+from tests.engine.containers_fixtures import start_d
 from tui.app import BerthApp
 from tui.widgets.stats import StatsView
 

@@ -102,7 +102,7 @@ def remove_many_files(engine: Engine, cids: list[str], volumes: bool = False) ->
         trash += _set_aside(_unlinked_layer_dir(engine, cache_id) for mount_id in mount_ids if mount_id
                             for cache_id in (mount_id, mount_id + INIT_SUFFIX))
     deleters = _delete_in_background(trash)
-    from ..network.endpoint import detach, release
+    from ..network.endpoint import detach, release_many
     from .recovery import remove_cgroup
 
     for cid in cids:
@@ -112,7 +112,7 @@ def remove_many_files(engine: Engine, cids: list[str], volumes: bool = False) ->
             pass
         remove_cgroup(cid)
         detach(engine.paths.root, cid)
-        release(engine, cid)
+    release_many(engine, cids)
     for config in filter(None, configs):
         from .volumes import remove_anonymous
 

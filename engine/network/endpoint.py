@@ -10,6 +10,7 @@ Rm: the leases are freed and the peers' /etc/hosts rewritten.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -223,11 +224,17 @@ def clear_runtime_settings(config: dict[str, Any]) -> None:
 
 def release(engine: Engine, cid: str) -> None:
     """Free ``cid``'s leases and tell its peers (``rm``, or a create that failed)."""
+    release_many(engine, [cid])
+
+
+def release_many(engine: Engine, cids: Iterable[str]) -> None:
+    """``release`` for many containers: one write of the networks file, each touched network's peers told once."""
+    wanted = set(cids)
     store = NetworkStore(engine.paths)
-    nets = [nid for nid, rec in store.all().items() if cid in rec["Leases"].values()]
+    nets = [nid for nid, rec in store.all().items() if not wanted.isdisjoint(rec["Leases"].values())]
     if not nets:
         return
-    store.release(cid)
+    store.release_many(wanted)
     for nid in nets:
         refresh_hosts(engine, nid)
 

@@ -14,7 +14,7 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from ..errors import BerthError, ContainerConflict, InvalidArgument
@@ -240,12 +240,16 @@ class NetworkStore:
 
     def release(self, cid: str, net_id: str = "") -> None:
         """Free ``cid``'s leases (on one network, or all)."""
+        self.release_many({cid}, net_id)
+
+    def release_many(self, cids: Collection[str], net_id: str = "") -> None:
+        """Free every lease of ``cids`` with one write of the file (``rm`` of many containers)."""
         def drop(nets: dict[str, dict[str, Any]]) -> None:
             for nid, rec in nets.items():
                 if not net_id or nid == net_id:
-                    rec["Leases"] = {ip: owner for ip, owner in rec["Leases"].items() if owner != cid}
+                    rec["Leases"] = {ip: owner for ip, owner in rec["Leases"].items() if owner not in cids}
 
-        if any(cid in rec["Leases"].values() for rec in self.all().values()):
+        if any(owner in cids for rec in self.all().values() for owner in rec["Leases"].values()):
             self._modify(drop)
 
     def prune(self) -> list[str]:

@@ -44,6 +44,8 @@ def one_run(python: str, root: str, marker: bytes) -> tuple[float, int]:
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     env = dict(os.environ, TERM="xterm-256color", BERTH_KEYMAP="")
+    # As an installed berth runs: bytecode cached (a shell with PYTHONDONTWRITEBYTECODE recompiles each changed module).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     start = time.monotonic()
     proc = subprocess.Popen([python, "-m", "tui.cli", "--root", root], cwd=REPO, stdin=follower, stdout=follower,
                             stderr=follower, env=env, start_new_session=True)

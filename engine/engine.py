@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .errors import BerthError, NotRoot, StoreCorrupt
@@ -483,11 +483,15 @@ class Engine:
         return [err for _cid, _label, err in results]
 
     def container_list(self, *, all: bool = False, filters: list[str] | None = None, last: int = -1,
-                       size: bool = False) -> "list[ContainerSummary]":
-        """``ps`` rows, newest first; stale records of a dead monitor are fixed on the way."""
+                       size: bool = False, ids: Collection[str] | None = None) -> "list[ContainerSummary]":
+        """``ps`` rows, newest first; stale records of a dead monitor are fixed on the way.
+
+        ``ids`` reads only those containers' records (full IDs; removed ones are left out), so a
+        viewer told by the event journal which containers changed need not read thousands.
+        """
         from .containers.listing import list_containers
 
-        return list_containers(self, all=all, filters=filters, last=last, size=size)
+        return list_containers(self, all=all, filters=filters, last=last, size=size, ids=ids)
 
     def container_inspect(self, name: str, *, size: bool = False) -> dict[str, Any]:
         """Docker's ``container inspect`` JSON."""

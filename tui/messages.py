@@ -72,12 +72,15 @@ class EfficiencyLoaded(Message):
 
 @dataclass
 class ContainersLoaded(Message):
-    """A fresh ``ps -a -s`` list; only the newest matters."""
+    """A fresh ``ps -a -s`` list, or (``ids`` given) fresh rows of just those containers."""
 
     containers: tuple[ContainerSummary, ...]
+    ids: frozenset[str] | None = None
+    """The containers this update is about (a missing one was removed); None: the whole list."""
 
     def can_replace(self, message: Message) -> bool:
-        return isinstance(message, ContainersLoaded)
+        # Textual asks the older message whether the pending newer one supersedes it: a whole list does.
+        return isinstance(message, ContainersLoaded) and message.ids is None
 
 
 @dataclass
@@ -100,9 +103,16 @@ class StoreChanged(Message):
 
     images: bool
     containers: bool
+    container_ids: frozenset[str] | None = None
+    """Which containers changed, from the event journal; None: reload them all."""
 
     def can_replace(self, message: Message) -> bool:
-        return isinstance(message, StoreChanged) and message.images <= self.images and message.containers <= self.containers
+        # Textual asks the older message whether the pending newer one supersedes it: only if it covers it.
+        if not isinstance(message, StoreChanged) or self.images > message.images or self.containers > message.containers:
+            return False
+        if not self.containers or message.container_ids is None:
+            return True
+        return self.container_ids is not None and self.container_ids <= message.container_ids
 
 
 @dataclass

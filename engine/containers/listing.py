@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidArgument
+from ..errors import BerthError, InvalidArgument
 from ..rfc3339 import parse_time
 from ..store.sizes import dir_size
 from .models import ContainerSummary
@@ -91,10 +92,10 @@ def _matches(engine: "Engine", s: ContainerSummary, key: str, value: str) -> boo
 
 
 def list_containers(engine: "Engine", *, all: bool = False, filters: list[str] | None = None, last: int = -1,
-                    size: bool = False) -> list[ContainerSummary]:
+                    size: bool = False, ids: Collection[str] | None = None) -> list[ContainerSummary]:
     """Containers newest first: running ones only unless ``all`` (or ``last``) asks for every one."""
     conditions = parse_filters(filters or [])
-    configs = reconcile(engine, engine.containers.all())
+    configs = reconcile(engine, engine.containers.all() if ids is None else _records(engine, ids))
     configs.sort(key=lambda c: c.get("Created", ""), reverse=True)
     if last >= 0:
         configs = configs[:last]
@@ -115,3 +116,14 @@ def all_of(engine: "Engine", s: ContainerSummary, conditions: list[tuple[str, st
     for key, value in conditions:
         by_key.setdefault(key, []).append(value)
     return all(any(_matches(engine, s, key, v) for v in values) for key, values in by_key.items())
+
+
+def _records(engine: "Engine", ids: Collection[str]) -> list[dict[str, Any]]:
+    """The configs of ``ids`` that still exist."""
+    configs = []
+    for cid in ids:
+        try:
+            configs.append(engine.containers.load(cid))
+        except BerthError:  # removed meanwhile
+            continue
+    return configs

@@ -95,3 +95,42 @@ async def test_container_actions_by_key(cengine, tmp_path: Path) -> None:  # typ
         await _until(app, pilot, lambda: target.exists() and target.stat().st_size > 0, "the log file written")
         assert target.read_text().count("hello-from-svc\n") >= 3
         await pilot.press("q")
+
+
+async def test_changes_elsewhere_read_only_the_containers_named(cengine) -> None:  # type: ignore[no-untyped-def]
+    """The event journal names the container that changed; the app reads that one record, not the whole list."""
+    from tui.messages import ContainersLoaded
+
+    old = [start_d(cengine, "sleep", "100", name=f"old{i}", network="none") for i in range(3)]
+    seen: list[object] = []
+    app = BerthApp(cengine)
+    async with app.run_test(size=(100, 30), message_hook=seen.append) as pilot:
+        await settle(app, pilot)
+        await pilot.press("3")
+        panel = app.query_one("#containers")
+        await _until(app, pilot, lambda: len(panel.containers) == 3, "the three containers listed")
+        del seen[:]
+        new = start_d(cengine, "sleep", "100", name="elsewhere", network="none")  # as another terminal would
+        await _until(app, pilot, lambda: any(c.id == new for c in panel.containers), "the new one shows up", 5)
+        assert panel.containers[0].id == new  # newest first
+        loads = [m for m in seen if isinstance(m, ContainersLoaded)]
+        assert loads and all(m.ids is not None and m.ids <= {new} for m in loads), loads
+        assert {c.id for c in panel.containers} == {new, *old}
+        del seen[:]
+        cengine.container_remove(old[1], force=True)
+        await _until(app, pilot, lambda: all(c.id != old[1] for c in panel.containers), "the removed one goes", 5)
+        loads = [m for m in seen if isinstance(m, ContainersLoaded)]
+        assert loads and all(m.ids == {old[1]} and m.containers == () for m in loads), loads
+        assert len(panel.containers) == 3
+
+
+def test_store_changed_messages_coalesce_only_when_the_newer_covers_the_older() -> None:
+    from tui.messages import StoreChanged
+
+    a, b = frozenset({"a"}), frozenset({"a", "b"})
+    assert StoreChanged(False, True, a).can_replace(StoreChanged(False, True, b))
+    assert not StoreChanged(False, True, b).can_replace(StoreChanged(False, True, a))
+    assert StoreChanged(False, True, b).can_replace(StoreChanged(False, True, None))
+    assert not StoreChanged(False, True, None).can_replace(StoreChanged(False, True, b))
+    assert not StoreChanged(True, True).can_replace(StoreChanged(False, True))  # the images reload would be lost
+    assert StoreChanged(False, True).can_replace(StoreChanged(True, True))

@@ -42,7 +42,7 @@ class ImagesTable(Vertical):
         Binding("enter", "history", "History", id="images.history", tooltip="The selected image's layers"),
         Binding("slash", "filter", "Filter", id="images.filter", tooltip="Filter images as you type"),
         Binding("n", "build", "Build", id="images.build", tooltip="Build an image from a Dockerfile"),
-        Binding("R", "run", "Run", id="images.run", tooltip="Run a detached container of the selected image"),
+        Binding("R", "run", "Run", id="images.run", tooltip="Run a container of the selected image (detached, or -it on this terminal)"),
         Binding("t", "tag", "Tag", show=False, id="images.tag", tooltip="Give the selected image another name"),
         Binding("d", "remove", "Remove", id="images.remove", tooltip="Remove the selected tag (asks first)"),
         Binding("p", "prune", "Prune", show=False, id="images.prune", tooltip="Remove dangling images (shows what goes)"),

@@ -219,9 +219,9 @@ def test_run_dialog_interactive_gets_the_terminal_and_rm_removes(engine, termina
     terminal.keys("Tab")
     time.sleep(0.3)  # keys sent in one burst with Tab reach the field that had focus before it moved
     terminal.keys("sh")
-    for _ in range(6):  # env, volumes, ports, memory, cpus, then the first checkbox
-        terminal.keys("Tab")
-    terminal.keys("Space", "Tab", "Space")
+    for key in ["Tab"] * 6 + ["Space", "Tab", "Space"]:  # env, volumes, ports, memory, cpus, the two boxes
+        terminal.keys(key)
+        time.sleep(0.3)  # Textual moves focus after the key: a burst would type into the field it left
     terminal.wait_for("▐X▌ Interactive here (-it)   ▐X▌ Remove on exit")  # both ticked, as a mark
     terminal.keys("C-s")
     terminal.wait_for("running e2e-it here")

@@ -100,14 +100,19 @@ def test_images_snapshot(snap_compare, snapshot_engine) -> None:
 
 
 async def _settled(pilot) -> None:  # type: ignore[no-untyped-def]
-    from textual.worker import WorkerFailed
+    """Until no worker runs after a pause: a worker's message can start the next one (history → layer → tree)."""
+    from textual.worker import WorkerFailed, WorkerState
 
-    for _ in range(2):
+    for _ in range(20):
         try:
             await pilot.app.workers.wait_for_complete()
         except WorkerFailed:
             pass
         await pilot.pause()
+        if not any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in pilot.app.workers):
+            await pilot.pause()
+            if not any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in pilot.app.workers):
+                return
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
@@ -140,18 +145,15 @@ def test_engine_never_imports_a_ui_library() -> None:
 
 async def settle(app, pilot) -> None:  # type: ignore[no-untyped-def]
     """Let workers finish and their messages land; a failed worker is the app's to report, not ours."""
-    from textual.worker import WorkerFailed
-
-    for _ in range(2):
-        try:
-            await app.workers.wait_for_complete()
-        except WorkerFailed:
-            pass
-        await pilot.pause()
+    await _settled(pilot)
 
 
 def _rows(app, selector: str) -> list[tuple[str, ...]]:  # type: ignore[no-untyped-def]
-    table = app.screen.query_one(selector, DataTable) if app.screen.query(selector) else app.query_one(selector, DataTable)
+    """The rows of a DataTable or a KeyedTable (the containers panel's), as text."""
+    from tui.widgets.keyed_table import KeyedTable
+
+    table = app.screen.query_one(selector) if app.screen.query(selector) else app.query_one(selector)
+    assert isinstance(table, DataTable | KeyedTable)
     return [tuple(str(c) for c in table.get_row_at(i)) for i in range(table.row_count)]
 
 
@@ -488,6 +490,38 @@ async def test_containers_panel_stop_and_remove(engine, running) -> None:
         await settle(app, pilot)
         assert _rows(app, "#containers-table") == []
         assert engine.container_list(all=True) == []
+
+
+async def test_containers_panel_enter_inspects_once_and_cursor_keeps_its_container(engine) -> None:
+    """Made-up summaries, no engine calls: one inspect per Enter; a reload and a tick keep the cursor's container."""
+    import dataclasses
+
+    from engine.containers.models import ContainerSummary
+    from tui.widgets.containers_panel import ContainersPanel
+
+    def summary(i: int) -> ContainerSummary:
+        return ContainerSummary(f"{i:064x}", f"c{i}", "busybox:latest", "sha256:" + "a" * 64, "sleep 1d",
+                                FROZEN_NOW - 3600, "running", 0, FROZEN_NOW - 10, 0)
+
+    calls: list[tuple[str, str]] = []
+    app = BerthApp(engine, clock=lambda: FROZEN_NOW, watch=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("3")
+        app.container_action = lambda action, c: calls.append((action, c.name))  # type: ignore[method-assign]
+        panel = app.query_one(ContainersPanel)
+        panel.show((summary(1), summary(2), summary(3)), FROZEN_NOW)
+        await pilot.pause()
+        app._focus_panel("containers")
+        await pilot.press("down", "enter")
+        assert calls == [("inspect", "c2")]
+        renamed = dataclasses.replace(summary(2), name="web")
+        panel.show((summary(4), summary(3), renamed), FROZEN_NOW)  # a new one first, c1 gone, c2 renamed
+        assert panel.selected() == renamed
+        panel.tick(FROZEN_NOW + 5)  # uptimes move; the rest of the row stays as it was
+        assert _rows(app, "#containers-table")[2] == (
+            "0" * 12, "web", "busybox:latest", "Up 15 seconds", "", "About an hour ago", '"sleep 1d"')
+        assert panel.selected() == renamed
 
 
 async def test_logs_follow_search_and_stay_virtual(engine, running) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from textual.widgets import DataTable, Sparkline, Static
+from textual.widgets import Sparkline, Static
 
 from tests.engine import containers_fixtures
 from tests.engine.containers_fixtures import start_d
 from tui.app import BerthApp
+from tui.widgets.keyed_table import KeyedTable
 from tui.widgets.stats import StatsView
 
 MiB = 1024 * 1024
@@ -54,7 +55,7 @@ async def test_stats_view_follows_the_cursor_and_stops_when_hidden(cengine) -> N
         assert "Stats: idle" in _text(app, "#stats-title") and view.cpu[-1] < 20
 
         await pilot.press("down")  # the view follows the cursor to the burner
-        assert app.query_one("#containers-table", DataTable).cursor_row == 1
+        assert app.query_one("#containers-table", KeyedTable).cursor_row == 1
         await _until(pilot, lambda: view.container_id == burner and len(view.cpu) >= 2)
         assert view.cpu[-1] > 20
         assert "/ 64MiB" in _text(app, "#stats-mem-label")

@@ -14,12 +14,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from ..format import human_duration, human_size, since
 from .filter_bar import FilterBar
+from .keyed_table import KeyedTable
 from .stats import StatsView
-from .table_rows import selected_key, sync_rows
 
 if TYPE_CHECKING:
     from engine.containers.models import ContainerSummary
@@ -53,12 +53,18 @@ def container_status(c: ContainerSummary, now: float) -> str:
     return f"Exited ({c.exit_code}) {since(c.finished_at, now)}"
 
 
-def _cells(c: ContainerSummary, now: float) -> tuple[str, ...]:
+def _fixed_cells(c: ContainerSummary) -> tuple[str, str, str, str, str]:
+    """The cells that do not move with the clock: ID, NAMES, IMAGE, SIZE, COMMAND."""
     image = c.image[7:19] if c.image.startswith("sha256:") else c.image
     command = c.command if len(c.command) <= _COMMAND_WIDTH else c.command[: _COMMAND_WIDTH - 1] + "…"
     size = "" if c.size_rw is None else f"{human_size(c.size_rw)} (virtual {human_size(c.size_root_fs or 0)})"
-    return (c.id[:12], c.name, image, container_status(c, now), size, since(c.created, now),
-            json.dumps(command, ensure_ascii=False))
+    return c.id[:12], c.name, image, size, json.dumps(command, ensure_ascii=False)
+
+
+def _cells(c: ContainerSummary, now: float, fixed: tuple[str, str, str, str, str] | None = None) -> tuple[str, ...]:
+    """One row in ``_COLUMNS`` order; ``fixed``: ``_fixed_cells(c)`` when already known."""
+    cid, name, image, size, command = fixed or _fixed_cells(c)
+    return (cid, name, image, container_status(c, now), size, since(c.created, now), command)
 
 
 class ContainersPanel(Vertical):
@@ -87,36 +93,37 @@ class ContainersPanel(Vertical):
         self.containers: tuple[ContainerSummary, ...] = ()
         self.filter_text = ""
         self.now = time.time()
+        self._fixed: dict[str, tuple[str, str, str, str, str]] = {}
+        """``_fixed_cells`` of each container in ``containers``: a tick redoes only STATUS and CREATED."""
 
     def compose(self) -> ComposeResult:
         yield FilterBar(placeholder="filter containers…", id="containers-filter")
-        table: DataTable[str] = DataTable(cursor_type="row", id="containers-table")
-        for key, label in _COLUMNS:
-            table.add_column(label, key=key)
-        yield table
+        yield KeyedTable[str](_COLUMNS, id="containers-table")
         yield Static(EMPTY_HELP, id="containers-empty")
         yield StatsView(id="containers-stats")
 
     def show(self, containers: tuple[ContainerSummary, ...], now: float) -> None:
         self.containers = containers
+        self._fixed = {c.id: _fixed_cells(c) for c in containers}
         self.tick(now)
 
     def tick(self, now: float) -> None:
         """Re-render from the last list at ``now`` (uptimes move without asking the engine)."""
         self.now = now
         wanted = {}
+        fixed = self._fixed
         for c in self.containers:
-            cells = _cells(c, now)
+            cells = _cells(c, now, fixed.get(c.id))
             if self.filter_text and not any(self.filter_text in x.lower() for x in cells[:4]):
                 continue
             wanted[c.id] = cells
-        table = self.query_one("#containers-table", DataTable)
-        sync_rows(table, [c for c, _ in _COLUMNS], wanted)
+        table: KeyedTable[str] = self.query_one("#containers-table", KeyedTable)
+        table.set_rows(wanted)
         self.query_one("#containers-empty").display = not self.containers
         table.display = bool(self.containers)
 
     def selected(self) -> ContainerSummary | None:
-        key = selected_key(self.query_one("#containers-table", DataTable))
+        key = self.query_one("#containers-table", KeyedTable).selected_key()
         return next((c for c in self.containers if c.id == key), None)
 
     @on(FilterBar.Filtered)
@@ -128,10 +135,11 @@ class ContainersPanel(Vertical):
     @on(FilterBar.Done)
     def _filter_done(self, event: FilterBar.Done) -> None:
         event.stop()
-        self.query_one(DataTable).focus()
+        self.query_one(KeyedTable).focus()
 
-    @on(DataTable.RowSelected)
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
+    @on(KeyedTable.RowSelected, "#containers-table")
+    def _row_selected(self, event: KeyedTable.RowSelected) -> None:
+        """Enter on the table: the table takes the key before the panel's own binding, so this is the one inspect."""
         event.stop()
         self.action_inspect()
 
@@ -186,8 +194,9 @@ class ContainersPanel(Vertical):
             view.follow(c.id, c.name)
         view.start()
 
-    @on(DataTable.RowHighlighted, "#containers-table")
-    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+    @on(KeyedTable.RowHighlighted, "#containers-table")
+    def _highlighted(self, event: KeyedTable.RowHighlighted) -> None:
+        event.stop()
         view = self.query_one(StatsView)
         if view.display and (c := self.selected()) is not None:
             view.follow(c.id, c.name)

@@ -33,7 +33,9 @@ from engine.containers.logs import LogEntry  # noqa: E402
 from engine.containers.models import ContainerSummary  # noqa: E402
 from tui.app import BerthApp  # noqa: E402
 from tui.widgets.containers_panel import ContainersPanel  # noqa: E402
-from tui.widgets.log_view import LogBuffer, LogGrew, LogsPanel, LogView  # noqa: E402
+from tui.widgets.log_source import LogBuffer, LogGrew  # noqa: E402
+from tui.widgets.log_view import LogView  # noqa: E402
+from tui.widgets.logs_panel import LogsPanel  # noqa: E402
 
 CONTAINERS = 2_000
 LINES_PER_SECOND = int(os.environ.get("BENCH_LINES_PER_SECOND", "20000"))

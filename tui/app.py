@@ -112,7 +112,7 @@ class MainScreen(Screen[None]):
         from .widgets.containers_panel import ContainersPanel
         from .widgets.disk_panel import DiskPanel
         from .widgets.history_panel import HistoryPanel
-        from .widgets.log_view import LogsPanel
+        from .widgets.logs_panel import LogsPanel
 
         panels = [HistoryPanel(id="history"), ContainersPanel(id="containers"), DiskPanel(id="disk"),
                   LogsPanel(id="logs")]

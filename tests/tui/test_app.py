@@ -554,7 +554,8 @@ async def test_logs_follow_search_and_stay_virtual(engine, running) -> None:
 
 async def test_log_view_renders_only_what_is_on_screen(engine) -> None:
     from engine.containers.logs import LogEntry
-    from tui.widgets.log_view import LogBuffer, LogView
+    from tui.widgets.log_source import LogBuffer
+    from tui.widgets.log_view import LogView
 
     app = BerthApp(engine, watch=False)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -616,7 +617,9 @@ def test_size_bar_scales_unique_then_shared() -> None:
 
 async def test_log_search_jumps_with_context_and_wraps(engine) -> None:
     from engine.containers.logs import LogEntry
-    from tui.widgets.log_view import LogBuffer, LogsPanel, LogView
+    from tui.widgets.log_source import LogBuffer
+    from tui.widgets.log_view import LogView
+    from tui.widgets.logs_panel import LogsPanel
 
     app = BerthApp(engine, watch=False)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -1,130 +1,56 @@
-"""``LogsPanel`` and its ``LogView``: a container's json-file log, followed live and never rendered whole.
+"""``LogView``: a container's log lines, never rendered whole.
 
-A ``LogFollower`` thread appends the engine's log entries to a bounded
-``LogBuffer``; the view only learns how many lines there are (``LogGrew``,
-coalesced) and renders the lines on screen, one cached ``Strip`` each (the Line
-API). Search highlights matches in place and jumps with n/N, so the lines around
-a match stay in view.
+It renders only the rows on screen, one cached ``Strip`` each (the Line API), from
+a ``LogBuffer`` it learns the length of through ``grow``. Search highlights
+matches in place and jumps with n/N, so the lines around a match stay in view.
+Hiding a stream or wrapping long lines switches from "row = line" to a small
+row index (two integer arrays), kept up to date as lines arrive.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+from itertools import accumulate, chain
 from typing import TYPE_CHECKING
 
+from rich import cells as rich_cells
 from rich.segment import Segment
 from rich.style import Style
-from textual import on
-from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.cache import LRUCache
-from textual.containers import Vertical
 from textual.geometry import Size
-from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import Static
 
-from .filter_bar import FilterBar
+from .log_source import LogBuffer
+from .log_wrap import plain, row_starts
 
 if TYPE_CHECKING:
-    from engine import Engine
     from engine.containers.logs import LogEntry
 
-__all__ = ["LogBuffer", "LogFollower", "LogGrew", "LogView", "LogsPanel"]
+__all__ = ["NEXT_STREAMS", "TIMESTAMP_WIDTH", "LogView"]
 
-MAX_LINES = 100_000
-"""Lines kept in memory; older ones are dropped a tenth at a time (memory stays bounded)."""
-POST_INTERVAL = 0.05
-"""The follower tells the view about new lines at most this often (20 Hz is smooth and cheap)."""
-STATUS_INTERVAL = 0.25
-"""Seconds between redraws of the status line while lines pour in."""
 TIMESTAMP_WIDTH = 31
 """``2025-11-28T02:40:00.123456789Z `` as the json-file log writes it, plus a space."""
-
-
-class LogBuffer:
-    """One container's log lines: the follower thread appends, the view reads by index."""
-
-    def __init__(self, max_lines: int = MAX_LINES) -> None:
-        self.lines: list[LogEntry] = []
-        self.max_lines = max_lines
-        self.dropped = 0
-        """Lines dropped from the front to keep memory bounded."""
-        self.lock = threading.Lock()
-
-    def extend(self, entries: list[LogEntry]) -> None:
-        with self.lock:
-            self.lines.extend(entries)
-            if len(self.lines) > self.max_lines:
-                cut = len(self.lines) - self.max_lines + self.max_lines // 10
-                del self.lines[:cut]
-                self.dropped += cut
-
-    def __len__(self) -> int:
-        return len(self.lines)
-
-
-@dataclass
-class LogGrew(Message, bubble=False):
-    """The buffer has more lines (or the log ended); only the newest count matters."""
-
-    lines: int
-    ended: bool = False
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, LogGrew)
-
-
-class LogFollower:
-    """Reads ``Engine.container_logs(follow=True)`` on a daemon thread into a ``LogBuffer``.
-
-    A daemon thread, not a Textual worker: the engine's follow generator only
-    returns between lines, so a quiet container would keep a worker (and app
-    exit) waiting; a daemon thread just stops at its next line.
-    """
-
-    def __init__(self, engine: Engine, container_id: str, buffer: LogBuffer,
-                 grew: Callable[[LogGrew], None], failed: Callable[[BaseException], None]) -> None:
-        self.engine, self.container_id, self.buffer = engine, container_id, buffer
-        self.grew, self.failed = grew, failed
-        self.stopped = threading.Event()
-
-    def start(self) -> None:
-        threading.Thread(target=self._run, name=f"berth-logs-{self.container_id[:12]}", daemon=True).start()
-
-    def stop(self) -> None:
-        self.stopped.set()
-
-    def _run(self) -> None:
-        last_post = 0.0
-        try:
-            entries = self.engine.container_logs(self.container_id, follow=True, tail=self.buffer.max_lines)
-            for entry in entries:
-                if self.stopped.is_set():
-                    return
-                self.buffer.extend([entry])
-                if time.monotonic() - last_post >= POST_INTERVAL:
-                    last_post = time.monotonic()
-                    self.grew(LogGrew(len(self.buffer)))
-        except Exception as err:  # noqa: BLE001 - handed to the app's one error handler
-            if not self.stopped.is_set():
-                self.failed(err)
-        finally:
-            if not self.stopped.is_set():
-                self.grew(LogGrew(len(self.buffer), ended=True))
+NEXT_STREAMS = {"both": "stdout", "stdout": "stderr", "stderr": "both"}
+"""What ``o`` shows next."""
 
 
 class LogView(ScrollView, can_focus=True):
-    """The lines of a ``LogBuffer``; only rows on screen are rendered, each cached as a Strip."""
+    """The lines of a ``LogBuffer``; only rows on screen are rendered, each cached as a Strip.
+
+    Every line is one row (row == line index) unless a stream is hidden or long
+    lines wrap; then a row index maps rows to lines, grown with the buffer and
+    rebuilt only when a toggle, the width or the buffer's front changes.
+    """
 
     COMPONENT_CLASSES = {"log-view--stderr", "log-view--timestamp", "log-view--match"}
     DEFAULT_CSS = """
     LogView { background: $surface; }
+    LogView.-wrap { overflow-x: hidden; scrollbar-gutter: stable; }
     LogView .log-view--stderr { color: $error; }
     LogView .log-view--timestamp { color: $text-muted; }
     LogView .log-view--match { background: $warning; color: $background; }
@@ -139,6 +65,9 @@ class LogView(ScrollView, can_focus=True):
     follow: reactive[bool] = reactive(True)
     timestamps: reactive[bool] = reactive(False)
     search: reactive[str] = reactive("")
+    streams: reactive[str] = reactive("both")
+    """The lines shown: ``both`` streams, ``stdout`` only or ``stderr`` only."""
+    wrap: reactive[bool] = reactive(False)
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -152,44 +81,212 @@ class LogView(ScrollView, can_focus=True):
         """The line of the current search match."""
         self.dropped_seen = 0
         """``buffer.dropped`` when last measured: how far indexes have shifted since."""
+        self.rows = 0
+        """Rows in the view: ``measured`` on the fast path, else what the row index counts."""
+        self._lines: array[int] | None = None
+        """The buffer index of each shown line, in order; None while every line is one row (the fast path)."""
+        self._starts: array[int] | None = None
+        """While wrapping, the first row of each shown line (two ints a line, however long the lines)."""
+        self._wrap_width = 0
+        """The width the rows were wrapped at; 0 before the first layout (then a line is one row)."""
+        self._rewrap_pending = False
+        self._spans: LRUCache[int, list[int]] = LRUCache(256)
+        """Row starts of recently drawn wrapped lines, by line index."""
+        self._full: tuple[int, Strip] | None = None
+        """The last wrapped line rendered whole: its rows are cut from it without rendering it again."""
 
     def reset(self, buffer: LogBuffer) -> None:
         self.buffer, self.width, self.measured, self.dropped_seen = buffer, 0, 0, buffer.dropped
-        self._cache.clear()
+        self.match = None
+        self._clear_index()
+        self._forget()
         self.virtual_size = Size(0, 0)
         self.scroll_to(0, 0, animate=False)
         self.refresh()
 
-    def grow(self, lines: int) -> None:
-        """The buffer holds ``lines`` lines now: measure the new ones and follow the end."""
-        extra = TIMESTAMP_WIDTH if self.timestamps else 0
-        snapshot = self.buffer.lines
-        dropped = self.buffer.dropped - self.dropped_seen
+    def grow(self, lines: int, *, known: int = 0) -> None:
+        """The buffer holds ``lines`` lines now: measure (and index) the new ones and follow the end.
+
+        ``known``: lines at the front whose width is already counted (a rebuild re-indexes them only).
+        """
+        buffer = self.buffer
+        with buffer.lock:  # the count, the drop and the copy agree: the follower may drop the front any time
+            dropped = buffer.dropped - self.dropped_seen
+            self.dropped_seen = buffer.dropped
+            start = max(0, self.measured - dropped)
+            end = max(start, min(lines, len(buffer.lines)))
+            new = buffer.lines[start:end]
         if dropped:  # the buffer dropped its front: every index moved down by that much
-            self.dropped_seen = self.buffer.dropped
-            self.measured = max(0, self.measured - dropped)
-            if self.match is not None:
-                self.match = self.match - dropped if self.match >= dropped else None
-            if not self.follow:
-                self.scroll_to(y=max(0, self.scroll_offset.y - dropped), animate=False)
-            self._cache.clear()
-        for entry in snapshot[self.measured:lines]:
+            self._drop_front(dropped)
+        extra = TIMESTAMP_WIDTH if self.timestamps else 0
+        for entry in new[max(0, known - dropped - start):]:
             self.width = max(self.width, len(entry.log) + extra)
-        self.measured = min(lines, len(snapshot))
-        self.virtual_size = Size(self.width, self.measured)
+        self.measured = end
+        if self._lines is None:
+            self.rows = end
+        else:
+            self._index(new, start)
+        self._set_virtual_size()
         if self.follow:
             self.scroll_end(animate=False, immediate=False, x_axis=False)
         self.refresh()
 
-    def watch_timestamps(self) -> None:
+    # -- the row index -----------------------------------------------------------
+
+    def _clear_index(self) -> None:
+        """An empty row index for the current stream filter and wrap; none at all for the fast path."""
+        self._lines = array("i") if self.streams != "both" or self.wrap else None
+        self._starts = array("i") if self.wrap else None
+        self.rows = 0
+
+    def _forget(self) -> None:
         self._cache.clear()
+        self._spans.clear()
+        self._full = None
+
+    def _set_virtual_size(self) -> None:
+        self.virtual_size = Size(self._wrap_width if self._starts is not None else self.width, self.rows)
+
+    def _wrap_width_now(self) -> int:
+        """The width rows wrap at: the content less a vertical scrollbar (the gutter is kept while wrapping)."""
+        return max(0, self.content_region.width - self.styles.scrollbar_size_vertical)
+
+    def _index(self, entries: list[LogEntry], first: int) -> None:
+        """Add the rows of ``entries``, the buffer's lines from ``first`` on, to the row index."""
+        assert self._lines is not None
+        only = None if self.streams == "both" else self.streams
+        if only is None:
+            picked: Sequence[int] = range(first, first + len(entries))
+        else:
+            picked = [index for index, entry in enumerate(entries, first) if entry.stream == only]
+            entries = [entries[index - first] for index in picked]
+        self._lines.extend(picked)
+        if self._starts is None:
+            self.rows = len(self._lines)
+            return
+        ends = list(accumulate(self._row_counts(entries), initial=self.rows))
+        self._starts.extend(ends[:-1])
+        self.rows = ends[-1]
+
+    def _row_counts(self, entries: list[LogEntry]) -> list[int]:
+        """Rows each of ``entries`` wraps to, in bulk where lines are plain ASCII (most logs: 100,000 in ~50 ms)."""
+        width = self._wrap_width
+        if width <= 0:
+            return [1] * len(entries)
+        stamp = TIMESTAMP_WIDTH - 1
+        counts: list[int] = []
+        for at in range(0, len(entries), 256):
+            chunk = entries[at:at + 256]
+            texts = [entry.log.rstrip("\n") for entry in chunk]
+            prefixes = [max(len(entry.time), stamp) + 1 for entry in chunk] if self.timestamps else [0] * len(chunk)
+            blob = "".join(texts)
+            if plain(blob):  # one cell a character
+                counts += [-(-(prefix + len(text)) // width) or 1 for prefix, text in zip(prefixes, texts)]
+            else:
+                counts += [-(-(prefix + len(text)) // width) or 1
+                           if plain(text)
+                           else len(row_starts(prefix, self._text(entry), width))
+                           for prefix, text, entry in zip(prefixes, texts, chunk)]
+        return counts
+
+    def _drop_front(self, dropped: int) -> None:
+        """The buffer dropped ``dropped`` lines from its front: shift the match, the index and the scroll."""
+        self._forget()
+        if self.match is not None:
+            self.match = self.match - dropped if self.match >= dropped else None
+        removed = dropped
+        if self._lines is not None:
+            kept = bisect_left(self._lines, dropped)
+            if self._starts is not None:
+                removed = self._starts[kept] if kept < len(self._starts) else self.rows
+                self._starts = array("i", [row - removed for row in self._starts[kept:]])
+            else:
+                removed = kept
+            self._lines = array("i", [line - dropped for line in self._lines[kept:]])
+            self.rows -= removed
+        if not self.follow:
+            self.scroll_to(y=max(0, self.scroll_offset.y - removed), animate=False)
+
+    def _rebuild(self) -> None:
+        """Index every row again (a toggle or the width changed); the top line, or a match on screen, stays in view."""
+        top, height = self.top_line(), self.size.height
+        match_row = self.row_of(self.match) if self.match is not None else -1
+        match_seen = self.scroll_offset.y <= match_row < self.scroll_offset.y + height
+        seen = self.dropped_seen
+        self._wrap_width = self._wrap_width_now() if self.wrap else 0
+        self._clear_index()
+        self._forget()
+        count, self.measured = self.measured, 0
+        self.grow(count, known=count)
+        top = max(0, top - (self.dropped_seen - seen))
+        if self.match is not None and not self._shown(self.match):
+            self.match = None
+        if self.wrap:
+            self.scroll_to(x=0, animate=False)
+        if self.follow:
+            return
+        if match_seen and self.match is not None:
+            self.scroll_to(y=max(0, self.row_of(self.match) - height // 3), animate=False)
+        else:
+            self.scroll_to(y=self.row_of(top), animate=False)
+
+    def _rewrap(self) -> None:
+        self._rewrap_pending = False
+        if self.wrap and self._wrap_width_now() != self._wrap_width:
+            self._rebuild()
+
+    def _shown(self, line: int) -> bool:
+        lines = self.buffer.lines
+        return self.streams == "both" or (line < len(lines) and lines[line].stream == self.streams)
+
+    def _locate(self, row: int) -> tuple[int, int]:
+        """(position among the shown lines, row within that line) of a view row."""
+        if self._starts is None:
+            return row, 0
+        position = bisect_right(self._starts, row) - 1
+        return position, row - self._starts[position]
+
+    def row_of(self, line: int) -> int:
+        """The first row of buffer line ``line``, or of the next shown line when it is hidden."""
+        if self._lines is None:
+            return line
+        position = bisect_left(self._lines, line)
+        if self._starts is None:
+            return position
+        return self._starts[position] if position < len(self._starts) else self.rows
+
+    def top_line(self) -> int:
+        """The buffer index of the line at the top of the view: where a new search starts."""
+        row = self.scroll_offset.y
+        if self._lines is None:
+            return row
+        if not self._lines:
+            return 0
+        return self._lines[self._locate(max(0, min(row, self.rows - 1)))[0]]
+
+    # -- toggles -------------------------------------------------------------------
+
+    def watch_timestamps(self) -> None:
+        self._forget()
         self.width = max(self.width, self.width + (TIMESTAMP_WIDTH if self.timestamps else 0))
-        self.virtual_size = Size(self.width, self.measured)
+        if self.wrap:  # the stamp is wrapped with the line, so row counts change
+            self._rebuild()
+        else:
+            self._set_virtual_size()
+        self.refresh()
+
+    def watch_streams(self) -> None:
+        self._rebuild()
+        self.refresh()
+
+    def watch_wrap(self, wrap: bool) -> None:
+        self.set_class(wrap, "-wrap")
+        self._rebuild()
         self.refresh()
 
     def watch_search(self) -> None:
         self.match = None
-        self._cache.clear()
+        self._forget()
         self.refresh()
 
     def watch_follow(self, follow: bool) -> None:
@@ -197,33 +294,78 @@ class LogView(ScrollView, can_focus=True):
             self.scroll_end(animate=False, x_axis=False)
 
     def on_resize(self) -> None:
+        if self.wrap and self._wrap_width_now() != self._wrap_width:
+            self._rebuild()
         # A scroll_end that ran before the first layout (or a terminal resize) left the view short of the end.
         if self.follow:
             self.scroll_end(animate=False, immediate=False, x_axis=False)
 
+    # -- drawing -------------------------------------------------------------------
+
     def render_line(self, y: int) -> Strip:
-        index = self.scroll_offset.y + y
+        row = self.scroll_offset.y + y
         width = self.scrollable_content_region.width
         lines = self.buffer.lines
+        sub = 0
         # The follower may have dropped the front since the last grow(); that line shows at the next one.
-        if index >= self.measured or index >= len(lines):
-            return Strip.blank(width, self.rich_style)
-        key = (index, self.scroll_offset.x, width)
+        if self._lines is None:
+            index = row
+            if index >= self.measured or index >= len(lines):
+                return Strip.blank(width, self.rich_style)
+        else:
+            if self._starts is not None and not self._rewrap_pending and self._wrap_width_now() != self._wrap_width:
+                self._rewrap_pending = True  # laid out at last, or the scrollbar gutter came: wrap again
+                self.call_after_refresh(self._rewrap)
+            if row >= self.rows:
+                return Strip.blank(width, self.rich_style)
+            position, sub = self._locate(row)
+            index = self._lines[position]
+            if index >= len(lines):
+                return Strip.blank(width, self.rich_style)
+        key = (row, self.scroll_offset.x, width)
         strip = self._cache.get(key)
         if strip is None:
-            strip = self._render_entry(lines[index]).crop_extend(
-                self.scroll_offset.x, self.scroll_offset.x + width, self.rich_style)
+            strip = self._render_row(index, lines[index], sub, width)
             self._cache[key] = strip
         return strip
+
+    def _render_row(self, index: int, entry: LogEntry, sub: int, width: int) -> Strip:
+        if self._starts is None or self._wrap_width <= 0:
+            x = self.scroll_offset.x
+            return self._render_entry(entry).crop_extend(x, x + width, self.rich_style)
+        if self._full is not None and self._full[0] == index:
+            full = self._full[1]
+        else:
+            full = self._render_entry(entry)
+            self._full = (index, full)
+        starts = self._row_starts(index, entry)
+        begin = starts[sub] if sub < len(starts) else full.cell_length
+        end = starts[sub + 1] if sub + 1 < len(starts) else begin + self._wrap_width
+        return full.crop(begin, end).crop_extend(0, width, self.rich_style)
+
+    def _row_starts(self, index: int, entry: LogEntry) -> list[int]:
+        starts = self._spans.get(index)
+        if starts is None:
+            prefix = len(self._stamp(entry)) if self.timestamps else 0
+            starts = row_starts(prefix, self._text(entry), self._wrap_width)
+            self._spans[index] = starts
+        return starts
+
+    @staticmethod
+    def _text(entry: LogEntry) -> str:
+        return entry.log.rstrip("\n").expandtabs(8).replace("\r", "")
+
+    @staticmethod
+    def _stamp(entry: LogEntry) -> str:
+        return entry.time.ljust(TIMESTAMP_WIDTH - 1) + " "
 
     def _render_entry(self, entry: LogEntry) -> Strip:
         base = self.rich_style
         style = base + self.get_component_rich_style("log-view--stderr") if entry.stream == "stderr" else base
         segments: list[Segment] = []
         if self.timestamps:
-            segments.append(Segment(entry.time.ljust(TIMESTAMP_WIDTH - 1) + " ",
-                                    base + self.get_component_rich_style("log-view--timestamp")))
-        text = entry.log.rstrip("\n").expandtabs(8).replace("\r", "")
+            segments.append(Segment(self._stamp(entry), base + self.get_component_rich_style("log-view--timestamp")))
+        text = self._text(entry)
         segments += self._highlight(text, style, base + self.get_component_rich_style("log-view--match"))
         return Strip(segments)
 
@@ -257,156 +399,50 @@ class LogView(ScrollView, can_focus=True):
         super().action_scroll_end()
 
     def find(self, forward: bool, start: int | None = None) -> int | None:
-        """Scroll to the next (or previous) line holding the search text, wrapping around; its index.
+        """Scroll to the next (or previous) shown line holding the search text, wrapping around; its index.
 
-        From ``start`` when given (a new search starts where the user was looking),
-        else from the last match. The match sits a third of the way down the view,
-        so the lines before it stay visible.
+        From line ``start`` when given (a new search starts where the user was
+        looking), else from the last match. The match sits a third of the way down
+        the view, so the lines before it stay visible. Hidden streams' lines never match.
         """
         if not self.search or not self.measured:
             return None
         lines = self.buffer.lines
-        count = min(self.measured, len(lines))
+        shown: Sequence[int] = range(min(self.measured, len(lines))) if self._lines is None else self._lines
+        count = len(shown)
+        if not count:
+            return None
         if start is None:
-            start = (self.match + (1 if forward else -1)) if self.match is not None else self.scroll_offset.y
-        start = min(max(start, 0), count - 1)
-        order = ([*range(start, count), *range(start)] if forward
-                 else [*range(start, -1, -1), *range(count - 1, start, -1)])
-        for index in order:
-            if self.search in lines[index].log.lower():
+            start = (self.match + (1 if forward else -1)) if self.match is not None else self.top_line()
+        position = bisect_left(shown, start)
+        if forward:
+            position = position if position < count else 0
+            order = chain(range(position, count), range(position))
+        else:
+            position = position if position < count and shown[position] == start else position - 1
+            position = position if position >= 0 else count - 1
+            order = chain(range(position, -1, -1), range(count - 1, position, -1))
+        for at in order:
+            index = shown[at]
+            if index < len(lines) and self.search in lines[index].log.lower():
                 self.match = index
                 self.follow = False
-                self.scroll_to(y=max(0, index - self.size.height // 3), animate=False)
+                self.scroll_to(y=max(0, self._match_row(index) - self.size.height // 3), animate=False)
                 return index
         return None
 
+    def _match_row(self, index: int) -> int:
+        """The row showing the first match in line ``index`` (a long wrapped line spans many)."""
+        row = self.row_of(index)
+        if self._starts is None or self._wrap_width <= 0:
+            return row
+        entry = self.buffer.lines[index]
+        text = self._text(entry)
+        found = max(0, text.lower().find(self.search))
+        cell = (len(self._stamp(entry)) if self.timestamps else 0) + rich_cells.cell_len(text[:found])
+        return row + bisect_right(self._row_starts(index, entry), cell) - 1
+
     def count_matches(self) -> int:
-        return sum(1 for entry in self.buffer.lines[: self.measured] if self.search in entry.log.lower())  # a copy
-
-
-class LogsPanel(Vertical):
-    """The log of one container: a status line, the search box and the view."""
-
-    PANEL_TITLE = "Logs"
-    BINDINGS = [
-        Binding("f", "toggle_follow", "Follow", id="logs.follow", tooltip="Follow new lines (on/off)"),
-        Binding("t", "toggle_timestamps", "Times", id="logs.timestamps", tooltip="Show timestamps (on/off)"),
-        Binding("slash", "search", "Search", id="logs.search", tooltip="Highlight matches; n/N jump"),
-        Binding("n", "next_match", "Next", id="logs.next"),
-        Binding("N", "previous_match", "Prev", id="logs.previous", show=False),
-        Binding("s", "save", "Save", id="logs.save", tooltip="Save the log to a file"),
-    ]
-
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.container_name = ""
-        self.container_id = ""
-        self.follower: LogFollower | None = None
-        self.ended = False
-        self.search_from = 0
-        self.status_at = 0.0
-
-    def compose(self) -> ComposeResult:
-        yield Static("Choose a container in panel 3 and press l.", id="logs-status", markup=False)
-        yield FilterBar(placeholder="search the log…", id="logs-search")
-        yield LogView(id="log-view")
-
-    def on_mount(self) -> None:
-        # The follower posts at most every POST_INTERVAL, so a burst's last lines wait for this look.
-        self.set_interval(0.2, self._catch_up)
-
-    def _catch_up(self) -> None:
-        view = self.query_one(LogView)
-        if self.follower is not None and len(view.buffer) != view.measured:
-            view.grow(len(view.buffer))
-            self._status()
-
-    def follow_container(self, engine: Engine, container_id: str, name: str) -> None:
-        """Show ``container_id``'s log from its last MAX_LINES lines, then follow it."""
-        if container_id == self.container_id and self.follower is not None and not self.ended:
-            return
-        self.stop()
-        self.container_id, self.container_name, self.ended = container_id, name, False
-        view = self.query_one(LogView)
-        buffer = LogBuffer()
-        view.reset(buffer)
-        view.follow = True
-        self.follower = LogFollower(engine, container_id, buffer, self.post_message, self._failed)
-        self.follower.start()
-        self._status()
-
-    def _failed(self, err: BaseException) -> None:
-        self.app.call_from_thread(self.app.report_error, "Reading the log", err)  # type: ignore[attr-defined]
-
-    def stop(self) -> None:
-        if self.follower is not None:
-            self.follower.stop()
-            self.follower = None
-
-    def on_unmount(self) -> None:
-        self.stop()
-
-    @on(LogGrew)
-    def _grew(self, event: LogGrew) -> None:
-        event.stop()
-        self.ended = self.ended or event.ended
-        self.query_one(LogView).grow(event.lines)
-        # The status line's text changes with every batch; redrawing it 4 times a second is plenty.
-        if event.ended or time.monotonic() - self.status_at >= STATUS_INTERVAL:
-            self._status()
-
-    def _status(self, extra: str = "") -> None:
-        self.status_at = time.monotonic()
-        view = self.query_one(LogView)
-        if not self.container_id:
-            return
-        state = "ended" if self.ended else ("following" if view.follow else "paused")
-        text = f"{self.container_name} · {view.measured:,} lines · {state}"
-        if view.timestamps:
-            text += " · timestamps"
-        if view.search:
-            text += f" · /{view.search} " + (f"at line {view.match + 1:,}" if view.match is not None else "(no match)")
-        self.query_one("#logs-status", Static).update(text + (f" · {extra}" if extra else ""))
-
-    @on(FilterBar.Filtered)
-    def _search_changed(self, event: FilterBar.Filtered) -> None:
-        event.stop()
-        view = self.query_one(LogView)
-        view.search = event.text
-        if event.text:
-            found = view.find(forward=True, start=self.search_from)
-            self._status(f"{view.count_matches():,} matching lines" if found is not None else "no match")
-        else:
-            self._status()
-
-    @on(FilterBar.Done)
-    def _search_done(self, event: FilterBar.Done) -> None:
-        event.stop()
-        self.query_one(LogView).focus()
-
-    def action_search(self) -> None:
-        self.search_from = self.query_one(LogView).scroll_offset.y
-        """A new search looks from the top line on screen when ``/`` was pressed."""
-        self.query_one(FilterBar).open()
-
-    def action_next_match(self) -> None:
-        if self.query_one(LogView).find(forward=True) is None:
-            self._status("no match")
-
-    def action_previous_match(self) -> None:
-        if self.query_one(LogView).find(forward=False) is None:
-            self._status("no match")
-
-    def action_toggle_follow(self) -> None:
-        view = self.query_one(LogView)
-        view.follow = not view.follow
-        self._status()
-
-    def action_toggle_timestamps(self) -> None:
-        view = self.query_one(LogView)
-        view.timestamps = not view.timestamps
-        self._status()
-
-    def action_save(self) -> None:
-        if self.container_id:
-            self.app.save_log(self.container_name, list(self.query_one(LogView).buffer.lines))  # type: ignore[attr-defined]
+        only = None if self.streams == "both" else self.streams
+        return sum(1 for entry in self.buffer.lines[: self.measured]  # a copy
+                   if (only is None or entry.stream == only) and self.search in entry.log.lower())

@@ -129,7 +129,7 @@ class BerthApp(App[int]):
     TITLE = "berth"
     COMMANDS = App.COMMANDS | {BerthCommands}
     BINDINGS = [
-        Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit (asks first while a build runs)"),
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit (asks first while a build or a pull runs)"),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Every key, by panel"),
         Binding("1", "panel('images')", "Images", show=False, id="panels.images"),
         Binding("2", "panel('history')", "Layers", show=False, id="panels.history"),
@@ -242,12 +242,18 @@ class BerthApp(App[int]):
             if widget.display and widget.focusable:
                 widget.focus()
                 return
-        self._main().set_focus(None)  # nothing to focus (an empty store): app keys still work
+        if panel.focusable:  # no table yet (an empty store): the panel itself, so its keys (n build, P pull) work
+            panel.focus()
+            return
+        self._main().set_focus(None)  # nothing to focus: app keys still work
 
     def _focus_if_idle(self, panel_id: str) -> None:
         """A panel whose table just appeared (first data) takes focus if nothing has it."""
         main = self._main()
-        if self.screen is main and main.focused is None and self.current_panel == panel_id:
+        focused = main.focused
+        # Nothing, the panel itself while it was empty, or a table just hidden (its store emptied).
+        idle = focused is None or focused.id == panel_id or not focused.display
+        if self.screen is main and idle and self.current_panel == panel_id:
             self._focus_panel(panel_id)
 
     def action_cycle_panel(self, step: int) -> None:
@@ -309,7 +315,8 @@ class BerthApp(App[int]):
         return any(w.group == group and w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in self.workers)
 
     async def action_quit(self) -> None:
-        if not self._group_running("build"):
+        running = [group for group in ("build", "pull") if self._group_running(group)]  # worker groups, named as said
+        if not running:
             self.exit(0)
             return
 
@@ -320,7 +327,9 @@ class BerthApp(App[int]):
                         screen.cancel_event.set()  # type: ignore[attr-defined]
                 self.exit(0)
 
-        self.push_screen(ConfirmScreen("A build is running. Quit anyway?", "The build is cancelled and undone."),
+        what, them = " and a ".join(running), ("them" if len(running) > 1 else f"the {running[0]}")
+        self.push_screen(ConfirmScreen(f"A {what} {'are' if len(running) > 1 else 'is'} running. Quit anyway?",
+                                       f"Quitting cancels {them}; the store stays as it was."),
                          answered)
 
     # -- loading -------------------------------------------------------------------
@@ -482,6 +491,12 @@ class BerthApp(App[int]):
         from .screens.build import BuildScreen
 
         self.push_screen(BuildScreen(os.getcwd()))
+
+    def pull_image(self, name: str = "") -> None:
+        """The pull dialog: asks for a reference, shows Docker's per-layer progress; the images panel reloads after."""
+        from .screens.pull import PullScreen
+
+        self.push_screen(PullScreen(name))
 
     def run_container(self, image: str) -> None:
         """The run dialog; the new container's log opens in panel 5."""

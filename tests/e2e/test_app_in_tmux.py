@@ -114,7 +114,7 @@ def test_number_keys_help_and_quit(engine, terminal: Terminal) -> None:
     terminal.wait_for("Choose a container in panel 3")
     terminal.keys("?")
     screen = terminal.wait_for("berth keys")
-    assert "Quit (asks first while a build runs)" in screen
+    assert "Quit (asks first while a build or a pull runs)" in screen
     terminal.keys("Escape")
     terminal.wait_for("5 Logs")
     terminal.keys("Tab")  # Logs → Images
@@ -211,6 +211,7 @@ def test_run_dialog_interactive_gets_the_terminal_and_rm_removes(engine, termina
     """R, a command, "Interactive here" and "Remove on exit": the shell answers here; exiting it comes back."""
     engine.image_bootstrap("busybox:latest")
     terminal.wait_for("busybox")
+    time.sleep(0.3)  # the first image's row takes the focus from the empty panel a frame after it is drawn
     terminal.keys("R")
     assert "▐ ▌ Interactive here" in terminal.wait_for("Interactive here")  # unticked
     time.sleep(0.5)  # the dialog focuses its first field once drawn
@@ -300,6 +301,7 @@ def test_journey_build_run_watch_stop_remove_all_by_keys(engine, terminal: Termi
         "FROM busybox:latest\nRUN echo built-here > /built\n"
         'CMD ["sh", "-c", "i=0; while true; do echo journey $i $(cat /built); i=$((i+1)); sleep 0.2; done"]\n')
     terminal.wait_for("busybox")
+    time.sleep(0.3)  # the first image's row takes the focus from the empty panel a frame after it is drawn
     terminal.keys("n")
     terminal.wait_for("Build an image")
     time.sleep(0.5)  # the dialog focuses its first field once drawn

@@ -78,6 +78,18 @@ async def test_empty_store_offers_bootstrap_on_one_key(engine) -> None:
         await pilot.pause()
         table = app.query_one("#images-table", DataTable)
         assert table.row_count == 1 and table.get_row_at(0)[0] == "busybox"
+        assert app.focused is table  # the new row has the keys now
+
+
+async def test_empty_store_panel_keys_work_before_any_image(engine) -> None:
+    from tui.screens.build import BuildScreen
+
+    app = BerthApp(engine, clock=lambda: FROZEN_NOW, watch=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert app.query_one("#images-empty").display
+        await pilot.press("n")  # the empty-store help says so
+        assert isinstance(app.screen, BuildScreen)
 
 
 SNAPSHOT_ROOT = "/tmp/berth-snapshot-store"  # fixed, because the header shows the store root

@@ -147,18 +147,15 @@ def cmd_load(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def cmd_pull(engine: Engine, args: argparse.Namespace) -> int:
-    from engine import reference
+    from ..transfer import pull_intro, pull_outcome
 
-    ref = reference.parse(args.name)
+    intro = pull_intro(args.name)  # a bad reference fails here, before any request
     if not args.quiet:
-        if ref.digest is None and ":" not in args.name.rsplit("/", 1)[-1]:
-            print(f"Using default tag: {ref.tag}")
-        print(f"{ref.tag or ref.digest}: Pulling from {ref.path}")
+        print("\n".join(intro))
     with transfer_progress(not args.quiet, lines=True, stream=sys.stdout) as progress:
         result = engine.image_pull(args.name, platform=args.platform, insecure=args.insecure, progress=progress)
     if not args.quiet:
-        print(f"Digest: {result.digest}")
-        print(f"Status: {'Downloaded newer image for' if result.updated else 'Image is up to date for'} {ref}")
+        print("\n".join(pull_outcome(args.name, result)))
     print(result.ref)
     return 0
 

@@ -26,6 +26,7 @@ No images in this store yet. Make a first one:
   press b, or run  berth bootstrap
       a small busybox image from the host's busybox-static
   press n to build from a Dockerfile, or run  berth build DIR
+  press P to pull from a registry, or run  berth pull NAME[:TAG]
   berth import ROOTFS.tar NAME
       any root filesystem tarball (gzip, bzip2, xz, zstd)
   berth load -i IMAGE.tar
@@ -34,7 +35,7 @@ No images in this store yet. Make a first one:
 _COLUMNS = (("repository", "REPOSITORY"), ("tag", "TAG"), ("id", "IMAGE ID"), ("created", "CREATED"), ("size", "SIZE"))
 
 
-class ImagesTable(Vertical):
+class ImagesTable(Vertical, can_focus=True):
     """Images, one row per tag; rows are updated by key, never cleared and refilled."""
 
     PANEL_TITLE = "Images"
@@ -42,6 +43,8 @@ class ImagesTable(Vertical):
         Binding("enter", "history", "History", id="images.history", tooltip="The selected image's layers"),
         Binding("slash", "filter", "Filter", id="images.filter", tooltip="Filter images as you type"),
         Binding("n", "build", "Build", id="images.build", tooltip="Build an image from a Dockerfile"),
+        Binding("P", "pull", "Pull", show=False, id="images.pull",
+                tooltip="Pull an image from a registry, with Docker's per-layer progress"),
         Binding("R", "run", "Run", id="images.run",
                 tooltip="Run a container of the selected image (detached, or -it on this terminal)"),
         Binding("t", "tag", "Tag", show=False, id="images.tag", tooltip="Give the selected image another name"),
@@ -117,6 +120,9 @@ class ImagesTable(Vertical):
 
     def action_build(self) -> None:
         self.app.open_build()  # type: ignore[attr-defined]
+
+    def action_pull(self) -> None:
+        self.app.pull_image()  # type: ignore[attr-defined]
 
     def action_run(self) -> None:
         if (chosen := self.selected()) is not None:

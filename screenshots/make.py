@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerate the README's screenshots: the app on a small, fixed store, saved as SVG, one per panel.
+"""Regenerate the README's screenshots: the app on a small, fixed store, saved as SVG, one per panel and dialog.
 
 Run as root from the repository root: ``python3 screenshots/make.py``. The
 containers and logs shots run a real busybox container, so their IDs and
@@ -64,6 +64,8 @@ def main() -> int:
         asyncio.run(shoot(frozen(engine), "disk", ("4",)))
         asyncio.run(shoot(frozen(engine), "help", ("question_mark",)))
         asyncio.run(shoot(frozen(engine), "build-dialog", ("n", "ctrl+u", *"/srv/app", "tab", "tab", *"app:1")))
+        asyncio.run(shoot(frozen(engine), "run-dialog", ("R", *"web", "tab", *"httpd -f -p 80", "tab", "tab", "tab",
+                                                          *"8080:80", "tab", *"64m", "tab", "tab", "space")))
         engine.image_bootstrap("busybox:latest")
         cid = engine.container_create(CreateOptions(
             image="busybox:latest", name="web", network="none",  # a bridge would outlive this scratch store

@@ -45,9 +45,31 @@ def store_root(tmp_path: Path) -> Iterator[Path]:
         yield root
     finally:
         leaked = mounts_under(root)
+        _containers_teardown(root)
         unmount_all(root)
         _network_teardown(root)
     assert not leaked, f"test left mounts behind: {leaked}"
+
+
+def _containers_teardown(root: Path) -> None:
+    """Containers a test left behind (it failed before removing them) and the store's monitor, by its PID."""
+    if not (root / "containers").is_dir():
+        return
+    from engine import Engine
+    from engine.errors import BerthError
+    from tests.engine.containers_fixtures import stop_monitor
+
+    engine = Engine(str(root))
+    try:
+        left = [c.id for c in engine.container_list(all=True)]
+    except BerthError:
+        left = []
+    for cid in left:
+        try:
+            engine.container_remove(cid, force=True)
+        except BerthError:
+            pass
+    stop_monitor(engine)
 
 
 def _network_teardown(root: Path) -> None:

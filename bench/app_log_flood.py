@@ -31,13 +31,7 @@ from engine import Engine  # noqa: E402
 from engine.containers.options import CreateOptions  # noqa: E402
 from tui.app import BerthApp  # noqa: E402
 
-
-def _rss_mib() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+from app_panels import rss_mib  # noqa: E402  (this directory is on sys.path when run as a script)
 
 
 async def bench(engine: Engine, rate: int, presses: int) -> None:
@@ -74,7 +68,7 @@ async def bench(engine: Engine, rate: int, presses: int) -> None:
                   f"median {statistics.median(latencies) * 1000:.0f} ms, worst {max(latencies) * 1000:.0f} ms, "
                   f"{presses} presses")
             print(f"RSS after {view.buffer.dropped + len(view.buffer):,} lines ({len(view.buffer):,} kept): "
-                  f"{_rss_mib():.0f} MiB")
+                  f"{rss_mib():.0f} MiB")
             await pilot.press("q")
     finally:
         engine.container_remove(cid, force=True)

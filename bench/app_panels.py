@@ -49,7 +49,8 @@ def _containers(state: str, now: float) -> tuple[ContainerSummary, ...]:
                                   size_root_fs=2_000_000) for i in range(CONTAINERS))
 
 
-def _rss_mib() -> float:
+def rss_mib() -> float:
+    """This process's resident memory now, in MiB."""
     with open("/proc/self/status") as f:
         for line in f:
             if line.startswith("VmRSS:"):
@@ -116,7 +117,7 @@ async def bench(root: str) -> None:
         buffer.extend([LogEntry("stdout", f"line {i} {'y' * 60}\n", "2025-11-28T00:00:00Z") for i in range(100_000)])
         view.grow(len(buffer))
         await pilot.pause()
-        print(f"RSS with {len(buffer):,} log lines buffered: {_rss_mib():.0f} MiB")
+        print(f"RSS with {len(buffer):,} log lines buffered: {rss_mib():.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -160,6 +160,21 @@ async def settle(app, pilot) -> None:  # type: ignore[no-untyped-def]
     await _settled(pilot)
 
 
+@contextlib.asynccontextmanager
+async def synthetic_logs(engine, size: tuple[int, int] = (80, 24)):  # type: ignore[no-untyped-def]
+    """The app on panel 5 with a made-up container's name, for a test to fill the view itself."""
+    from tui.widgets.log_view import LogView
+    from tui.widgets.logs_panel import LogsPanel
+
+    app = BerthApp(engine, watch=False)
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        await pilot.press("5")
+        view, panel = app.query_one(LogView), app.query_one(LogsPanel)
+        panel.container_id, panel.container_name = "0" * 64, "synthetic"
+        yield app, pilot, view, panel
+
+
 def _rows(app, selector: str) -> list[tuple[str, ...]]:  # type: ignore[no-untyped-def]
     """The rows of a DataTable or a KeyedTable (the containers panel's), as text."""
     from tui.widgets.keyed_table import KeyedTable
@@ -630,15 +645,8 @@ def test_size_bar_scales_unique_then_shared() -> None:
 async def test_log_search_jumps_with_context_and_wraps(engine) -> None:
     from engine.containers.logs import LogEntry
     from tui.widgets.log_source import LogBuffer
-    from tui.widgets.log_view import LogView
-    from tui.widgets.logs_panel import LogsPanel
 
-    app = BerthApp(engine, watch=False)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("5")
-        view, panel = app.query_one(LogView), app.query_one(LogsPanel)
-        panel.container_id, panel.container_name = "0" * 64, "synthetic"
+    async with synthetic_logs(engine) as (app, pilot, view, panel):
         buffer = LogBuffer()
         buffer.extend([LogEntry("stdout", f"GET /item/{i} 200\n", "2025-11-28T00:00:00Z") for i in range(300)])
         view.reset(buffer)

@@ -9,11 +9,11 @@ import pytest
 from textual.app import App, ComposeResult
 
 from engine.containers.logs import LogEntry
-from tui.app import BerthApp
 from tui.widgets.log_source import LogBuffer
 from tui.widgets.log_view import LogView
 from tui.widgets.log_wrap import row_starts
-from tui.widgets.logs_panel import LogsPanel
+
+from .test_app import synthetic_logs
 
 TIME = "2025-11-28T00:00:00.000000000Z"
 
@@ -46,28 +46,14 @@ def fill(view: LogView, entries: list[LogEntry], buffer: LogBuffer | None = None
     return buffer
 
 
-async def settle(app, pilot) -> None:  # type: ignore[no-untyped-def]
-    from textual.worker import WorkerFailed
-
-    for _ in range(2):
-        try:
-            await app.workers.wait_for_complete()
-        except WorkerFailed:
-            pass
-        await pilot.pause()
-
 
 def status(app: App[Any]) -> str:
     return str(app.query_one("#logs-status").render())
 
 
+
 async def test_o_cycles_both_stdout_stderr_and_hides_the_other_stream(engine) -> None:
-    app = BerthApp(engine, watch=False)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("5")
-        view, panel = app.query_one(LogView), app.query_one(LogsPanel)
-        panel.container_id, panel.container_name = "0" * 64, "synthetic"
+    async with synthetic_logs(engine, (80, 24)) as (app, pilot, view, panel):
         view.follow = False  # stay at the top
         fill(view, mixed(40))
         view.focus()
@@ -110,12 +96,7 @@ async def test_new_lines_of_a_hidden_stream_stay_hidden() -> None:
 
 
 async def test_search_only_finds_shown_lines(engine) -> None:
-    app = BerthApp(engine, watch=False)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("5")
-        view, panel = app.query_one(LogView), app.query_one(LogsPanel)
-        panel.container_id, panel.container_name = "0" * 64, "synthetic"
+    async with synthetic_logs(engine, (80, 24)) as (app, pilot, view, panel):
         # "hit" on lines 10 (stdout), 11 (stderr), 51 (stderr) and 90 (stdout).
         entries = mixed(100)
         for i in (10, 11, 51, 90):
@@ -171,12 +152,7 @@ def test_row_starts_cut_on_cells_and_never_split_a_wide_character() -> None:
 
 
 async def test_wrap_splits_a_long_line_into_rows_and_never_scrolls_sideways(engine) -> None:
-    app = BerthApp(engine, watch=False)
-    async with app.run_test(size=(84, 24)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("5")
-        view, panel = app.query_one(LogView), app.query_one(LogsPanel)
-        panel.container_id, panel.container_name = "0" * 64, "synthetic"
+    async with synthetic_logs(engine, (84, 24)) as (app, pilot, view, panel):
         long = "".join(chr(ord("a") + i % 26) for i in range(200))
         fill(view, [entry("before"), entry(long), entry("m" * 60), entry("after")])
         view.focus()

@@ -89,29 +89,23 @@ class KeyedTable(ScrollView, Generic[K], can_focus=True):
         Binding("end,ctrl+end", "cursor_last", "Last", show=False, id="table.last"),
     ]
 
-    class RowHighlighted(Message):
+    class _RowMessage(Message):
+        """About one row of ``table``, by its key (``control`` lets ``@on(…, "#id")`` pick the table)."""
+
+        def __init__(self, table: KeyedTable[Any], key: Hashable) -> None:
+            super().__init__()
+            self.table = table
+            self.key = key
+
+        @property
+        def control(self) -> KeyedTable[Any]:
+            return self.table
+
+    class RowHighlighted(_RowMessage):
         """The cursor came to a different key (a move, or ``set_rows`` removed the row it was on)."""
 
-        def __init__(self, table: KeyedTable[Any], key: Hashable) -> None:
-            super().__init__()
-            self.table = table
-            self.key = key
-
-        @property
-        def control(self) -> KeyedTable[Any]:
-            return self.table
-
-    class RowSelected(Message):
+    class RowSelected(_RowMessage):
         """Enter (or a click on the cursor row) chose the row under the cursor."""
-
-        def __init__(self, table: KeyedTable[Any], key: Hashable) -> None:
-            super().__init__()
-            self.table = table
-            self.key = key
-
-        @property
-        def control(self) -> KeyedTable[Any]:
-            return self.table
 
     def __init__(self, columns: Sequence[tuple[str, str]], *, id: str | None = None,
                  classes: str | None = None) -> None:

@@ -70,6 +70,12 @@ def _containers_teardown(root: Path) -> None:
         except BerthError:
             pass
     stop_monitor(engine)
+    # A container the monitor was still removing (``--rm``) may have lost its record before its cgroup: every
+    # container this store ever made is in its event journal.
+    from engine.containers.recovery import remove_cgroup
+
+    for cid in {e.id for e in engine.events_read(0)[0] if e.type == "container"}:
+        remove_cgroup(cid)
 
 
 def _network_teardown(root: Path) -> None:

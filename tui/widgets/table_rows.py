@@ -23,7 +23,7 @@ def sync_rows(table: DataTable[str], columns: Sequence[str], wanted: Mapping[str
             old = table.get_row(key)
             for column, value, before in zip(columns, cells, old, strict=True):
                 if value != before:
-                    table.update_cell(key, column, value)
+                    table.update_cell(key, column, value, update_width=True)  # else the column keeps its first width
         else:
             table.add_row(*cells, key=key)
     order = {key: index for index, key in enumerate(wanted)}

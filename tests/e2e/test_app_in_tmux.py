@@ -333,3 +333,34 @@ def test_journey_build_run_watch_stop_remove_all_by_keys(engine, terminal: Termi
     assert [t for i in engine.image_list() for t in i.repo_tags if t.startswith("journey")] == ["journey:1"]
     terminal.keys("q")
     terminal.wait_for("berth-exited-0")
+
+
+def test_shell_key_hands_the_terminal_over_and_comes_back(engine, terminal: Terminal) -> None:
+    """`e` on panel 3: a shell inside the container gets the terminal; `exit` brings the app back."""
+    from engine.containers.options import CreateOptions
+
+    engine.image_bootstrap("busybox:latest")
+    cid = engine.container_create(CreateOptions(image="busybox:latest", name="e2e-sh", network="none",
+                                                cmd=("sleep", "100")))
+    try:
+        engine.container_start(cid)
+        terminal.wait_for("busybox")
+        terminal.keys("3")
+        terminal.wait_for("Up ")
+        terminal.keys("e")
+        terminal.wait_for("shell in e2e-sh")
+        for attempt in range(10):  # keys typed before the shell reads the terminal are lost: type again
+            terminal.keys("echo in-shell-$((2*21)) $(hostname)", "Enter")
+            try:
+                terminal.wait_for(f"in-shell-42 {cid[:12]}", timeout=2)  # the container's hostname: it ran inside
+                break
+            except AssertionError:
+                if attempt == 9:
+                    raise
+        terminal.keys("exit", "Enter")
+        terminal.wait_for("1 Images")  # the app is back
+        assert engine.container_inspect(cid)["State"]["Running"]
+        terminal.keys("q")
+        terminal.wait_for("berth-exited-0")
+    finally:
+        engine.container_remove(cid, force=True)

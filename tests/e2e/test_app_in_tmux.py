@@ -46,6 +46,17 @@ class Terminal:
         out = subprocess.run(["tmux", "capture-pane", "-e", "-p", "-t", self.name], capture_output=True, text=True).stdout
         return re.findall(r"\x1b\[([0-9;]*)m", out)
 
+    def type_until(self, line: str, answer: str) -> None:
+        """Type ``line`` and Enter until ``answer`` shows: keys sent before a handed-over terminal is read are lost."""
+        for attempt in range(10):
+            self.keys(line, "Enter")
+            try:
+                self.wait_for(answer, timeout=2)
+                return
+            except AssertionError:
+                if attempt == 9:
+                    raise
+
     def alive(self) -> bool:
         return subprocess.run(["tmux", "has-session", "-t", self.name], capture_output=True).returncode == 0
 
@@ -165,14 +176,7 @@ def test_attach_to_a_terminal_container_and_detach(engine, terminal: Terminal) -
         terminal.keys("a")
         terminal.wait_for("attached to e2e-tty")
         # Keys typed before the attach reads the terminal go to the line discipline, not the shell: type again.
-        for attempt in range(10):
-            terminal.keys("echo typed-$((6*7))", "Enter")
-            try:
-                terminal.wait_for("typed-42", timeout=2)  # the shell inside got our keys and answered here
-                break
-            except AssertionError:
-                if attempt == 9:
-                    raise
+        terminal.type_until("echo typed-$((6*7))", "typed-42")
         terminal.keys("C-p", "C-q")
         terminal.wait_for("e2e-tty: detached")  # back in the app
         assert engine.container_inspect(cid)["State"]["Running"]
@@ -226,14 +230,7 @@ def test_run_dialog_interactive_gets_the_terminal_and_rm_removes(engine, termina
     terminal.wait_for("▐X▌ Interactive here (-it)   ▐X▌ Remove on exit")  # both ticked, as a mark
     terminal.keys("C-s")
     terminal.wait_for("running e2e-it here")
-    for attempt in range(10):  # keys typed before the terminal is handed over are lost: type again
-        terminal.keys("echo typed-$((6*7))", "Enter")
-        try:
-            terminal.wait_for("typed-42", timeout=2)
-            break
-        except AssertionError:
-            if attempt == 9:
-                raise
+    terminal.type_until("echo typed-$((6*7))", "typed-42")
     assert engine.container_inspect("e2e-it")["Config"]["Tty"] is True
     terminal.keys("exit 3", "Enter")
     terminal.wait_for("e2e-it: exited (3)")  # back in the app
@@ -349,14 +346,7 @@ def test_shell_key_hands_the_terminal_over_and_comes_back(engine, terminal: Term
         terminal.wait_for("Up ")
         terminal.keys("e")
         terminal.wait_for("shell in e2e-sh")
-        for attempt in range(10):  # keys typed before the shell reads the terminal are lost: type again
-            terminal.keys("echo in-shell-$((2*21)) $(hostname)", "Enter")
-            try:
-                terminal.wait_for(f"in-shell-42 {cid[:12]}", timeout=2)  # the container's hostname: it ran inside
-                break
-            except AssertionError:
-                if attempt == 9:
-                    raise
+        terminal.type_until("echo in-shell-$((2*21)) $(hostname)", f"in-shell-42 {cid[:12]}")
         terminal.keys("exit", "Enter")
         terminal.wait_for("1 Images")  # the app is back
         assert engine.container_inspect(cid)["State"]["Running"]

@@ -290,17 +290,30 @@ def cmd_run(engine: Engine, args: argparse.Namespace) -> int:
     cid = engine.container_create(_options(args))
     _notices(engine)
     stdin = 0 if args.interactive and not args.detach and not args.tty else None
-    try:
-        attachment = engine.container_start(cid, stdin=stdin, attach=not args.detach,
-                                            console_size=_console_size() if args.tty else None)
-    except ContainerStartError:
-        if args.rm:
-            engine.container_remove(cid, force=True)
-        raise
+    attachment = _start(engine, cid, args.rm, stdin=stdin, attach=not args.detach,
+                        console_size=_console_size() if args.tty else None)
     if attachment is None:
         print(cid)
         return 0
     return _stream(attachment, args.interactive)
+
+
+def _start(engine: Engine, cid: str, auto_remove: bool, **start: Any) -> Any:
+    """``container_start``; a container that fails to start is removed when ``--rm`` asked for it."""
+    try:
+        return engine.container_start(cid, **start)
+    except ContainerStartError:
+        if auto_remove:
+            engine.container_remove(cid, force=True)
+        raise
+
+
+def _copy_output(attachment: Any) -> None:
+    """The container's lines to our stdout and stderr, as they come."""
+    for entry in attachment.entries():
+        out = sys.stdout if entry.stream == "stdout" else sys.stderr
+        out.write(entry.log)
+        out.flush()
 
 
 def _console_size() -> tuple[int, int] | None:
@@ -317,10 +330,7 @@ def _stream(attachment: Any, interactive: bool = False) -> int:
         return _stream_terminal(attachment, interactive)
     previous = {sig: signal.signal(sig, lambda s, _f: attachment.kill(s)) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        for entry in attachment.entries():
-            out = sys.stdout if entry.stream == "stdout" else sys.stderr
-            out.write(entry.log)
-            out.flush()
+        _copy_output(attachment)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -373,13 +383,7 @@ def run_here(engine: Engine, options: Any) -> tuple[str, str]:
     fails to start is removed when ``--rm`` asked for it, as ``berth run`` does.
     """
     cid = engine.container_create(options)
-    try:
-        attachment = engine.container_start(cid, attach=True, console_size=_console_size())
-    except ContainerStartError:
-        if options.auto_remove:
-            engine.container_remove(cid, force=True)
-        raise
-    return cid, attach_here(attachment)
+    return cid, attach_here(_start(engine, cid, options.auto_remove, attach=True, console_size=_console_size()))
 
 
 def attach_here(attachment: Any) -> str:
@@ -392,10 +396,7 @@ def attach_here(attachment: Any) -> str:
     if attachment.terminal is None:
         with _keys_detach(attachment):
             try:
-                for entry in attachment.entries():
-                    out = sys.stdout if entry.stream == "stdout" else sys.stderr
-                    out.write(entry.log)
-                    out.flush()
+                _copy_output(attachment)
             finally:
                 attachment.close()
     else:

@@ -22,6 +22,7 @@ from ..store.paths import (
 from . import volumes
 from .options import CreateOptions, parse_restart
 from .records import new_state, now_rfc3339
+from .security import normalize_security_opts
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -182,7 +183,8 @@ def host_config(opts: CreateOptions) -> dict[str, Any]:
         "NetworkMode": opts.network, "PortBindings": {}, "RestartPolicy": {"Name": policy,
                                                                            "MaximumRetryCount": retries},
         "AutoRemove": opts.auto_remove, "VolumeDriver": "", "VolumesFrom": None, "CapAdd": None, "CapDrop": None,
-        "Privileged": False, "ReadonlyRootfs": opts.read_only, "Memory": opts.memory, "NanoCpus": opts.nano_cpus,
+        "Privileged": opts.privileged, "SecurityOpt": normalize_security_opts(opts.security_opt) or None,
+        "ReadonlyRootfs": opts.read_only, "Memory": opts.memory, "NanoCpus": opts.nano_cpus,
         "PidsLimit": opts.pids_limit or None, "MaskedPaths": None, "ReadonlyPaths": None,
         "Tmpfs": dict((t.partition(":")[0], t.partition(":")[2]) for t in opts.tmpfs) or None,
         "ExtraHosts": list(opts.add_hosts) or None, "Dns": list(opts.dns), "DnsOptions": [], "DnsSearch": [],

@@ -15,6 +15,7 @@ from ..runtime.pty import (
     console_socketpair, copy_input, copy_output, follow_window_size, get_window_size, receive_console,
 )
 from .lifecycle import current
+from .security import container_security
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -40,6 +41,9 @@ def exec_command(engine: "Engine", cid: str, cmd: list[str], *, env: list[str], 
                            cwd=workdir or cfg.get("WorkingDir") or "/", user=user or cfg.get("User") or "",
                            hostname=cfg.get("Hostname") or "", stdin=null if stdin is None else stdin,
                            stdout=stdout, stderr=stderr)
+        security = container_security(engine.containers.load_host(config["ID"]))
+        spec = replace(spec, capabilities=security.capabilities, seccomp=security.seccomp,
+                       no_new_privileges=security.no_new_privileges)
         if terminal and not detach:
             return _exec_with_terminal(int(state["Pid"]), spec, stdin, stdout)
         return exec_in(int(state["Pid"]), spec, detach=detach)

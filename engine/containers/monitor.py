@@ -478,7 +478,8 @@ def _make_cgroup(cid: str, host: dict[str, Any]) -> Cgroup | None:
     cgroup = cgroups.for_container(cid)
     if cgroup is not None:
         cgroup.create(cgroups.Limits(memory=int(host.get("Memory") or 0), nano_cpus=int(host.get("NanoCpus") or 0),
-                                     pids=int(host.get("PidsLimit") or 0)))
+                                     pids=int(host.get("PidsLimit") or 0),
+                                     all_devices=bool(host.get("Privileged"))))
     return cgroup
 
 

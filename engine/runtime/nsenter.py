@@ -16,7 +16,7 @@ import os
 import signal
 from typing import NoReturn
 
-from engine.runtime import capabilities, process, pty, seccomp, syscalls
+from engine.runtime import process, pty, syscalls
 from engine.runtime.process import ProcessSpec
 
 __all__ = ["exec_in", "container_cgroup_procs"]
@@ -109,11 +109,9 @@ def _command(spec: ProcessSpec, report: int) -> NoReturn:
             if spec.terminal and spec.console_socket is not None:
                 pty.setup_console(spec.console_socket, spec.console_size, user.uid)
             process._enter_cwd(spec.cwd)
-            capabilities.drop_bounding_set(capabilities.capability_numbers(spec.capabilities))
-            seccomp.install_filter()  # before dropping root, while CAP_SYS_ADMIN lets the kernel take it
+            process.confine_as_root(spec)  # the container's own capabilities, profile and no_new_privs
             process._switch_user(user)
-            if spec.no_new_privileges:
-                syscalls.prctl(syscalls.PR_SET_NO_NEW_PRIVS, 1)
+            process.confine_as_user(spec)
             env = process._container_env(spec, user)
             path = process._look_path(spec.argv[0], env.get("PATH", ""))
             os.umask(0o022)

@@ -174,6 +174,9 @@ def _run_flags(p: argparse.ArgumentParser, detach: bool) -> None:
     add("-m", "--memory", type=_bytes, default=0, help="Memory limit (e.g. 512m, 1g)")
     add("--cpus", type=float, default=0.0, help="Number of CPUs")
     add("--pids-limit", type=int, default=0, help="Tune container pids limit")
+    add("--privileged", action="store_true", help="Give extended privileges to this container")
+    add("--security-opt", action="append", default=[], help="Security Options (no-new-privileges, "
+        "seccomp=unconfined|PROFILE.json, apparmor=..., label=...)")
     add("image", metavar="IMAGE")
     add("command", nargs=argparse.REMAINDER, metavar="COMMAND")
     p.set_defaults(func=cmd_run if detach else cmd_create)
@@ -260,7 +263,7 @@ def _options(args: argparse.Namespace) -> Any:
         log_opts=dict((o.partition("=")[0], o.partition("=")[2]) for o in args.log_opt),
         read_only=args.read_only, tmpfs=tuple(args.tmpfs),
         ip=args.ip, add_hosts=tuple(args.add_host), dns=tuple(args.dns), publish=tuple(args.publish),
-        publish_all=args.publish_all,
+        publish_all=args.publish_all, security_opt=tuple(args.security_opt), privileged=args.privileged,
     )
 
 

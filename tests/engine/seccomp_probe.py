@@ -92,6 +92,8 @@ def int80_getpid():
 
 
 PROBES = {
+    # First: after the raw clone() probes, a 64-bit process's int 0x80 crashes on some kernels.
+    "i386 int 0x80 getpid": lambda: int80_getpid() if "_x86" in NR else 0,
     "process_vm_readv": process_vm_readv,
     "process_vm_writev": lambda: call("process_vm_writev", os.getpid(), 0, 0, 0, 0, 0),
     "pidfd_getfd": pidfd_getfd,
@@ -116,7 +118,6 @@ PROBES = {
     "unused number below the profile's highest": lambda: raw(NR["_unused"]),
     "number above every known call": lambda: raw(NR["_future"]),
     "x32 ABI getpid": lambda: raw(0x40000000 | 39) if "_x86" in NR else 0,
-    "i386 int 0x80 getpid": lambda: int80_getpid() if "_x86" in NR else 0,
     "getpid": lambda: call("getpid"),
 }
 

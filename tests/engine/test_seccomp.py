@@ -243,3 +243,76 @@ def test_spec_default_is_dockers() -> None:
     spec = ProcessSpec(rootfs="/", argv=["true"])
     assert (spec.no_new_privileges, spec.seccomp, spec.privileged) == (False, DEFAULT_PROFILE, False)
     assert replace(spec, seccomp=None).seccomp is None
+
+
+def _run_bpf(program: bytes, nr: int, arch: int, args: tuple[int, ...] = ()) -> int:
+    """What the kernel's classic-BPF interpreter returns for one call (the few opcodes the compiler emits)."""
+    data = struct.pack("<iIQ6Q", nr, arch, 0, *(args + (0,) * (6 - len(args))))
+    insns = [struct.unpack_from("=HBBI", program, i) for i in range(0, len(program), 8)]
+    pc = acc = 0
+    while True:
+        code, jt, jf, k = insns[pc]
+        if code == 0x06:
+            return k
+        if code == 0x20:
+            acc, pc = struct.unpack_from("<I", data, k)[0], pc + 1
+        elif code == 0x54:
+            acc, pc = acc & k, pc + 1
+        elif code == 0x05:
+            pc += 1 + k
+        else:
+            pc += 1 + (jt if {0x15: acc == k, 0x25: acc > k, 0x35: acc >= k}[code] else jf)
+
+
+@pytest.mark.parametrize("machine", sorted(NUMBERS))
+def test_both_architectures_programs_decide_as_the_profile(machine: str) -> None:
+    """aarch64's program cannot run here; the interpreter checks it (and x86_64's) call by call."""
+    from engine.runtime.syscall_numbers import AUDIT_ARCH
+
+    nr, arch = NUMBERS[machine], AUDIT_ARCH[machine]
+    program = seccomp.build_program(machine=machine)
+    allow, eperm, enosys = 0x7FFF0000, 0x50000 | EPERM, 0x50000 | ENOSYS
+    expected = {("read", ()): allow, ("execve", ()): allow, ("process_vm_readv", ()): eperm, ("kcmp", ()): eperm,
+                ("pidfd_getfd", ()): eperm, ("move_pages", ()): eperm, ("mbind", ()): eperm, ("bpf", ()): eperm,
+                ("clone3", ()): enosys, ("personality", (0,)): allow, ("personality", (0xFFFFFFFF,)): allow,
+                ("personality", (0x0040000,)): eperm, ("personality", (0xFFFFFFFF_00000000,)): eperm,
+                ("clone", (17,)): allow, ("clone", (0x10000000 | 17,)): eperm, ("socket", (2,)): allow,
+                ("socket", (40,)): eperm, ("ptrace", ()): allow}
+    got = {key: _run_bpf(program, nr[key[0]], arch, key[1]) for key in expected}
+    assert got == expected
+    assert _run_bpf(program, 1000, arch) == enosys
+    assert _run_bpf(program, nr["read"], 0x40000003) == eperm  # AUDIT_ARCH_I386 (or any other ABI)
+    with_ptrace = seccomp.build_program(capabilities=DEFAULT_CAPABILITIES | {"SYS_PTRACE"}, machine=machine)
+    assert _run_bpf(with_ptrace, nr["process_vm_readv"], arch) == allow
+
+
+def test_argument_comparisons_are_64_bit() -> None:
+    """Each Docker comparison against values either side of the 32-bit line, through the interpreter."""
+    big = 0x1_0000_0005
+    ops = ("SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT")
+    names = ("read", "write", "openat", "close", "fstat", "lseek")
+    rules = [{"names": [name], "action": "SCMP_ACT_ALLOW", "args": [{"index": 2, "value": big, "op": op}]}
+             for name, op in zip(names, ops)]
+    rules.append({"names": ["mmap"], "action": "SCMP_ACT_ALLOW",
+                  "args": [{"index": 0, "value": 0xF0000000F, "valueTwo": 0x500000005, "op": "SCMP_CMP_MASKED_EQ"}]})
+    # Two conditions on one argument are OR'ed (runc's reading), on two arguments AND'ed.
+    rules.append({"names": ["dup"], "action": "SCMP_ACT_ALLOW", "args": [
+        {"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}, {"index": 0, "value": 2, "op": "SCMP_CMP_EQ"}]})
+    rules.append({"names": ["dup3"], "action": "SCMP_ACT_ALLOW", "args": [
+        {"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}, {"index": 1, "value": 2, "op": "SCMP_CMP_EQ"}]})
+    profile = load_profile(json.dumps({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": rules}))
+    for machine in NUMBERS:
+        from engine.runtime.syscall_numbers import AUDIT_ARCH
+
+        program, nr, arch = seccomp.build_program(profile, machine=machine), NUMBERS[machine], AUDIT_ARCH[machine]
+        checks = {"NE": lambda v: v != big, "LT": lambda v: v < big, "LE": lambda v: v <= big,
+                  "EQ": lambda v: v == big, "GE": lambda v: v >= big, "GT": lambda v: v > big}
+        for name, (op, holds) in zip(names, checks.items()):
+            for value in (0, 5, 0xFFFFFFFF, big - 1, big, big + 1, 0x2_0000_0000, 1 << 63):
+                allowed = _run_bpf(program, nr[name], arch, (0, 0, value)) == 0x7FFF0000
+                assert allowed == holds(value), (machine, op, hex(value))
+        for value, ok in ((0x500000005, True), (0x5A00000F5, True), (0x500000006, False), (0x400000005, False)):
+            assert (_run_bpf(program, nr["mmap"], arch, (value,)) == 0x7FFF0000) == ok, hex(value)
+        assert [_run_bpf(program, nr["dup"], arch, (v,)) == 0x7FFF0000 for v in (1, 2, 3)] == [True, True, False]
+        assert [_run_bpf(program, nr["dup3"], arch, a) == 0x7FFF0000 for a in ((1, 2), (1, 3), (2, 2))] == [
+            True, False, False]

@@ -316,3 +316,34 @@ def test_argument_comparisons_are_64_bit() -> None:
         assert [_run_bpf(program, nr["dup"], arch, (v,)) == 0x7FFF0000 for v in (1, 2, 3)] == [True, True, False]
         assert [_run_bpf(program, nr["dup3"], arch, a) == 0x7FFF0000 for a in ((1, 2), (1, 3), (2, 2))] == [
             True, False, False]
+
+
+def test_same_or_stronger_than_docker(probe_root: Rootfs) -> None:
+    """The same probes under the host's own Docker (a private dockerd, an imported busybox): where Docker
+    refuses, berth refuses; where Docker allows, berth allows, but for the few it refuses on purpose."""
+    import io
+    import subprocess
+    import tarfile
+
+    from tests.engine.private_dockerd import private_dockerd
+
+    ours = probe(probe_root)
+    image = io.BytesIO()
+    with tarfile.open(fileobj=image, mode="w") as tar:
+        tar.add("/bin/busybox", "bin/busybox")
+        tar.add(PROBE, "probe.py")
+    binds = [arg for bind in _host_binds() for arg in ("-v", f"{bind.source}:{bind.destination}:ro")]
+    with private_dockerd() as cli:
+        if cli is None:
+            pytest.skip("dockerd and docker are not installed")
+        subprocess.run([*cli, "import", "-", "berth-probe:1"], input=image.getvalue(), check=True,
+                       capture_output=True, timeout=60)
+        done = subprocess.run([*cli, "run", "--rm", "--network", "none", *binds, "berth-probe:1", _host_python(),
+                               "-I", "-S", "/probe.py", json.dumps(_numbers())], capture_output=True, text=True,
+                              timeout=120)
+    assert done.returncode == 0, done.stderr
+    docker = json.loads(done.stdout.strip().splitlines()[-1])
+    weaker = {name: (docker[name], ours[name]) for name in docker if docker[name] and not ours[name]}
+    differs = {name: (docker[name], ours[name]) for name in docker
+               if not docker[name] and ours[name] and name not in REFUSED_STRONGER}
+    assert not weaker and not differs, f"probe: (docker, berth): weaker {weaker}, refused without reason {differs}"

@@ -26,7 +26,7 @@ from engine.runtime import seccomp
 from engine.runtime.capabilities import DEFAULT_CAPABILITIES
 from engine.runtime.process import BindMount, ProcessSpec
 from engine.runtime.seccomp_profile import DEFAULT_PROFILE, default_profile_json, load_profile
-from engine.runtime.syscall_numbers import NUMBERS
+from engine.runtime.syscall_numbers import AUDIT_ARCH, NUMBERS
 from tests.engine.containers_fixtures import cengine, run  # noqa: F401
 from tests.engine.test_runtime_process import REPO, Rootfs, rootfs, run_capture  # noqa: F401
 
@@ -231,7 +231,7 @@ def _cli(root: Path, *argv: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=60, cwd=REPO)
 
 
-def test_exec_gets_the_containers_confinement(cengine, berth, store_root: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_exec_gets_the_containers_confinement(cengine, berth, store_root: Path) -> None:  # type: ignore  # noqa: F811
     assert berth("run", "-d", "--name", "nnp", "--security-opt", "no-new-privileges", "busybox", "sleep", "60")[0] == 0
     assert berth("run", "-d", "--name", "plain", "busybox", "sleep", "60")[0] == 0
     nnp = status_of(_cli(store_root, "exec", "nnp", "cat", "/proc/self/status").stdout)
@@ -267,8 +267,6 @@ def _run_bpf(program: bytes, nr: int, arch: int, args: tuple[int, ...] = ()) -> 
 @pytest.mark.parametrize("machine", sorted(NUMBERS))
 def test_both_architectures_programs_decide_as_the_profile(machine: str) -> None:
     """aarch64's program cannot run here; the interpreter checks it (and x86_64's) call by call."""
-    from engine.runtime.syscall_numbers import AUDIT_ARCH
-
     nr, arch = NUMBERS[machine], AUDIT_ARCH[machine]
     program = seccomp.build_program(machine=machine)
     allow, eperm, enosys = 0x7FFF0000, 0x50000 | EPERM, 0x50000 | ENOSYS
@@ -302,8 +300,6 @@ def test_argument_comparisons_are_64_bit() -> None:
         {"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}, {"index": 1, "value": 2, "op": "SCMP_CMP_EQ"}]})
     profile = load_profile(json.dumps({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": rules}))
     for machine in NUMBERS:
-        from engine.runtime.syscall_numbers import AUDIT_ARCH
-
         program, nr, arch = seccomp.build_program(profile, machine=machine), NUMBERS[machine], AUDIT_ARCH[machine]
         checks = {"NE": lambda v: v != big, "LT": lambda v: v < big, "LE": lambda v: v <= big,
                   "EQ": lambda v: v == big, "GE": lambda v: v >= big, "GT": lambda v: v > big}
@@ -322,7 +318,6 @@ def test_same_or_stronger_than_docker(probe_root: Rootfs) -> None:
     """The same probes under the host's own Docker (a private dockerd, an imported busybox): where Docker
     refuses, berth refuses; where Docker allows, berth allows, but for the few it refuses on purpose."""
     import io
-    import subprocess
     import tarfile
 
     from tests.engine.private_dockerd import private_dockerd

@@ -43,8 +43,9 @@ def process_spec(config: dict[str, Any], host: dict[str, Any], rootfs: str, *, s
         namespaces |= syscalls.CLONE_NEWNET
     security = container_security(host)
     return ProcessSpec(
+        rootfs=rootfs, argv=argv, env=cfg.get("Env") or [], cwd=cfg.get("WorkingDir") or "/",
         capabilities=security.capabilities, seccomp=security.seccomp,
-        no_new_privileges=security.no_new_privileges, privileged=security.privileged, rootfs=rootfs, argv=argv, env=cfg.get("Env") or [], cwd=cfg.get("WorkingDir") or "/",
+        no_new_privileges=security.no_new_privileges, privileged=security.privileged,
         user=cfg.get("User") or "", hostname=cfg.get("Hostname") or "", stdin=stdin, stdout=stdout,
         stderr=stderr, mounts=[*_etc_mounts(config), *binds], namespaces=namespaces, cgroup_procs=cgroup_procs,
         tmpfs=tmpfs, readonly_rootfs=bool(host.get("ReadonlyRootfs")), netns_path=netns_path,

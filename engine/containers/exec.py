@@ -50,8 +50,8 @@ def exec_command(engine: "Engine", cid: str, cmd: list[str], *, env: list[str], 
 
 def _exec_with_pipes(pid: int, spec: ProcessSpec, stdin: int | None, stdout: int, stderr: int) -> int:
     """Pipes for the command's stdio; ours copied to and from the caller's fds while it runs."""
-    theirs: list[int] = []
-    ours: list[int] = []
+    theirs: list[int] = []  # the command's ends: closed here once it has them
+    ours: list[int] = []  # until the relay owns them
     try:
         in_r = in_w = None
         if stdin is not None:
@@ -59,14 +59,12 @@ def _exec_with_pipes(pid: int, spec: ProcessSpec, stdin: int | None, stdout: int
             theirs.append(in_r)
             ours.append(in_w)
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
-        theirs.append(out_w)
-        ours.append(out_r)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
-        theirs.append(err_w)
-        ours.append(err_r)
+        theirs += [out_w, err_w]
+        ours += [out_r, err_r]
         relay = Relay(keys=None if stdin is None or in_w is None else (stdin, in_w),
                       outputs=[(out_r, stdout), (err_r, stderr)], eof_closes_input=True)
-        ours.clear()  # the relay owns them now
+        ours.clear()
 
         def attend(ended: int) -> None:
             _close(theirs)  # else the command's EOF never comes: we would hold its write ends

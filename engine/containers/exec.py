@@ -87,9 +87,12 @@ def _exec_with_terminal(pid: int, spec: ProcessSpec, stdin: int | None, stdout: 
     spec = replace(spec, terminal=True, console_socket=theirs, console_size=get_window_size(in_fd))
 
     def attend(ended: int) -> None:
-        # Sent before exec, and exec happened: the master is waiting on the socket.
-        master = receive_console(os.dup(ours))
-        _close(sockets)
+        # Sent before exec, and exec happened: the master is waiting on the socket (with no peer left
+        # open, a command that died without sending one gives EOF, not a hang).
+        sockets.remove(theirs)
+        os.close(theirs)
+        sockets.remove(ours)
+        master = receive_console(ours)
         relay = Relay(keys=None if stdin is None else (stdin, master), outputs=[(master, stdout)],
                       eof_closes_input=False, detach_keys=DEFAULT_DETACH_KEYS)
         try:

@@ -133,6 +133,8 @@ def _helper(spec: ProcessSpec, ns_fds: list[tuple[int, int]], root: int, procs: 
             if child == 0:
                 _command(replace(spec, console_socket=console), report)
             os.close(report)
+            if console is not None:
+                os.close(console)  # the command's copy is the one peer left: its death means EOF, not a hang
             code = 0 if detach else process._exit_code(os.waitpid(child, 0)[1])
         except OSError as err:
             process._report(report, code, err.errno or 0, f"cannot enter the container: {process._describe(err)}")

@@ -257,8 +257,13 @@ def test_exec_enters_the_containers_root_when_the_engine_runs_chrooted(cengine, 
                                                                        tmp_path: Path) -> None:
     jail = tmp_path / "jail"
     jail.mkdir()
-    done = subprocess.run([sys.executable, "-c", _IN_CHROOT, REPO, str(store_root), str(jail)],
-                          capture_output=True, text=True, timeout=120, cwd=REPO)
+    host_pty = pty.openpty()  # so the host's devpts has an entry the container's must not show
+    try:
+        done = subprocess.run([sys.executable, "-c", _IN_CHROOT, REPO, str(store_root), str(jail)],
+                              capture_output=True, text=True, timeout=120, cwd=REPO)
+    finally:
+        for fd in host_pty:
+            os.close(fd)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.splitlines()[-1])
     lines = result["out"].splitlines()

@@ -368,8 +368,11 @@ class Engine:
         """Run another command inside a running container (its namespaces and cgroups); its exit code.
 
         Args:
-            stdin, stdout, stderr: fds for the command; None inherits this process's (stdin: /dev/null).
-            tty: run it on a new pty copied to and from stdin/stdout (``exec -t``; ctrl-p ctrl-q detaches input).
+            stdin, stdout, stderr: the caller's fds, copied to and from the command's own pipes (it never
+                holds them: Docker's model); stdin None gives it the container's /dev/null, stdout and
+                stderr None copy to this process's. Detached, it gets the container's /dev/null on all three.
+            tty: run it on a new pty of the container's devpts copied to and from stdin/stdout
+                (``exec -t``; ctrl-p ctrl-q detaches input).
 
         Raises:
             ContainerNotRunning, ContainerStartError (126/127 when the command cannot run).

@@ -6,6 +6,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from .containers.models import DiskUsage, DiskUsageRow
+from .errors import BerthError
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -15,7 +16,13 @@ __all__ = ["disk_usage"]
 
 def _image_rows(engine: "Engine", users: Counter[str]) -> tuple[DiskUsageRow, list[tuple[str, int, int, int, int]]]:
     """Images row and per-image (id, size, shared, unique, containers); a layer used by two images is shared."""
-    chains = {image_id: engine.images.image_layers(image_id) for image_id in sorted(engine.imagedb.list())}
+    chains = {}
+    for image_id in sorted(engine.imagedb.list()):
+        try:
+            chains[image_id] = engine.images.image_layers(image_id)
+        except (BerthError, ValueError, OSError):
+            continue  # removed under us, or torn: system check lists it
+
     refs = Counter(layer.chain_id for layers in chains.values() for layer in {x.chain_id: x for x in layers}.values())
     sizes = {layer.chain_id: layer.size for layers in chains.values() for layer in layers}
     per_image = []

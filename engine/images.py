@@ -93,7 +93,7 @@ class ImageService:
             try:
                 config = self.config(image_id)
                 chain = self.image_layers(image_id)
-            except (ImageNotFound, ValueError, OSError):
+            except (BerthError, ValueError, OSError):
                 continue  # removed under us, or broken: system check reports it
             out.append(ImageSummary(
                 id=image_id,
@@ -138,7 +138,11 @@ class ImageService:
         owners = {count - 1: image_id}
         parent = self.imagedb.get_parent(image_id)
         while parent and self.imagedb.exists(parent):
-            length = len(self.config(parent).get("history", []))
+            try:
+                length = len(self.config(parent).get("history", []))
+            except (BerthError, ValueError):
+                break  # a torn ancestor: its rows show as <missing>, as for an ancestor that is not here
+
             owners.setdefault(length - 1, parent)
             parent = self.imagedb.get_parent(parent)
         return owners
@@ -224,7 +228,10 @@ class ImageService:
     def _delete_image(self, image_id: str, prune: bool) -> list[RemovedItem]:
         out = []
         while True:
-            config = self.config(image_id)
+            try:
+                config = self.config(image_id)
+            except (BerthError, ValueError):
+                config = {}  # torn: its layers are unknown, so none is released (system check reclaims them)
             parent = self.imagedb.get_parent(image_id)
             self.imagedb.delete(image_id)
             out.append(RemovedItem("Deleted", image_id))
@@ -249,7 +256,11 @@ class ImageService:
         return out
 
     def layers_in_use(self) -> set[str]:
-        """chainIDs reachable from any image config or container mount record."""
+        """chainIDs reachable from any image config or container mount record.
+
+        A torn config could need any layer: while one is in the store, every layer counts as in use (``rmi``
+        then frees no layer, rather than one that image still needs).
+        """
         needed: set[str] = set()
         for image_id in self.imagedb.list():
             try:
@@ -257,8 +268,10 @@ class ImageService:
                 for diff_id in self.config(image_id).get("rootfs", {}).get("diff_ids", []):
                     chain = chain_id_for(chain, diff_id)
                     needed.add(chain)
-            except (ImageNotFound, ValueError, OSError):
-                continue
+            except ImageNotFound:
+                continue  # removed under us
+            except (BerthError, ValueError, OSError):
+                return set(self.layers.list())
         needed |= self._mount_parents()
         return needed
 

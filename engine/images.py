@@ -248,7 +248,11 @@ class ImageService:
             return []
         needed = self.layers_in_use()
         out = []
-        for layer in reversed(self.layers.chain(top)):
+        try:
+            chain = self.layers.chain(top)
+        except BerthError:
+            return out  # a torn layer record: which dirs are its is for system check to prove, not rmi to guess
+        for layer in reversed(chain):
             if layer.chain_id in needed:
                 break
             self.layers.remove(layer.chain_id)

@@ -34,6 +34,7 @@ _CACHE_ID = re.compile(r"[0-9a-f]{64}")
 DAMAGED_LAYER = "damaged layer record"
 DAMAGED_MOUNT = "damaged mount record"
 DAMAGED_CONTAINER = "damaged container record"
+ABANDONED_DOWNLOAD = "abandoned download"
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class StoreChecker:
         live_cache_ids = self._check_overlay_dirs(live_cache_ids, broken, mounts_damaged, problems)
         self._check_links(problems)
         self._check_staging(problems)
+        self._check_downloads(problems)
         self._check_temp_files(problems)
         self._check_mounts(live_cache_ids, problems)
         self._check_containers(problems)
@@ -332,6 +334,15 @@ class StoreChecker:
                 problems.append(CheckProblem("abandoned staging dir", os.path.join(self.paths.staging, name),
                                              "left by an interrupted write"))
 
+    def _check_downloads(self, problems: list[CheckProblem]) -> None:
+        """Blobs and ``.partial`` blobs of pulls that ended without registering them (no pull holds their lock)."""
+        from .distribution.downloads import download_files
+
+        for item in download_files(self.paths.root):
+            if not item.held:
+                problems.append(CheckProblem(ABANDONED_DOWNLOAD, item.path,
+                                             f"{item.size} bytes left by a pull that failed or was interrupted"))
+
     def _staging_live(self) -> bool:
         try:
             names = os.listdir(self.paths.staging)
@@ -514,6 +525,11 @@ class StoreChecker:
             from .containers.recovery import mark_dead_at
 
             mark_dead_at(self.paths, os.path.basename(path))
+        elif kind == ABANDONED_DOWNLOAD:
+            from .distribution.downloads import download_files
+
+            if any(item.path == path and not item.held for item in download_files(self.paths.root)):
+                _unlink_quietly(path)  # checked again: a pull may have taken it up since the scan
         elif kind == "orphan layer dir":
             remove_layer_dir(self.paths, os.path.basename(path))
         elif kind == DAMAGED_LAYER:

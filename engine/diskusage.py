@@ -50,6 +50,20 @@ def _volume_rows(engine: "Engine") -> tuple[DiskUsageRow, list[tuple[str, int, i
     return row, per_volume
 
 
+def _download_rows(engine: "Engine") -> tuple[DiskUsageRow, ...]:
+    """Blobs in the pull download dir (a row Docker does not have, shown only when there are some).
+
+    Active: held by a running pull. Reclaimable: the rest, which ``system check --repair`` removes.
+    """
+    from .distribution.downloads import download_files
+
+    blobs = [f for f in download_files(engine.root) if not f.path.endswith(".lock")]
+    if not blobs:
+        return ()
+    return (DiskUsageRow("Pull Downloads", len(blobs), sum(1 for f in blobs if f.held), sum(f.size for f in blobs),
+                         sum(f.size for f in blobs if not f.held)),)
+
+
 def disk_usage(engine: "Engine") -> DiskUsage:
     """Docker's four rows; the build cache row stays empty (the builder keeps no cache outside images)."""
     from .containers.listing import list_containers
@@ -66,5 +80,5 @@ def disk_usage(engine: "Engine") -> DiskUsage:
         DiskUsageRow("Containers", len(containers), running, rw_total, rw_idle),
         volumes,
         DiskUsageRow("Build Cache", 0, 0, 0, 0),
-    )
+    ) + _download_rows(engine)
     return DiskUsage(rows, tuple(per_image), tuple(per_volume))

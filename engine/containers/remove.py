@@ -154,6 +154,15 @@ def kill_by_cgroup(cid: str) -> None:
         except OSError:
             pass
         pidfds.append(fd)
+    if pidfds:
+        from ..runtime.cgroups import for_container
+
+        group = for_container(cid)
+        try:
+            if group is not None:
+                group.freeze(False)  # a paused container's processes die only once thawed
+        except (OSError, KeyError):
+            pass
     for fd in pidfds:
         try:
             select.select([fd], [], [], 5.0)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from ..errors import LayerNotFound, StoreCorrupt
+from ..errors import LayerNotFound, StoreCorrupt, StoreFull
 from . import atomic
 from .locks import FileLock, get_lock
 from .paths import INIT_SUFFIX, LINK_DIR, LINK_ID_LENGTH, MAX_DEPTH, StorePaths, DIFF_DIR, LAYER_CACHE_ID_FILE, LAYER_DIFF_FILE, LAYER_PARENT_FILE, LAYER_SIZE_FILE
@@ -142,17 +142,24 @@ class LayerStore:
         if parent is not None and len(self.chain(parent)) >= MAX_DEPTH:
             raise StoreCorrupt(f"max depth exceeded: an image has at most {MAX_DEPTH} layers")
         with Staging(self.paths) as stage:
-            result = archive.apply_layer(
-                source, stage.diff, archive_name=archive_name, cancel=cancel, progress=progress
-            )
-            chain_id = chain_id_for(parent, result.diff_id)
-            with self.lock:
-                if self.exists(chain_id):
-                    return self.get(chain_id)
-                size = dir_size(stage.diff)
-                _syncfs(stage.diff)
-                self._commit(stage, parent)
-                atomic.write_dir(self.paths.layer_record(_hex(chain_id)), _record(result.diff_id, stage.cache_id, size, parent))
+            try:
+                result = archive.apply_layer(
+                    source, stage.diff, archive_name=archive_name, cancel=cancel, progress=progress
+                )
+                chain_id = chain_id_for(parent, result.diff_id)
+                with self.lock:
+                    if self.exists(chain_id):
+                        return self.get(chain_id)
+                    size = dir_size(stage.diff)
+                    _syncfs(stage.diff)
+                    self._commit(stage, parent)
+                    atomic.write_dir(self.paths.layer_record(_hex(chain_id)),
+                                     _record(result.diff_id, stage.cache_id, size, parent))
+            except OSError as err:
+                full = StoreFull.from_os_error(err, err.filename or stage.dir or self.paths.layer_dir(stage.cache_id))
+                if full is None:
+                    raise
+                raise full from err
             return self.get(chain_id)
 
     def _commit(self, stage: "Staging", parent: str | None) -> None:
@@ -231,8 +238,13 @@ class Staging:
         self._lock.acquire()
         try:
             os.makedirs(self.diff, 0o755)
-        except BaseException:
+        except BaseException as err:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            _unlink_quietly(self.lock_path)
             self._lock.release()
+            full = StoreFull.from_os_error(err, self.dir) if isinstance(err, OSError) else None
+            if full is not None:
+                raise full from err
             raise
         return self
 

@@ -365,7 +365,7 @@ class StoreChecker:
         """
         directories = [self.paths.layerdb, self.paths.image_content, self.paths.image_metadata,
                        os.path.dirname(self.paths.repositories), self.paths.overlay, self.paths.links,
-                       self.paths.volumes]
+                       self.paths.volumes, self.paths.containers, self.paths.mounts]
         if not self._staging_live():
             directories.append(self.paths.tar_splits)
         for directory in directories:

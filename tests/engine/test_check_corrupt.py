@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -181,3 +182,15 @@ def _with_torn_networks(berth, store_root: Path, networks: Path, bridged: str, p
     for argv in (("system", "check"), ("system", "check", "--repair")):
         status, out, err = berth(*argv)
         assert status == 1 and "unreadable networks record" in out and "Traceback" not in err, (out, err)
+
+
+def test_trash_of_an_interrupted_rm_is_reclaimed(engine, busybox_tar: Path, store_root: Path, berth) -> None:
+    _import(engine, busybox_tar, "a")
+    cid = engine.container_create(CreateOptions(image="a", cmd=["true"], network="none"))
+    trash = store_root / "containers" / f".tmp-rm-{cid}-0badf00d"
+    shutil.copytree(store_root / "containers" / cid, trash)  # what a kill between rename and delete leaves
+    status, out, _ = berth("system", "check")
+    assert status == 1 and "leftover temp file" in out and str(trash) in out, out
+    assert berth("system", "check", "--repair")[0] == 0
+    assert not trash.exists() and (store_root / "containers" / cid).is_dir()
+    engine.container_remove(cid)

@@ -199,20 +199,46 @@ def test_while_the_disk_is_full_ps_inspect_stop_and_rm_f_work(engine: Any, berth
     assert_consistent(berth, small_fs)
 
 
-def test_pull_onto_a_full_disk_leaves_no_partial_blob(engine: Any, berth: Any, small_fs: Path, registry: Any,
-                                                      docker_config: Path, tmp_path: Path) -> None:
+def _pushed_big(registry: Any, tmp_path: Path) -> str:
+    """A 3 MB random (incompressible) one-layer image pushed from a store of its own; its name."""
     from tests.engine.distribution_fixtures import fresh_engine
 
     source = fresh_engine(tmp_path, "source")
     data = tmp_path / "big"
     data.mkdir()
-    (data / "noise").write_bytes(os.urandom(3 * 1024 * 1024))  # does not compress: a 3 MB blob
+    (data / "noise").write_bytes(os.urandom(3 * 1024 * 1024))
     tar = tmp_path / "big.tar"
     subprocess.run(["tar", "-C", str(data), "-cf", str(tar), "."], check=True)
     name = f"{registry.host}/team/big:1"
     with open(tar, "rb") as f:
         source.image_import(f, source_name=str(tar), ref=name)
     source.image_push(name)
+    return name
+
+
+def test_a_cancelled_pull_leaves_no_partial_blob(engine: Any, registry: Any, docker_config: Path,
+                                                 tmp_path: Path) -> None:
+    import threading
+
+    from engine.errors import Cancelled
+
+    name = _pushed_big(registry, tmp_path)
+    cancel = threading.Event()
+
+    def on_progress(event: Any) -> None:
+        if event.action == "Downloading":
+            cancel.set()  # the user pressed Esc in the app's pull dialog mid-download
+
+    with pytest.raises(Cancelled):
+        engine.image_pull(name, progress=on_progress, cancel=cancel)
+    downloads = Path(engine.paths.root) / "image/overlay2/distribution/downloads"
+    assert not [n for n in os.listdir(downloads) if not n.startswith(".push")]
+    assert engine.system_check().problems == ()
+
+
+def test_pull_onto_a_full_disk_leaves_no_partial_blob(engine: Any, berth: Any, small_fs: Path, registry: Any,
+                                                      docker_config: Path, tmp_path: Path) -> None:
+    name = _pushed_big(registry, tmp_path)
     engine.image_bootstrap("busybox:latest")  # the store exists, with its dirs
     fill(small_fs, leave=1024 * 1024)
     status, _, err = berth("pull", name)

@@ -31,6 +31,7 @@ __all__ = ["StoreChecker"]
 
 _CGROUP_SETTLE_SECONDS = 5.0
 _CACHE_ID = re.compile(r"[0-9a-f]{64}")
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 DAMAGED_LAYER = "damaged layer record"
 DAMAGED_MOUNT = "damaged mount record"
 DAMAGED_CONTAINER = "damaged container record"
@@ -74,6 +75,7 @@ class StoreChecker:
 
     def _scan(self) -> CheckReport:
         problems: list[CheckProblem] = []
+        self._rewrites: dict[str, dict[str, str]] = {}  # record dir -> files a repair writes back, proven
         live_cache_ids, broken = self._check_layers(problems)
         mount_ids, mounts_damaged = self._mount_cache_ids(problems)
         live_cache_ids |= mount_ids
@@ -97,20 +99,64 @@ class StoreChecker:
         """cache-ids the layerdb names, and the records whose cache-id names no layer dir."""
         live: set[str] = set()
         broken: list[_Broken] = []
+        known = self._config_chains()
         for chain_id in self.layers.list():
             record = self.paths.layer_record(chain_id[7:])
             cache_id = _read_quiet(os.path.join(record, LAYER_CACHE_ID_FILE))
             if not _CACHE_ID.fullmatch(cache_id) or not os.path.isdir(self.paths.layer_dir(cache_id)):
-                broken.append(_broken_record(chain_id, record))
+                broken.append(_broken_record(chain_id, record, known.get(chain_id)))
                 continue
             live.add(cache_id)  # whatever else is wrong with the record, its data is not an orphan
             try:
                 layer = self.layers.get(chain_id)
             except (BerthError, ValueError) as err:
-                problems.append(CheckProblem("broken layer record", record, str(err), repairable=False))
+                problems.append(self._torn_fields(chain_id, record, cache_id, known.get(chain_id), str(err)))
+                continue
+            if not _DIGEST.fullmatch(layer.diff_id) or not (layer.parent is None or _DIGEST.fullmatch(layer.parent)):
+                problems.append(self._torn_fields(chain_id, record, cache_id, known.get(chain_id), "torn diff or parent"))
                 continue
             problems.extend(self._layer_problems(layer, record))
         return live, broken
+
+    def _config_chains(self) -> dict[str, tuple[str, str | None]]:
+        """chainID -> (diffID, parent chainID) as the readable image configs give them."""
+        out: dict[str, tuple[str, str | None]] = {}
+        for image_id in self.imagedb.list():
+            try:
+                config = json.loads(self.imagedb.get(image_id))
+                chain: str | None = None
+                for diff_id in config.get("rootfs", {}).get("diff_ids", []):
+                    parent, chain = chain, chain_id_for(chain, diff_id)
+                    out[chain] = (diff_id, parent)
+            except (BerthError, ValueError, AttributeError, TypeError):
+                continue  # check_images reports it
+        return out
+
+    def _torn_fields(self, chain_id: str, record: str, cache_id: str, known: tuple[str, str | None] | None,
+                     why: str) -> CheckProblem:
+        """A record with its data but a torn diff, size or parent: rebuilt when the chainID proves the result.
+
+        The chainID is a hash of parent and diffID, so values taken from an image config that lists this
+        chain are right exactly when they hash back to it; the size is the diff dir's own.
+        """
+        files: dict[str, str] = {}
+        diff_id = _read_quiet(os.path.join(record, LAYER_DIFF_FILE))
+        parent_path = os.path.join(record, LAYER_PARENT_FILE)
+        parent: str | None = _read_quiet(parent_path) if os.path.exists(parent_path) else None
+        if not _DIGEST.fullmatch(diff_id):
+            diff_id = known[0] if known else ""
+            files[LAYER_DIFF_FILE] = diff_id
+        if parent is not None and not _DIGEST.fullmatch(parent):
+            parent = known[1] if known and known[1] else ""  # a base layer's torn parent file: not ours to guess
+            files[LAYER_PARENT_FILE] = parent
+        if not _read_quiet(os.path.join(record, LAYER_SIZE_FILE)).isdigit():
+            files[LAYER_SIZE_FILE] = str(dir_size(self.paths.diff_dir(cache_id)))
+        if not diff_id or parent == "" or chain_id_for(parent, diff_id) != chain_id or None in files.values():
+            return CheckProblem("broken layer record", record, f"{why}; no image config proves its values. Fix: "
+                                "remove the images that use it (rmi -f) and pull or load them again", False)
+        self._rewrites[record] = files
+        return CheckProblem(DAMAGED_LAYER, record, f"{', '.join(sorted(files))} unreadable; repair writes back "
+                            "what the image config and the layer dir prove (they hash to its chainID)")
 
     def _layer_problems(self, layer: Layer, record: str) -> list[CheckProblem]:
         diff = self.paths.diff_dir(layer.cache_id)
@@ -199,6 +245,7 @@ class StoreChecker:
             guess = init_id.removesuffix(INIT_SUFFIX)
             if init_id.endswith(INIT_SUFFIX) and _CACHE_ID.fullmatch(guess) and os.path.isdir(self.paths.layer_dir(guess)):
                 ids.add(guess)
+                self._rewrites[record] = {MOUNT_ID_FILE: guess}
                 problems.append(CheckProblem(DAMAGED_MOUNT, record,
                                              f"mount-id is unreadable; init-id names {guess}: repair rewrites it"))
             else:
@@ -281,6 +328,7 @@ class StoreChecker:
             found = [c for c in candidates if self._holds(rec, c)]
             claimed.update(found)
             if len(found) == 1:
+                self._rewrites[rec.record] = {LAYER_CACHE_ID_FILE: found[0]}
                 problems.append(CheckProblem(DAMAGED_LAYER, rec.record,
                                              f"cache-id is unreadable; {found[0]} holds its data (diff hashes to "
                                              f"{rec.diff_id}): repair rewrites cache-id"))
@@ -532,12 +580,9 @@ class StoreChecker:
                 _unlink_quietly(path)  # checked again: a pull may have taken it up since the scan
         elif kind == "orphan layer dir":
             remove_layer_dir(self.paths, os.path.basename(path))
-        elif kind == DAMAGED_LAYER:
-            cache_id = problem.detail.split("; ", 1)[1].split(" ", 1)[0]
-            atomic.write_file(os.path.join(path, LAYER_CACHE_ID_FILE), cache_id)
-        elif kind == DAMAGED_MOUNT:
-            guess = problem.detail.split("init-id names ", 1)[1].split(":", 1)[0]
-            atomic.write_file(os.path.join(path, MOUNT_ID_FILE), guess)
+        elif kind in (DAMAGED_LAYER, DAMAGED_MOUNT):
+            for name, value in self._rewrites.get(path, {}).items():
+                atomic.write_file(os.path.join(path, name), value)
         elif kind == "dangling tag":
             ref = problem.detail.split(" -> ")[0]
             from .reference import parse
@@ -559,12 +604,13 @@ class _Discard:
         return len(data)
 
 
-def _broken_record(chain_id: str, record: str) -> _Broken:
+def _broken_record(chain_id: str, record: str, known: tuple[str, str | None] | None) -> _Broken:
     size = _read_quiet(os.path.join(record, LAYER_SIZE_FILE))
     diff_id = _read_quiet(os.path.join(record, LAYER_DIFF_FILE))
     parent = _read_quiet(os.path.join(record, LAYER_PARENT_FILE)) or None
-    return _Broken(chain_id, record, diff_id if re.fullmatch(r"sha256:[0-9a-f]{64}", diff_id) else "",
-                   parent, int(size) if size.isdigit() else None)
+    if not _DIGEST.fullmatch(diff_id):
+        diff_id = known[0] if known else ""  # an image config that lists the chain still knows it
+    return _Broken(chain_id, record, diff_id, parent, int(size) if size.isdigit() else None)
 
 
 def _process_in_cgroup_of(cid: str) -> bool:

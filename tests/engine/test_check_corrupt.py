@@ -194,3 +194,22 @@ def test_trash_of_an_interrupted_rm_is_reclaimed(engine, busybox_tar: Path, stor
     assert berth("system", "check", "--repair")[0] == 0
     assert not trash.exists() and (store_root / "containers" / cid).is_dir()
     engine.container_remove(cid)
+
+
+@pytest.mark.parametrize("field,how", [("size", "garbage"), ("size", "empty"), ("diff", "half"), ("parent", "half")])
+def test_torn_diff_size_or_parent_is_rebuilt_when_the_chain_id_proves_it(engine, busybox_tar: Path, store_root: Path,
+                                                                        berth, field: str, how: str) -> None:
+    _import(engine, busybox_tar, "a")
+    cid = engine.container_create(CreateOptions(image="a", cmd=["true"], network="none"))
+    top = engine.container_commit(cid, "child:1", pause=False)  # a two-layer chain: the top one has a parent
+    engine.container_remove(cid)
+    layer = engine.images.image_layers(top)[-1]
+    record = store_root / "image/overlay2/layerdb/sha256" / layer.chain_id[7:]
+    original = (record / field).read_bytes()
+    _tear(record / field, how)
+    status, out, _ = berth("system", "check")
+    assert status == 1 and "damaged layer record" in out and "orphan layer dir" not in out, out
+    assert berth("system", "check", "--repair")[0] == 0
+    assert (record / field).read_bytes().strip() == original.strip()
+    assert berth("system", "check")[0] == 0
+    assert berth("history", "child:1")[0] == 0

@@ -179,6 +179,8 @@ def _with_torn_networks(berth, store_root: Path, networks: Path, bridged: str, p
     assert (store_root / "containers" / bridged).is_dir()  # refused before anything was removed
     status, _, err = berth("rm", plain)
     assert status == 0, err
+    status, out, err = berth("run", "--rm", "--network", "none", "a", "echo", "needs-no-network")
+    assert status == 0 and "needs-no-network" in out, err
     for argv in (("system", "check"), ("system", "check", "--repair")):
         status, out, err = berth(*argv)
         assert status == 1 and "unreadable networks record" in out and "Traceback" not in err, (out, err)

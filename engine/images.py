@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from . import reference
-from .errors import BerthError, ImageConflict, ImageInUse, ImageNotFound, InvalidReference
+from .errors import BerthError, ImageConflict, ImageInUse, ImageNotFound, InvalidReference, StoreCorrupt
 from .models import HistoryEntry, ImageSummary, RemovedItem
 from .rfc3339 import format_time, parse_time
 from .store.images import ImageDB
@@ -61,7 +61,12 @@ class ImageService:
             if _HEX_PREFIX.match(name):
                 return None
             raise
-        found = self.tags.resolve(ref)
+        try:
+            found = self.tags.resolve(ref)
+        except StoreCorrupt:
+            if _HEX_PREFIX.match(name):
+                return None  # a torn repositories.json hides names, not IDs
+            raise
         if found is not None and not self.imagedb.exists(found):
             return None
         return found

@@ -215,3 +215,16 @@ def test_torn_diff_size_or_parent_is_rebuilt_when_the_chain_id_proves_it(engine,
     assert (record / field).read_bytes().strip() == original.strip()
     assert berth("system", "check")[0] == 0
     assert berth("history", "child:1")[0] == 0
+
+
+def test_torn_repositories_file_hides_names_not_ids(engine, busybox_tar: Path, store_root: Path, berth) -> None:
+    image_id = _import(engine, busybox_tar, "a")
+    _tear(store_root / "image/overlay2/repositories.json", "half")
+    status, _, err = berth("images")
+    assert status == 1 and err.count("\n") == 1 and "repositories.json" in err and "berth tag" in err, err
+    assert engine.image_resolve(image_id[7:19]) == image_id  # by ID it is still there
+    status, out, err = berth("run", "--rm", "--network", "none", image_id[7:19], "echo", "by-id")
+    assert status == 0 and "by-id" in out, err
+    status, out, _ = berth("system", "check", "--repair")
+    assert status == 1 and "unreadable tags" in out
+    assert engine.imagedb.exists(image_id)

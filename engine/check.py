@@ -614,15 +614,10 @@ def _broken_record(chain_id: str, record: str, known: tuple[str, str | None] | N
 
 
 def _process_in_cgroup_of(cid: str) -> bool:
-    """Whether any process on the host sits in a cgroup named for the container (its init or an exec).
+    """Whether a process still runs for the container, whatever its record says (or fails to say)."""
+    from .containers.remove import pids_in_cgroup_of
 
-    Read from /proc/<pid>/cgroup, not from a record: it is the answer when the record is torn or the
-    monitor is gone.
-    """
-    for name in os.listdir("/proc"):
-        if name.isdigit() and cid in _read_quiet(os.path.join("/proc", name, "cgroup")):
-            return True
-    return False
+    return bool(pids_in_cgroup_of(cid))
 
 
 def _settled(path: str) -> bool:

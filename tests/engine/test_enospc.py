@@ -68,6 +68,7 @@ def store_root(small_fs: Path) -> Iterator[Path]:
     try:
         yield root
     finally:
+        free(small_fs)  # a test that failed with the disk full: the teardown needs room like anyone
         _containers_teardown(root)
         for point in mounts_under(root):
             subprocess.run(["umount", "-l", point], check=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 
+from ..errors import StoreCorrupt
 from ..models import CheckProblem
 from ..store.paths import NETWORKS_FILE, StorePaths
 from . import naming, netns
@@ -15,6 +16,7 @@ __all__ = ["network_problems", "repair_network"]
 STALE_NETNS = "stale netns"
 ORPHAN_LEASE = "orphan address lease"
 ORPHAN_BRIDGE = "orphan bridge"
+UNREADABLE_NETWORKS = "unreadable networks record"
 # A starting container's netns exists a moment before its record says running.
 _SETTLE_SECONDS = 5.0
 
@@ -26,7 +28,11 @@ def network_problems(paths: StorePaths, running: set[str]) -> list[CheckProblem]
         path = os.path.join(ns_dir, cid)
         if cid not in running and _settled(path):
             problems.append(CheckProblem(STALE_NETNS, path, "container is not running"))
-    recs = NetworkStore(paths).all().values()
+    try:
+        recs = NetworkStore(paths).all().values()
+    except StoreCorrupt as err:  # no bridge or lease can be judged without it: report the file, touch nothing
+        problems.append(CheckProblem(UNREADABLE_NETWORKS, paths.network_file(NETWORKS_FILE), str(err), False))
+        return problems
     if os.path.isdir(os.path.dirname(paths.network_file(NETWORKS_FILE))):
         from . import links  # pyroute2: only for a store that has ever had a network
         from .networks import BRIDGE_NAME_OPTION

@@ -44,8 +44,9 @@ def write_file(path: str, data: bytes | str, mode: int = 0o644) -> None:
         finally:
             os.close(fd)
         os.rename(tmp, path)
-    except BaseException:
+    except BaseException as err:
         _unlink_quietly(tmp)
+        _raise_full(err, path)
         raise
     fsync_dir(directory)
 
@@ -65,8 +66,9 @@ def write_dir(path: str, files: dict[str, bytes | str]) -> None:
             _write_new(os.path.join(tmp, fname), data)
         fsync_dir(tmp)
         os.rename(tmp, path)
-    except BaseException:
+    except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
+        _raise_full(err, path)
         raise
     fsync_dir(parent)
 
@@ -102,6 +104,16 @@ def rename_aside(path: str) -> str | None:
     doomed = os.path.join(parent, f".tmp-rm-{name}-{_suffix()}")
     os.rename(path, doomed)
     return doomed
+
+
+def _raise_full(err: BaseException, path: str) -> None:
+    """A full (or read-only, or failing) filesystem is the user's to fix: StoreFull naming what was written."""
+    from ..errors import StoreFull
+
+    if isinstance(err, OSError):
+        full = StoreFull.from_os_error(err, path)
+        if full is not None:
+            raise full from err
 
 
 def _unlink_quietly(path: str) -> None:

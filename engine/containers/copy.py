@@ -135,15 +135,21 @@ def _to_host(src: int, is_dir: bool, contents: bool, name: str, dest: str) -> No
             TreeWriter(base, () if contents else (name,), dest, owner=None, host=True).write_all(read_tree(src))
             return
         if kind is not None and is_dir:
-            raise InvalidArgument(f"cannot copy a directory to a file: {dest}")
+            raise InvalidArgument("cannot copy directory")
         if kind is None and dest.endswith("/") and not is_dir:
             raise InvalidArgument(f"no such directory: {dest}")
         assert dest_name is not None
-        TreeWriter(parent, (dest_name,), dest, owner=None, host=True).write_all(read_tree(src))
+        TreeWriter(parent, (dest_name,), _dirname(dest), owner=None, host=True).write_all(read_tree(src))
     finally:
         if base != parent:
             os.close(base)
         os.close(parent)
+
+
+def _dirname(path: str) -> str:
+    """The directory part of a path as the user wrote it, for messages."""
+    head = path.rstrip("/").rpartition("/")[0]
+    return head or ("/" if path.startswith("/") else ".")
 
 
 def _split_host(dest: str) -> tuple[str, str | None]:
@@ -179,9 +185,9 @@ def copy_to(engine: "Engine", cid: str, source: str | BinaryIO, path: str, *, fo
     try:
         with _root(engine, cid) as root:
             owner: Callable[[Entry], tuple[int, int]] = lambda e: (e.uid, e.gid)
-            if archive:
-                uid, gid = _container_user(engine, cid, root)
-                owner = lambda e: (uid, gid)
+            user = _container_user(engine, cid, root) if archive else None
+            if user is not None:
+                owner = lambda e: user
             try:
                 if src is None:
                     assert not isinstance(source, str)
@@ -232,10 +238,10 @@ def _tree_into(root: int, path: str, src: int, source: str, name: str,
                 os.close(base)
             return
         if kind is not None and is_dir:
-            raise InvalidArgument(f"cannot copy a directory to a file: {name}:{path}")
+            raise InvalidArgument("cannot copy directory")
         if kind is None and path.endswith("/") and not is_dir:
             raise InvalidArgument("no such directory")
-        TreeWriter(parent, (last,), path, owner=owner, host=False).write_all(read_tree(src))
+        TreeWriter(parent, (last,), _dirname(path), owner=owner, host=False).write_all(read_tree(src))
     finally:
         os.close(parent)
 
@@ -262,9 +268,12 @@ def _container_parent(root: int, path: str, name: str) -> tuple[int, str]:
     raise InvalidArgument(f"{name}:{asked}: {os.strerror(errno.ELOOP)}")
 
 
-def _container_user(engine: "Engine", cid: str, root: int) -> tuple[int, int]:
-    """The uid/gid of the container's configured user, from its own passwd and group files (``-a``)."""
-    spec = current(engine, cid)["Config"].get("User") or "0"
+def _container_user(engine: "Engine", cid: str, root: int) -> tuple[int, int] | None:
+    """The uid/gid of the container's configured user, from its own passwd and group files (``-a``);
+    None when it has none, where Docker's ``-a`` keeps the source's owners too."""
+    spec = current(engine, cid)["Config"].get("User") or ""
+    if not spec:
+        return None
     who, _, group = spec.partition(":")
     users = _table(root, "/etc/passwd")
     row = next((r for r in users if len(r) >= 4 and r[0] == who), None) or \

@@ -61,17 +61,59 @@ def read_tree(top_fd: int) -> Iterator[Entry]:
     """The entries of the file or tree ``top_fd`` (an ``O_PATH`` fd, not followed), dirs before their contents.
 
     Sockets are left out, as Docker's tar leaves them out. Hard-linked files
-    after the first are hard links. ``top_fd`` stays the caller's.
+    after the first are hard links. ``top_fd`` stays the caller's. The walk is
+    a loop over a stack of open directories, so a tree nested thousands deep
+    costs fds (EMFILE ends it with one error), never Python's recursion limit.
     """
     links: dict[tuple[int, int], tuple[str, ...]] = {}
-    yield from _read(top_fd, (), links)
+    entry = _entry(top_fd, (), links)
+    if entry is None:
+        return
+    yield entry
+    if entry.kind != "dir":
+        return
+    stack: list[tuple[int, tuple[str, ...], Iterator[str]]] = []
+    try:
+        stack.append(_listed(top_fd, ()))
+        while stack:
+            dir_fd, parts, names = stack[-1]
+            name = next(names, None)
+            if name is None:
+                os.close(stack.pop()[0])
+                continue
+            try:
+                child = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+            except FileNotFoundError:
+                continue  # removed meanwhile (a running container)
+            try:
+                entry = _entry(child, parts + (name,), links)
+                if entry is None:
+                    continue
+                yield entry  # a file's data is read from ``child`` while it is still open
+                if entry.kind == "dir":
+                    stack.append(_listed(child, entry.parts))
+            finally:
+                os.close(child)
+    finally:
+        for dir_fd, _, _ in stack:
+            os.close(dir_fd)
 
 
-def _read(fd: int, parts: tuple[str, ...], links: dict[tuple[int, int], tuple[str, ...]]) -> Iterator[Entry]:
+def _listed(fd: int, parts: tuple[str, ...]) -> tuple[int, tuple[str, ...], Iterator[str]]:
+    """The directory behind an ``O_PATH`` fd opened for reading, with its names sorted."""
+    dir_fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fd)
+    try:
+        return dir_fd, parts, iter(sorted(os.listdir(dir_fd)))
+    except BaseException:
+        os.close(dir_fd)
+        raise
+
+
+def _entry(fd: int, parts: tuple[str, ...], links: dict[tuple[int, int], tuple[str, ...]]) -> Entry | None:
     st = os.fstat(fd)
     kind = _KINDS.get(stat.S_IFMT(st.st_mode))
     if kind is None:
-        return  # a socket
+        return None  # a socket
     entry = Entry(parts, kind, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, st.st_mtime_ns)
     if kind == "file":
         key = (st.st_dev, st.st_ino)
@@ -85,23 +127,7 @@ def _read(fd: int, parts: tuple[str, ...], links: dict[tuple[int, int], tuple[st
         entry.link = os.readlink("", dir_fd=fd)
     elif kind in ("chr", "blk"):
         entry.rdev = st.st_rdev
-    yield entry
-    if kind != "dir":
-        return
-    dir_fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fd)
-    try:
-        names = sorted(os.listdir(dir_fd))
-        for name in names:
-            try:
-                child = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
-            except FileNotFoundError:
-                continue  # removed meanwhile (a running container)
-            try:
-                yield from _read(child, parts + (name,), links)
-            finally:
-                os.close(child)
-    finally:
-        os.close(dir_fd)
+    return entry
 
 
 def reopen(path_fd: int, listed: os.stat_result) -> IO[bytes]:
@@ -225,12 +251,12 @@ class TreeWriter:
     ``owner`` gives the uid/gid an entry gets (None: left as created, for the
     host side, where Docker does not chown either). ``host`` marks the host
     side: set-id bits are dropped and device nodes made owner-only there, since
-    the container chose them. ``display`` is the destination as the user wrote it.
+    the container chose them. ``display`` names ``base_fd`` in messages, as the user wrote it.
     """
 
     def __init__(self, base_fd: int, prefix: tuple[str, ...], display: str, *,
                  owner: Callable[[Entry], tuple[int, int]] | None, host: bool) -> None:
-        self.base_fd, self.prefix, self.display = base_fd, prefix, display.rstrip("/") or "/"
+        self.base_fd, self.prefix, self.display = base_fd, prefix, display
         self.owner, self.host = owner, host
         self.dir_times: list[tuple[tuple[str, ...], int]] = []
 
@@ -245,13 +271,13 @@ class TreeWriter:
                 os.close(fd)
 
     def _shown(self, parts: tuple[str, ...]) -> str:
-        return "/".join((self.display, *parts[len(self.prefix):])) if parts else self.display
+        return "/".join((self.display.rstrip("/"), *parts)) if parts else self.display
 
     def write(self, entry: Entry) -> None:
         parts = self.prefix + entry.parts
         if not parts:
             if entry.kind != "dir":
-                raise CopyRefused(f"cannot overwrite directory {self.display} with non-directory")
+                raise CopyRefused(f"cannot overwrite directory {self._shown(())} with non-directory")
             return  # the destination directory itself: it exists and keeps its metadata
         parent = self._open_dir(parts[:-1], create=True)
         try:

@@ -191,6 +191,10 @@ def test_copy_in_keeps_owners_and_a_sets_the_container_user(cengine, canary: Pat
     kept, archived = (root / "kept").lstat(), (root / "archived").lstat()
     assert (kept.st_uid, kept.st_gid, stat.S_IMODE(kept.st_mode)) == (1234, 5678, 0o640)
     assert (archived.st_uid, archived.st_gid) == (1000, 2000)
+    plain = start_d(cengine, "sleep", "1000")  # no User: Docker's -a keeps the source's owners
+    cengine.container_copy(str(f), f"{plain}:/archived", archive=True)
+    st = (Path(cengine.paths.merged_dir(mount_id_of(cengine, plain))) / "archived").lstat()
+    assert (st.st_uid, st.st_gid) == (1234, 5678)
 
 
 def test_copy_in_follows_a_host_link_only_with_L(cengine, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -261,6 +265,30 @@ def test_device_nodes_and_fifos_are_copied_as_nodes_never_read(ctr: Ctr, canary:
     with tarfile.open(fileobj=io.BytesIO(result.stdout)) as tar:
         [member] = tar.getmembers()
     assert member.ischr() and (member.devmajor, member.devminor) == (1, 5) and member.size == 0
+
+
+def _nest(top: Path, depth: int) -> int:
+    """``top/d/d/…`` ``depth`` deep, made an fd at a time (the path is longer than any one call takes)."""
+    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    for _ in range(depth):
+        os.mkdir("d", dir_fd=fd)
+        fd, old = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd), fd
+        os.close(old)
+    return fd
+
+
+def test_a_tree_nested_deeper_than_the_recursion_limit(ctr: Ctr, tmp_path: Path) -> None:
+    top = ctr.plant("/deep/x").parent  # plant() makes the parents
+    fd = _nest(top, 500)
+    os.close(os.open("leaf", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd))
+    os.close(fd)
+    ctr.engine.container_copy(f"{ctr.id}:/deep", str(tmp_path))
+    fd = os.open(tmp_path / "deep", os.O_RDONLY | os.O_DIRECTORY)
+    for _ in range(500):
+        fd, old = os.open("d", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd), fd
+        os.close(old)
+    assert stat.S_ISREG(os.stat("leaf", dir_fd=fd).st_mode)
+    os.close(fd)
 
 
 def test_missing_path_is_dockers_one_line(rctr: Ctr, tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from ..runtime.syscalls import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2
 __all__ = ["open_in_root", "split_path", "use_openat2"]
 
 _MAX_SYMLINKS = 40  # as the kernel's limit
+_RETRIES = 16
 use_openat2: bool = True
 """False once openat2 answered ENOSYS (tests set it to walk the fallback path on purpose)."""
 
@@ -38,12 +39,18 @@ def open_in_root(root_fd: int, path: str, flags: int = os.O_PATH, *, follow_last
     if not follow_last:
         flags |= os.O_NOFOLLOW
     if use_openat2:
-        try:
-            return openat2(root_fd, path or "/", flags, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
-        except OSError as err:
-            if err.errno != errno.ENOSYS:
-                raise
-            use_openat2 = False
+        for _ in range(_RETRIES):
+            try:
+                return openat2(root_fd, path or "/", flags, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+            except OSError as err:
+                if err.errno == errno.EAGAIN:
+                    continue  # the kernel saw a rename race on "..": it asks to try again
+                if err.errno != errno.ENOSYS:
+                    raise
+                use_openat2 = False
+                break
+        else:
+            raise OSError(errno.EAGAIN, os.strerror(errno.EAGAIN))
     return _walk(root_fd, path, flags, follow_last)
 
 

@@ -67,7 +67,8 @@ def _name_of(path: str) -> str:
 
 
 def _contents_only(path: str) -> bool:
-    return path.endswith("/.") or path == "."
+    """``dir/.`` (and ``/``, ``dir/..``, which name no entry of their own) copy a directory's contents."""
+    return path.endswith("/.") or path == "." or _name_of(path) == "."
 
 
 def _not_found(path: str, name: str) -> InvalidArgument:
@@ -103,6 +104,8 @@ def copy_from(engine: "Engine", cid: str, path: str, dest: str | BinaryIO, *, fo
                 write_tar(read_tree(src), dest, "" if _contents_only(path) else _name_of(path))
                 return
             _to_host(src, is_dir, _contents_only(path), _name_of(path), dest)
+        except BrokenPipeError:
+            raise  # ``cp … - | head``: the CLI ends quietly, as for any closed pipe
         except OSError as err:
             raise _failed(err, shown) from None
         finally:

@@ -275,6 +275,8 @@ class TreeWriter:
 
     def write(self, entry: Entry) -> None:
         parts = self.prefix + entry.parts
+        if any(part in ("", ".", "..") or "/" in part or "\0" in part for part in parts):
+            raise CopyRefused(f"invalid name {'/'.join(parts)!r}")  # ".." from a dir fd would climb out of it
         if not parts:
             if entry.kind != "dir":
                 raise CopyRefused(f"cannot overwrite directory {self._shown(())} with non-directory")

@@ -14,6 +14,7 @@ the size it had when it was listed, so a growing file cannot fill the disk.
 from __future__ import annotations
 
 import errno
+import io
 import os
 import stat
 import tarfile
@@ -137,7 +138,7 @@ def reopen(path_fd: int, listed: os.stat_result) -> IO[bytes]:
     if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (listed.st_dev, listed.st_ino):
         os.close(fd)
         raise OSError(errno.ESTALE, os.strerror(errno.ESTALE))
-    return os.fdopen(fd, "rb")
+    return os.fdopen(fd, "rb", buffering=0)  # a FileIO: ``_copy_data`` may hand it to the kernel
 
 
 # -- reading a tar -------------------------------------------------------------
@@ -232,11 +233,16 @@ class _Exactly:
 
     def read(self, n: int = -1) -> bytes:
         n = self.left if n < 0 else min(n, self.left)
-        chunk = self.source.read(n) if n else b""
-        if len(chunk) < n:
-            chunk += bytes(n - len(chunk))
-        self.left -= len(chunk)
-        return chunk
+        chunks, got = [], 0
+        while got < n:
+            chunk = self.source.read(n - got)  # an unbuffered file may return less than asked
+            if not chunk:
+                chunks.append(bytes(n - got))
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+        self.left -= n
+        return b"".join(chunks)
 
     def close(self) -> None:
         self.source.close()
@@ -259,10 +265,15 @@ class TreeWriter:
         self.base_fd, self.prefix, self.display = base_fd, prefix, display
         self.owner, self.host = owner, host
         self.dir_times: list[tuple[tuple[str, ...], int]] = []
+        self._parent: tuple[tuple[str, ...], int] | None = None
+        """The last parent directory written into, still open."""
 
     def write_all(self, entries: Iterator[Entry]) -> None:
-        for entry in entries:
-            self.write(entry)
+        try:
+            for entry in entries:
+                self.write(entry)
+        finally:
+            self._forget_parent()
         for parts, mtime in reversed(self.dir_times):
             fd = self._open_dir(parts, create=False)
             try:
@@ -281,11 +292,15 @@ class TreeWriter:
             if entry.kind != "dir":
                 raise CopyRefused(f"cannot overwrite directory {self._shown(())} with non-directory")
             return  # the destination directory itself: it exists and keeps its metadata
-        parent = self._open_dir(parts[:-1], create=True)
-        try:
-            self._create(parent, parts, entry)
-        finally:
-            os.close(parent)
+        if self._parent is None or self._parent[0] != parts[:-1]:
+            self._forget_parent()  # entries come a directory at a time: one walk serves its files
+            self._parent = (parts[:-1], self._open_dir(parts[:-1], create=True))
+        self._create(self._parent[1], parts, entry)
+
+    def _forget_parent(self) -> None:
+        if self._parent is not None:
+            os.close(self._parent[1])
+            self._parent = None
 
     def _open_dir(self, parts: tuple[str, ...], *, create: bool) -> int:
         """A real directory at ``parts`` below the base (missing ones made 0755, as Docker's untar makes them)."""
@@ -383,6 +398,14 @@ class TreeWriter:
 def _copy_data(source: IO[bytes], fd: int, size: int) -> None:
     """``size`` bytes of ``source`` into ``fd``: no more even if it grew, zeros if it shrank."""
     left = size
+    if type(source) is io.FileIO:  # our own reopened file: the kernel copies it
+        while left:
+            sent = os.sendfile(fd, source.fileno(), None, min(left, 1 << 30))
+            if not sent:
+                break
+            left -= sent
+        os.ftruncate(fd, size)
+        return
     while left:
         chunk = source.read(min(left, _CHUNK))
         if not chunk:

@@ -411,11 +411,16 @@ class Engine:
 
         return top(self, self.containers.resolve(name), ps_args or [])
 
-    def container_copy(self, source: str, dest: str) -> None:
-        """``cp``: exactly one of ``source``/``dest`` is ``CONTAINER:PATH``; the other is a host path.
+    def container_copy(self, source: str, dest: str, *, follow_link: bool = False, archive: bool = False,
+                       stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        """``cp``: exactly one of ``source``/``dest`` is ``CONTAINER:PATH``; the other is a host path, or
+        ``-`` for a tar read from ``stdin`` / written to ``stdout``, as Docker streams it.
+
+        ``follow_link`` (``-L``) follows a link named as the source; ``archive`` (``-a``) gives what is
+        copied in the container user's uid/gid.
 
         Raises:
-            InvalidArgument: both or neither name a container, or a path is missing.
+            InvalidArgument: both or neither name a container, a path is missing, or an entry is refused.
         """
         from .containers.copy import container_path, copy_from, copy_to
         from .errors import InvalidArgument
@@ -426,9 +431,21 @@ class Engine:
                                   "use CONTAINER:SRC_PATH DEST_PATH or SRC_PATH CONTAINER:DEST_PATH")
         self._writable()
         if src_ctr is not None:
-            copy_from(self, self.containers.resolve(src_ctr[0]), src_ctr[1], dest)
+            out: str | BinaryIO = dest
+            if dest == "-":
+                if stdout is None:
+                    raise InvalidArgument("cp to - needs a stream for the tar")
+                out = stdout
+            copy_from(self, self.containers.resolve(src_ctr[0]), src_ctr[1], out, follow_link=follow_link,
+                      name=src_ctr[0])
         elif dst_ctr is not None:
-            copy_to(self, self.containers.resolve(dst_ctr[0]), source, dst_ctr[1])
+            into: str | BinaryIO = source
+            if source == "-":
+                if stdin is None:
+                    raise InvalidArgument("cp from - needs a stream of the tar")
+                into = stdin
+            copy_to(self, self.containers.resolve(dst_ctr[0]), into, dst_ctr[1], follow_link=follow_link,
+                    archive=archive, name=dst_ctr[0])
 
     def container_commit(self, name: str, ref: str | None = None, *, message: str = "", author: str = "",
                          changes: ChangeFn | None = None, pause: bool = True) -> str:

@@ -114,6 +114,8 @@ def _more_verbs(sub: Any) -> None:
     p.add_argument("container", metavar="CONTAINER")
     p.set_defaults(func=cmd_attach)
     p = sub.add_parser("cp", help="Copy files/folders between a container and the local filesystem")
+    p.add_argument("-a", "--archive", action="store_true", help="Archive mode (copy all uid/gid information)")
+    p.add_argument("-L", "--follow-link", action="store_true", help="Always follow symbol link in SRC_PATH")
     p.add_argument("source", metavar="SRC")
     p.add_argument("dest", metavar="DEST")
     p.set_defaults(func=cmd_cp)
@@ -721,7 +723,10 @@ def cmd_attach(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def cmd_cp(engine: Engine, args: argparse.Namespace) -> int:
-    engine.container_copy(args.source, args.dest)
+    """``-`` as SRC reads a tar from stdin, as DEST writes one to stdout."""
+    engine.container_copy(args.source, args.dest, follow_link=args.follow_link, archive=args.archive,
+                          stdin=sys.stdin.buffer, stdout=sys.stdout.buffer)
+    sys.stdout.flush()
     return 0
 
 

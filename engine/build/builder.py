@@ -408,7 +408,10 @@ class Builder:
                 from .copy import copy_into, parse_chown
 
                 owner = parse_chown(chown, container.rootfs) if chown else None
-                copy_into(container.rootfs, CopyPlan(found, target, dest.endswith("/"), owner, chmod))
+                try:
+                    copy_into(container.rootfs, CopyPlan(found, target, dest.endswith("/"), owner, chmod))
+                except OSError as err:  # the host paths in it are ours, not the Dockerfile's business
+                    raise BuildError(f"failed to copy files: {err.strerror or err.__class__.__name__}") from err
                 layer = container.commit(self.cancel)
         return self._commit(stage, container_config, layer)
 

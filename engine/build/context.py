@@ -123,11 +123,15 @@ class BuildContext:
     def resolve(self, rel: str) -> tuple[str, str]:
         """(host path, context-relative path) of a source, symlinks followed inside the context only."""
         cleaned = self.clean(rel)
-        host = resolve_in_root(self.root, cleaned)
+        missing = BuildError(
+            f"file not found in build context or excluded by .dockerignore: stat {cleaned}: file does not exist")
+        try:
+            host = resolve_in_root(self.root, cleaned)
+        except OSError:  # a symlink loop
+            raise missing from None
         resolved = os.path.relpath(host, self.root)
         if not os.path.lexists(host) or self.excluded(cleaned) or self.excluded(resolved):
-            raise BuildError(
-                f"file not found in build context or excluded by .dockerignore: stat {rel}: file does not exist")
+            raise missing
         return host, resolved
 
     def excluded(self, rel: str) -> bool:
@@ -194,35 +198,15 @@ class _Replay:
 
 
 def _unpack(head: bytes, data: object, dest: str, cancel: threading.Event | None) -> None:
-    """Unpack the context tar; the 'tar' filter refuses absolute names and anything landing outside ``dest``."""
+    """Unpack the context tar inside ``dest`` only (``untar``: names and links resolved as if it were ``/``)."""
+    from .untar import UntarError, unpack_context
+
     try:
         with tarfile.open(fileobj=_Replay(head, data), mode="r|") as tar:  # type: ignore[call-overload]
-            for member in tar:
-                if cancel is not None and cancel.is_set():
-                    raise Cancelled("build cancelled")
-                _extract(tar, member, dest)
-    except (tarfile.TarError, OSError) as err:
+            unpack_context(tar, dest, cancel)
+    except UntarError as err:
         raise BuildError(f"unable to prepare context: {err}") from err
-
-
-def _extract(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: str) -> None:
-    """Extract with tarfile's 'tar' filter, or, on a Python without it (Debian 12's 3.11.2), the same checks by hand."""
-    if hasattr(tarfile, "tar_filter"):
-        tar.extract(member, dest, filter="tar")
-        return
-    member.name = member.name.lstrip("/")
-    root = os.path.realpath(dest)
-    if not _inside(root, os.path.join(root, member.name)):
-        raise tarfile.TarError(f"{member.name!r} would be extracted outside the context")
-    if member.issym() or member.islnk():
-        base = root if member.islnk() else os.path.dirname(os.path.join(root, member.name))
-        if os.path.isabs(member.linkname) or not _inside(root, os.path.join(base, member.linkname)):
-            raise tarfile.TarError(f"{member.name!r} links outside the context")
-    if member.isdev():
-        raise tarfile.TarError(f"{member.name!r} is a device node")
-    member.mode &= 0o7777 & ~0o6000  # like the 'tar' filter: no set-id bits
-    tar.extract(member, dest, set_attrs=True)
-
-
-def _inside(root: str, path: str) -> bool:
-    return os.path.commonpath([root, os.path.realpath(path)]) == root
+    except tarfile.TarError as err:
+        raise BuildError(f"unable to prepare context: {err}") from err
+    except OSError as err:
+        raise BuildError(f"unable to prepare context: {err.strerror or err}") from err

@@ -95,6 +95,9 @@ def _entry_line(tree: BuildContext, rel: str, st: os.stat_result) -> str:
 def _source_hash(source: Source) -> str:
     if not source.is_dir:
         st = os.stat(source.host)
+        if not stat.S_ISREG(st.st_mode):  # a FIFO or a device node is copied as a node, never read
+            line = _entry_line(source.tree, source.rel, st).split("\0", 1)[1]
+            return "file:" + hashlib.sha256(line.encode()).hexdigest()
         return "file:" + _file_digest(source.host, st)
     h = hashlib.sha256()
     prefix = len(source.rel) + 1 if source.rel != "." else 0
@@ -154,6 +157,8 @@ def is_archive(path: str) -> bool:
     from ..archive import open_maybe_compressed
 
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False  # a FIFO or a device would block, or never end
         with open(path, "rb") as f:
             with tarfile.open(fileobj=open_maybe_compressed(f, path), mode="r|") as tar:  # type: ignore[call-overload]
                 return tar.next() is not None
@@ -266,12 +271,26 @@ class _Writer:
         elif stat.S_ISFIFO(meta.mode) or stat.S_ISCHR(meta.mode) or stat.S_ISBLK(meta.mode):
             os.mknod(path, meta.mode, meta.rdev)
 
-    def hardlink(self, rel: str, target_rel: str) -> None:
-        """A tar hard link: ``target_rel`` was written earlier by this writer."""
+    def hardlink(self, rel: str, target_rel: str, archive: str) -> None:
+        """A tar hard link to an entry below the destination: resolved inside it, the entry itself linked.
+
+        As in Docker's chrooted untar, links on the way act as if the destination were ``/`` and a
+        symlink target is linked as the symlink (linkat without AT_SYMLINK_FOLLOW), so nothing outside
+        the destination can be reached.
+        """
+        source = os.path.join(resolve_in_root(self.top, posixpath.dirname(target_rel)),
+                              posixpath.basename(target_rel))
+        try:
+            st = os.lstat(source)
+        except OSError:
+            st = None
+        if st is None or stat.S_ISDIR(st.st_mode):
+            reason = "no such file or directory" if st is None else "operation not permitted"
+            raise BuildError(f"{archive}: cannot unpack archive: link /{target_rel} /{rel}: {reason}")
         parent = self._parent(rel)
         path = os.path.join(parent, posixpath.basename(rel))
         self._clear(path)
-        os.link(os.path.join(self.top, target_rel), path)
+        os.link(source, path, follow_symlinks=False)
 
     def finish(self) -> None:
         """Directory mtimes last: writing their contents moved them."""
@@ -381,7 +400,7 @@ def _unpack_member(tar: tarfile.TarFile, member: tarfile.TarInfo, rel: str, writ
         target = posixpath.normpath(member.linkname.lstrip("/"))
         if target == ".." or target.startswith("../"):
             raise BuildError(f"{name}: invalid hard link {member.name} -> {member.linkname}")
-        writer.hardlink(rel, target)
+        writer.hardlink(rel, target, name)
         return
     kinds = {tarfile.REGTYPE: stat.S_IFREG, tarfile.AREGTYPE: stat.S_IFREG, tarfile.DIRTYPE: stat.S_IFDIR,
              tarfile.SYMTYPE: stat.S_IFLNK, tarfile.FIFOTYPE: stat.S_IFIFO, tarfile.CHRTYPE: stat.S_IFCHR,

@@ -66,6 +66,8 @@ class BuildOptions:
     build_args: Mapping[str, str] = field(default_factory=dict)
     no_cache: bool = False
     target: str | None = None
+    network: str = "default"
+    """RUN steps' network (``--network``): see ``stepnet``."""
 
 
 @dataclass
@@ -133,6 +135,9 @@ class Builder:
 
     def build(self) -> str:
         """Every stage up to the target, then the tags; returns the final image ID."""
+        from .stepnet import check_mode
+
+        check_mode(self.options.network)
         df = parse_dockerfile(self.context.read_dockerfile(self.options.dockerfile))
         self.escape = df.escape
         targets = [_tag_ref(tag) for tag in self.options.tags]
@@ -374,7 +379,8 @@ class Builder:
         with _container(self.engine, stage.chain_id, init=True) as container:
             self._emit(ContainerStarted(container.container_id))
             code = container.run(argv, env=run_env, cwd=stage.config.get("WorkingDir") or "/",
-                                 user=stage.config.get("User") or "", output=self._output, cancel=self.cancel)
+                                 user=stage.config.get("User") or "", output=self._output, cancel=self.cancel,
+                                 network=self.options.network)
             if code != 0:
                 raise CommandFailed(f"The command '{' '.join(argv)}' returned a non-zero code: {code}", code)
             layer = container.commit(self.cancel)

@@ -19,12 +19,24 @@ ORPHAN_BRIDGE = "orphan bridge"
 _SETTLE_SECONDS = 5.0
 
 
+def _live_build_step(paths: StorePaths, cid: str) -> bool:
+    """A RUN step's lease and netns are its build container's while its builder holds ``tmp/<id>.lock``."""
+    from ..store.locks import try_lock_path
+
+    lock = os.path.join(paths.staging, cid + ".lock")
+    fd = try_lock_path(lock)
+    if fd is None:
+        return os.path.exists(lock)
+    os.close(fd)
+    return False
+
+
 def network_problems(paths: StorePaths, running: set[str]) -> list[CheckProblem]:
     problems = []
     ns_dir = naming.netns_dir(paths.root)
     for cid in sorted(os.listdir(ns_dir)) if os.path.isdir(ns_dir) else []:
         path = os.path.join(ns_dir, cid)
-        if cid not in running and _settled(path):
+        if cid not in running and _settled(path) and not _live_build_step(paths, cid):
             problems.append(CheckProblem(STALE_NETNS, path, "container is not running"))
     recs = NetworkStore(paths).all().values()
     if os.path.isdir(os.path.dirname(paths.network_file(NETWORKS_FILE))):
@@ -37,7 +49,7 @@ def network_problems(paths: StorePaths, running: set[str]) -> list[CheckProblem]
                 problems.append(CheckProblem(ORPHAN_BRIDGE, name, "no network of this store uses it"))
     for rec in recs:
         for ip, cid in sorted(rec["Leases"].items()):
-            if not os.path.isdir(paths.container_dir(cid)):
+            if not os.path.isdir(paths.container_dir(cid)) and not _live_build_step(paths, cid):
                 problems.append(CheckProblem(ORPHAN_LEASE, paths.network_file(NETWORKS_FILE),
                                              f"{rec['Name']} {ip} -> {cid[:12]} (no such container)"))
     return problems
@@ -61,7 +73,7 @@ def repair_network(paths: StorePaths, problem: CheckProblem) -> bool:
         store = NetworkStore(paths)
         for rec in store.all().values():
             for cid in set(rec["Leases"].values()):
-                if not os.path.isdir(paths.container_dir(cid)):
+                if not os.path.isdir(paths.container_dir(cid)) and not _live_build_step(paths, cid):
                     store.release(cid)
         return True
     return False

@@ -223,3 +223,201 @@ def test_add_archive_hard_links_stay_inside_the_destination(engine, base: str, c
         build(engine, ctx, f"FROM {BASE}\nADD to-link.tar /x/\n")
     assert str(caught.value).endswith(f"link {canary / 'secret'} /h2: no such file or directory")
     assert str(tmp_path) not in str(caught.value).replace(str(canary), "")
+
+
+# -- RUN steps: terminal, files and network (item 2) ----------------------------
+
+_IFACES = 'RUN for i in /sys/class/net/*; do echo "IF $(basename $i) $(cat $i/ifindex) $(cat $i/address)"; done\n'
+
+
+def _host_ifaces() -> set[tuple[str, str, str]]:
+    out = set()
+    for name in os.listdir("/sys/class/net"):
+        try:
+            index = Path(f"/sys/class/net/{name}/ifindex").read_text().strip()
+            address = Path(f"/sys/class/net/{name}/address").read_text().strip()
+        except OSError:
+            continue  # went away while we looked (another test's veth)
+        out.add((name, index, address))
+    return out
+
+
+def _seen_ifaces(text: str) -> set[tuple[str, str, str]]:
+    return {tuple(line.split()[1:4]) for line in text.splitlines() if line.startswith("IF ")}  # type: ignore[misc]
+
+
+def _leftovers(engine, cids: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
+    """Netns mounts, leases and host veths of this store's build steps that outlived them."""
+    from engine.network import links, naming
+    from engine.network.networks import NetworkStore
+
+    found = []
+    ns_dir = naming.netns_dir(engine.paths.root)
+    if os.path.isdir(ns_dir):
+        found += [f"netns {n}" for n in os.listdir(ns_dir)]
+    recs = NetworkStore(engine.paths).all().values()
+    found += [f"lease {ip} {cid[:12]}" for rec in recs for ip, cid in rec["Leases"].items()]
+    names = set(links.link_names())
+    found += [f"veth {naming.host_veth_name(cid, rec['Id'])}" for cid in cids for rec in recs
+              if naming.host_veth_name(cid, rec["Id"]) in names]
+    bridges = links.bridges_of(engine.paths.root)
+    found += [f"bridge {b}" for b in bridges if b != naming.default_bridge_name(engine.paths.root)]
+    return found
+
+
+def _started(recorder) -> list[str]:  # type: ignore[no-untyped-def]
+    from engine.build.progress import ContainerStarted
+
+    return [e.container_id for e in recorder.of(ContainerStarted)]
+
+
+def test_run_step_on_the_default_bridge_cannot_reach_the_hosts_loopback(engine, base: str, tmp_path: Path) -> None:
+    import socket
+    import threading
+
+    from tests.engine.build_helpers import BASE, build, make_context
+
+    accepted: list[object] = []
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        server.settimeout(0.2)
+        port = server.getsockname()[1]
+        done = threading.Event()
+
+        def serve() -> None:
+            while not done.is_set():
+                try:
+                    conn, peer = server.accept()
+                except OSError:
+                    continue
+                accepted.append(peer)
+                conn.close()
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        try:
+            ctx = make_context(tmp_path / "ctx", {})
+            image, rec = build(engine, ctx, f"FROM {BASE}\nRUN if nc -w 2 127.0.0.1 {port} </dev/null; then echo "
+                                            "CONNECTED; else echo REFUSED; fi\n" + _IFACES, no_cache=True)
+        finally:
+            done.set()
+            thread.join()
+    assert not accepted, "a RUN step reached a service on the host's 127.0.0.1"
+    assert "REFUSED\n" in rec.text
+    seen = _seen_ifaces(rec.text)
+    assert {name for name, _, _ in seen} == {"lo", "eth0"}
+    eth0 = next(s for s in seen if s[0] == "eth0")
+    assert eth0[2] not in {address for _, _, address in _host_ifaces()}, "eth0 is one of the host's interfaces"
+    assert _leftovers(engine, _started(rec)) == []
+
+
+def test_run_step_network_none_has_only_lo_and_host_sees_the_hosts(engine, base: str, tmp_path: Path) -> None:
+    from tests.engine.build_helpers import BASE, build, make_context
+
+    ctx = make_context(tmp_path / "ctx", {})
+    _, rec = build(engine, ctx, f"FROM {BASE}\n{_IFACES}", no_cache=True, network="none")
+    assert {name for name, _, _ in _seen_ifaces(rec.text)} == {"lo"}
+    before = _host_ifaces()
+    _, rec = build(engine, ctx, f"FROM {BASE}\n{_IFACES}", no_cache=True, network="host")
+    stable = before & _host_ifaces()
+    assert len(stable) > 1 and stable <= _seen_ifaces(rec.text)
+    with pytest.raises(BuildError, match="network nosuchnet not found"):
+        build(engine, ctx, f"FROM {BASE}\nRUN true\n", no_cache=True, network="nosuchnet")
+    assert _leftovers(engine, []) == []
+
+
+def test_run_step_network_is_taken_down_after_failure_and_cancel(engine, base: str, tmp_path: Path) -> None:
+    import threading
+
+    from engine.build.progress import ContainerStarted
+    from engine.errors import Cancelled
+    from tests.engine.build_helpers import BASE, Recorder, make_context
+
+    ctx = make_context(tmp_path / "ctx", {})
+    (ctx / "Dockerfile").write_text(f"FROM {BASE}\nRUN ip -o addr; exit 3\n")
+    failed = Recorder()
+    with pytest.raises(BuildError, match="returned a non-zero code: 3"):
+        engine.image_build(str(ctx), progress=failed, no_cache=True)
+    assert "eth0" in failed.text
+    assert _leftovers(engine, _started(failed)) == []
+    (ctx / "Dockerfile").write_text(f"FROM {BASE}\nRUN echo RUN$((1+1))ING; sleep 60\n")
+    cancel, recorder, failures = threading.Event(), Recorder(), []
+    started = threading.Event()
+
+    def progress(event: object) -> None:
+        recorder(event)
+        if "RUN2ING" in recorder.text:
+            started.set()
+
+    def run() -> None:
+        try:
+            engine.image_build(str(ctx), progress=progress, cancel=cancel, no_cache=True)
+        except BaseException as err:  # handed to the test's thread
+            failures.append(err)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    try:
+        assert started.wait(60)
+        cids = [e.container_id for e in recorder.of(ContainerStarted)]
+        assert _leftovers(engine, cids) != []  # the step's netns, lease and veth exist while it runs
+    finally:
+        cancel.set()
+        worker.join(60)
+    assert isinstance(failures[0], Cancelled)
+    assert _leftovers(engine, cids) == []
+
+
+def test_run_step_gets_no_terminal_no_host_fds_and_a_session_of_its_own(berth_store: Path, busybox_tar: Path,
+                                                                         tmp_path: Path) -> None:
+    """Run from a terminal (a pty as the CLI's controlling tty), as an admin would type it."""
+    import fcntl
+    import pty
+    import subprocess
+    import sys
+    import termios
+
+    repo = Path(__file__).resolve().parents[2]
+    cli = [sys.executable, "-m", "tui.cli", "--root", str(berth_store)]
+    subprocess.run([*cli, "import", str(busybox_tar), "busybox:test"], check=True, capture_output=True, cwd=repo)
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(
+        'FROM busybox:test\nRUN for f in 0 1 2; do echo "fd$f=$(readlink /proc/self/fd/$f)"; done; '
+        'if echo INJ$((40+2)) > /dev/tty; then echo TTY-OPEN; else echo TTY-REFUSED; fi; '
+        'echo "fds=$(ls /proc/self/fd | tr "\\n" " ")"; echo "stat=$(cut -d" " -f6,7 /proc/self/stat)"\n')
+    host_file = open(tmp_path / "host-file", "w")  # an fd the CLI holds: it must not reach the step
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen([*cli, "build", "--no-cache", str(ctx)], stdin=slave, stdout=slave, stderr=slave,
+                                cwd=repo, start_new_session=True, pass_fds=(host_file.fileno(),),
+                                preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+        os.close(slave)
+        slave = -1
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: every slave fd is closed
+                break
+            if not chunk:
+                break
+            out += chunk
+        assert proc.wait(60) == 0, out
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+        host_file.close()
+    text = out.decode().replace("\r\n", "\n")
+    assert "fd0=/dev/null\n" in text
+    assert "fd1=pipe:[" in text and "fd2=pipe:[" in text
+    assert "TTY-REFUSED\n" in text and "INJ42" not in text
+    assert "fds=0 1 2 3 \n" in text  # 3 is ls's own directory
+    assert "stat=1 0\n" in text  # session 1 (its own, led by its init) and no controlling tty
+
+
+@pytest.fixture
+def berth_store(store_root: Path) -> Path:
+    return store_root

@@ -362,6 +362,9 @@ def test_run_step_network_is_taken_down_after_failure_and_cancel(engine, base: s
         assert started.wait(60)
         cids = [e.container_id for e in recorder.of(ContainerStarted)]
         assert _leftovers(engine, cids) != []  # the step's netns, lease and veth exist while it runs
+        # ... and are the live step's: a concurrent check does not call them orphans.
+        kinds = {p.kind for p in engine.system_check().problems}
+        assert not kinds & {"orphan address lease", "stale netns"}
     finally:
         cancel.set()
         worker.join(60)

@@ -162,7 +162,12 @@ def test_copy_sources_resolve_inside_the_context_and_errors_name_no_host_path(en
     assert os.readlink(os.path.join(engine.paths.diff_dir(
         engine.layers.get(engine.images.top_layer(engine.image_config(image))).cache_id), "d/sub")) == str(canary)
     assert stat.S_ISLNK(stat_in_image(engine, image, "/d/sub").st_mode)
+    import socket
+
+    with socket.socket(socket.AF_UNIX) as sock:  # Docker's context tar never holds a socket: not found
+        sock.bind(str(ctx / "sock"))
     for source, shown in (("/etc/passwd", "etc/passwd"), ("../../etc/shadow", None), ("nothere", "nothere"),
+                          ("sock", "sock"),
                           (str(canary / "sub/file"), str(canary / "sub/file").lstrip("/"))):
         with pytest.raises(BuildError) as caught:
             build(engine, ctx, f"FROM {BASE}\nCOPY {source} /\n")

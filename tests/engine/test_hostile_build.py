@@ -327,7 +327,7 @@ def test_run_step_network_none_has_only_lo_and_host_sees_the_hosts(engine, base:
     _, rec = build(engine, ctx, f"FROM {BASE}\n{_IFACES}", no_cache=True, network="host")
     stable = before & _host_ifaces()
     assert len(stable) > 1 and stable <= _seen_ifaces(rec.text)
-    with pytest.raises(BuildError, match="network nosuchnet not found"):
+    with pytest.raises(BuildError, match="^Dockerfile line 2: network nosuchnet not found$"):
         build(engine, ctx, f"FROM {BASE}\nRUN true\n", no_cache=True, network="nosuchnet")
     assert _leftovers(engine, []) == []
 

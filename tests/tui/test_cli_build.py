@@ -103,3 +103,12 @@ def test_image_prune_asks_first(berth, context: Path, monkeypatch) -> None:  # t
     monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))
     status, out, _ = berth("image", "prune")
     assert status == 0 and "deleted: sha256:" in out
+
+
+def test_network_flag_sets_the_run_steps_network(berth, context: Path) -> None:
+    (context / "Dockerfile").write_text("FROM busybox:test\nRUN echo $(ls /sys/class/net)\n")
+    status, out, err = berth("build", "--no-cache", "--network", "none", str(context))
+    assert status == 0, err
+    assert "\nlo\n" in out
+    status, out, err = berth("build", "--no-cache", "--network", "nosuchnet", str(context))
+    assert (status, err) == (1, "Error: Dockerfile line 2: network nosuchnet not found\n")

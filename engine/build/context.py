@@ -9,6 +9,7 @@ root were ``/``), so nothing outside is ever read.
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
 import shutil
@@ -133,6 +134,44 @@ class BuildContext:
         if not os.path.lexists(host) or self.excluded(cleaned) or self.excluded(resolved):
             raise missing
         return host, resolved
+
+    def open_source(self, host: str) -> BinaryIO:
+        """The regular file at ``host`` (a path ``resolve`` or ``walk`` gave), opened one component at a time.
+
+        Every component is opened with ``O_NOFOLLOW`` below the root's fd, and the file with ``O_NONBLOCK``
+        until it is known to be a regular file: a path that has turned into a link (or a FIFO) since it was
+        resolved, because someone changed the tree under the build, is refused, never followed or waited on.
+        """
+        rel = os.path.relpath(host, self.root)
+        parts = [] if rel == "." else rel.split("/")
+        if parts[:1] == [".."]:
+            raise BuildError(f"forbidden path outside the build context: {rel} ()")
+        changed = BuildError(f"file changed while the build read it: {rel}")
+        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            for part in parts[:-1]:
+                try:
+                    nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+                except OSError as err:
+                    if err.errno in (errno.ELOOP, errno.ENOTDIR):
+                        raise changed from None
+                    raise
+                os.close(fd)
+                fd = nxt
+            try:
+                leaf = os.open(parts[-1] if parts else ".", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                               dir_fd=fd)
+            except OSError as err:
+                if err.errno in (errno.ELOOP, errno.ENXIO):
+                    raise changed from None
+                raise
+        finally:
+            os.close(fd)
+        if not stat.S_ISREG(os.fstat(leaf).st_mode):
+            os.close(leaf)
+            raise changed
+        os.set_blocking(leaf, True)
+        return os.fdopen(leaf, "rb", buffering=0)
 
     def excluded(self, rel: str) -> bool:
         return rel not in ("", ".") and self.matcher.excluded(rel)

@@ -76,7 +76,7 @@ def _local(tree: BuildContext, word: str, add: bool) -> Source:
                          "file does not exist")
     is_dir = os.path.isdir(host)
     name = posixpath.basename(posixpath.normpath(word.lstrip("/")) or ".")
-    return Source(tree, rel, name, is_dir, archive=add and not is_dir and is_archive(host))
+    return Source(tree, rel, name, is_dir, archive=add and not is_dir and is_archive(tree, host))
 
 
 def _heredoc(scratch: _Scratch, doc: parser.Heredoc) -> Source:

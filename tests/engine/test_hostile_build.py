@@ -429,3 +429,27 @@ def test_run_step_gets_no_terminal_no_host_fds_and_a_session_of_its_own(berth_st
 @pytest.fixture
 def berth_store(store_root: Path) -> Path:
     return store_root
+
+
+def test_a_context_changed_under_the_build_is_refused_not_followed(canary: Path, tmp_path: Path) -> None:
+    """A dir context of someone else's may change between naming a source and reading it: the read is by
+    fd with O_NOFOLLOW at every level, so a dir turned into a link to a host dir is refused."""
+    import shutil
+
+    from engine.build.copy import CopyPlan, Source, copy_into, source_digest
+
+    ctx_dir = tmp_path / "ctx"
+    (ctx_dir / "dir/sub").mkdir(parents=True)
+    (ctx_dir / "dir/sub/file").write_text("the context's\n")
+    ctx = BuildContext(str(ctx_dir))
+    sources = (Source(ctx, "dir/sub/file", "file", False),)
+    source_digest(sources)  # named and hashed while the tree was fine
+    shutil.rmtree(ctx_dir / "dir")
+    os.symlink(canary, ctx_dir / "dir")  # canary/sub/file exists: following the link would read it
+    root = tmp_path / "root"
+    root.mkdir()
+    plan = CopyPlan(sources, "/x", False, None, None)
+    for attempt in (lambda: source_digest(sources), lambda: copy_into(str(root), plan)):
+        with pytest.raises(BuildError, match=r"^file changed while the build read it: dir/sub/file$"):
+            attempt()
+    assert not (root / "x").exists()

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidArgument
+from ..errors import BerthError, BuildError, InvalidArgument
 from ..runtime import syscalls
 
 if TYPE_CHECKING:
@@ -66,17 +66,34 @@ def step_network(engine: Engine, cid: str, mode: str) -> Iterator[StepNetwork]:
         return
     config["NetworkSettings"]["Networks"] = endpoint.plan_networks(engine, cid, mode, "", "")
     try:
-        attached = endpoint.attach(engine, cid, config, host)
+        netns_path = _attach(engine, cid, config, host)
         try:
-            from ..network.supervise import ensure_nat
-
-            ensure_nat(engine)
-            yield StepNetwork(netns_path=attached.netns_path, hosts=endpoint.render_hosts(engine, config, host),
+            yield StepNetwork(netns_path=netns_path, hosts=endpoint.render_hosts(engine, config, host),
                               resolv_conf=endpoint.render_resolv(host))
         finally:
             _detach(engine, cid, config)
     finally:
         endpoint.release(engine, cid)
+
+
+def _attach(engine: Engine, cid: str, config: dict[str, Any], host: dict[str, Any]) -> str:
+    """Namespace, veth and NAT rules; a failure (no CAP_NET_ADMIN, netlink refusing) is one BuildError line."""
+    from ..network import endpoint
+    from ..network.supervise import ensure_nat
+
+    try:
+        attached = endpoint.attach(engine, cid, config, host)
+        try:
+            ensure_nat(engine)
+        except BaseException:
+            _detach(engine, cid, config)
+            raise
+    except BerthError:
+        raise
+    except Exception as err:  # pyroute2's NetlinkError is no OSError
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise BuildError(f"cannot set up the network of the RUN step: {reason}") from err
+    return attached.netns_path
 
 
 def _detach(engine: Engine, cid: str, config: dict[str, Any]) -> None:

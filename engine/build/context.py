@@ -28,6 +28,7 @@ from .globs import compile_glob
 __all__ = ["DEFAULT_DOCKERFILE", "BuildContext", "contains_wildcards"]
 
 DEFAULT_DOCKERFILE = "Dockerfile"
+_DIR_NOFOLLOW = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _TAR_MAGIC_OFFSET = 257  # POSIX ustar header: "ustar" at byte 257 of the first block
 
 
@@ -143,35 +144,37 @@ class BuildContext:
         resolved, because someone changed the tree under the build, is refused, never followed or waited on.
         """
         rel = os.path.relpath(host, self.root)
-        parts = [] if rel == "." else rel.split("/")
+        leaf = self._open_below(rel, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        if not stat.S_ISREG(os.fstat(leaf).st_mode):
+            os.close(leaf)
+            raise _changed(rel)
+        os.set_blocking(leaf, True)
+        return os.fdopen(leaf, "rb", buffering=0)
+
+    def _open_below(self, rel: str, flags: int) -> int:
+        """``rel`` (no links in it: resolved already) opened by fd from the root, refusing any link met."""
+        parts = [p for p in rel.split("/") if p not in ("", ".")]
         if parts[:1] == [".."]:
             raise BuildError(f"forbidden path outside the build context: {rel} ()")
-        changed = BuildError(f"file changed while the build read it: {rel}")
         fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            for part in parts[:-1]:
+            for index, part in enumerate(parts):
+                last = index == len(parts) - 1
                 try:
-                    nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+                    nxt = os.open(part, flags if last else _DIR_NOFOLLOW, dir_fd=fd)
                 except OSError as err:
-                    if err.errno in (errno.ELOOP, errno.ENOTDIR):
-                        raise changed from None
+                    if err.errno in (errno.ELOOP, errno.ENXIO) or (err.errno == errno.ENOTDIR and (
+                            not last or _is_link(part, fd))):  # O_DIRECTORY|O_NOFOLLOW on a link: ENOTDIR
+                        raise _changed(rel) from None
                     raise
                 os.close(fd)
                 fd = nxt
-            try:
-                leaf = os.open(parts[-1] if parts else ".", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
-                               dir_fd=fd)
-            except OSError as err:
-                if err.errno in (errno.ELOOP, errno.ENXIO):
-                    raise changed from None
-                raise
-        finally:
+            if not parts and not flags & os.O_DIRECTORY:
+                raise IsADirectoryError(errno.EISDIR, "is a directory")
+        except BaseException:
             os.close(fd)
-        if not stat.S_ISREG(os.fstat(leaf).st_mode):
-            os.close(leaf)
-            raise changed
-        os.set_blocking(leaf, True)
-        return os.fdopen(leaf, "rb", buffering=0)
+            raise
+        return fd
 
     def excluded(self, rel: str) -> bool:
         return rel not in ("", ".") and self.matcher.excluded(rel)
@@ -182,19 +185,52 @@ class BuildContext:
         return _drop_nested([rel for rel, _ in self.walk(".") if matches(rel)])
 
     def walk(self, rel_dir: str) -> Iterator[tuple[str, os.stat_result]]:
-        """(context-relative path, lstat) below ``rel_dir``, depth first, names sorted, ignored paths left out."""
+        """(context-relative path, lstat) below ``rel_dir``, depth first, names sorted, ignored paths left out.
+
+        Dirs are read by fd, each opened with ``O_NOFOLLOW``: a dir turned into a link while the build walks
+        is refused, never listed.
+        """
         try:
-            names = sorted(os.listdir(os.path.join(self.root, rel_dir)))
+            fd = self._open_below(rel_dir, _DIR_NOFOLLOW)
         except NotADirectoryError:
             return
-        for name in names:
+        try:
+            yield from self._walk_fd(fd, rel_dir)
+        finally:
+            os.close(fd)
+
+    def _walk_fd(self, fd: int, rel_dir: str) -> Iterator[tuple[str, os.stat_result]]:
+        for name in sorted(os.listdir(fd)):
             rel = name if rel_dir in (".", "") else f"{rel_dir}/{name}"
-            st = os.lstat(os.path.join(self.root, rel))
+            try:
+                st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # gone since the listing
             excluded = self.excluded(rel)
             if not excluded:
                 yield rel, st
             if stat.S_ISDIR(st.st_mode) and (not excluded or self.matcher.may_reinclude_below(rel)):
-                yield from self.walk(rel)
+                try:
+                    sub = os.open(name, _DIR_NOFOLLOW, dir_fd=fd)
+                except OSError as err:
+                    if err.errno in (errno.ELOOP, errno.ENOTDIR):
+                        raise _changed(rel) from None
+                    raise
+                try:
+                    yield from self._walk_fd(sub, rel)
+                finally:
+                    os.close(sub)
+
+
+def _is_link(name: str, dir_fd: int) -> bool:
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
+
+
+def _changed(rel: str) -> BuildError:
+    return BuildError(f"file changed while the build read it: {rel}")
 
 
 def _go_match(pattern: str) -> Callable[[str], bool]:

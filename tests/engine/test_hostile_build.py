@@ -453,3 +453,10 @@ def test_a_context_changed_under_the_build_is_refused_not_followed(canary: Path,
         with pytest.raises(BuildError, match=r"^file changed while the build read it: dir/sub/file$"):
             attempt()
     assert not (root / "x").exists()
+    # A source dir swapped for a link: not listed, not copied.
+    tree = (Source(ctx, "dir", "dir", True),)
+    for attempt in (lambda: source_digest(tree), lambda: copy_into(str(root), CopyPlan(tree, "/y", True, None,
+                                                                                        None))):
+        with pytest.raises(BuildError, match=r"^file changed while the build read it: dir$"):
+            attempt()
+    assert os.listdir(root / "y") == []

@@ -376,6 +376,11 @@ class Builder:
         if self._probe(stage, container_config):
             return stage.image_id
         run_env = [*(stage.config.get("Env") or []), *(f"{k}={v}" for k, v in stage.args.allowed(env).items())]
+        from .stepnet import forwarding_warning
+
+        warning = forwarding_warning(self.options.network)
+        if warning:
+            self._emit(BuildMessage(" ---> " + warning))
         with _container(self.engine, stage.chain_id, init=True) as container:
             self._emit(ContainerStarted(container.container_id))
             code = container.run(argv, env=run_env, cwd=stage.config.get("WorkingDir") or "/",

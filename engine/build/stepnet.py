@@ -23,7 +23,7 @@ from ..runtime import syscalls
 if TYPE_CHECKING:
     from ..engine import Engine
 
-__all__ = ["DEFAULT_MODE", "StepNetwork", "check_mode", "step_network"]
+__all__ = ["DEFAULT_MODE", "FORWARDING_WARNING", "StepNetwork", "check_mode", "forwarding_warning", "step_network"]
 
 DEFAULT_MODE = "default"
 """Docker's name for the builder's default: the default bridge network."""
@@ -48,6 +48,24 @@ def check_mode(mode: str) -> str:
     if mode.startswith("container:"):
         raise InvalidArgument(f"network mode {mode!r} is not supported for build")
     return mode
+
+
+_IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
+FORWARDING_WARNING = "[Warning] IPv4 forwarding is disabled. Networking will not work."
+"""What the classic builder prints before a bridged RUN step when the host does not forward."""
+
+
+def forwarding_warning(mode: str) -> str | None:
+    """Docker's warning for a bridged step on a host with ip_forward off (the step cannot get out)."""
+    from ..network import endpoint
+
+    if endpoint.network_mode_kind(check_mode(mode)) != "bridge":
+        return None
+    try:
+        with open(_IP_FORWARD, encoding="ascii") as f:
+            return FORWARDING_WARNING if f.read().strip() == "0" else None
+    except OSError:
+        return None
 
 
 @contextlib.contextmanager

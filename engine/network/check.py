@@ -36,7 +36,11 @@ def network_problems(paths: StorePaths, running: set[str]) -> list[CheckProblem]
     ns_dir = naming.netns_dir(paths.root)
     for cid in sorted(os.listdir(ns_dir)) if os.path.isdir(ns_dir) else []:
         path = os.path.join(ns_dir, cid)
-        if cid not in running and _settled(path) and not _live_build_step(paths, cid):
+        if cid in running or _live_build_step(paths, cid):
+            continue
+        # A container's netns may exist a moment before its record says running; a build step's (no
+        # container dir) is stale as soon as its builder's lock is free.
+        if _settled(path) or not os.path.isdir(paths.container_dir(cid)):
             problems.append(CheckProblem(STALE_NETNS, path, "container is not running"))
     recs = NetworkStore(paths).all().values()
     if os.path.isdir(os.path.dirname(paths.network_file(NETWORKS_FILE))):

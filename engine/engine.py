@@ -778,6 +778,7 @@ class Engine:
         target: str | None = None,
         progress: Callable[[Any], None] | None = None,
         cancel: threading.Event | None = None,
+        network: str = "default",
     ) -> str:
         """Build an image from a Dockerfile, one image per instruction, as the classic builder does.
 
@@ -790,6 +791,8 @@ class Engine:
             target: stop after the stage with this name.
             progress: called with each ``engine.build.progress`` event (step started, output, cached, done).
             cancel: set it to stop; the running step is killed and undone.
+            network: RUN steps' network (``--network``): ``default`` (the default bridge), ``bridge``, ``none``,
+                ``host`` or a user network's name.
 
         Returns:
             The final image's ID.
@@ -801,7 +804,7 @@ class Engine:
         from .build.builder import BuildOptions, build_image
 
         self._writable()
-        options = BuildOptions(dockerfile, tuple(tags), dict(build_args or {}), no_cache, target)
+        options = BuildOptions(dockerfile, tuple(tags), dict(build_args or {}), no_cache, target, network)
         image_id = build_image(self, context, options, progress, cancel)
         self.journal.append("image", "build", image_id, ",".join(tags))
         return image_id

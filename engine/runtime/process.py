@@ -346,6 +346,8 @@ def _setup_and_exec(spec: ProcessSpec, report: int) -> NoReturn:
     _redirect_stdio(spec)
     if spec.terminal and spec.console_socket is None:
         pty.take_controlling_terminal()
+    elif not spec.terminal:
+        os.setsid()  # as runc: a session of its own, so no /dev/tty (nor TIOCSTI) reaches the caller's terminal
     _join_cgroups(spec.cgroup_procs)
     if spec.netns_path:
         network.join_netns(spec.netns_path)

@@ -10,7 +10,7 @@ peak RSS of the process alone: a child's own ru_maxrss would count the
 forking parent's pages):
 
 - ``berth logs --tail 10``, ``berth logs --since <1 s before the end>``,
-  ``berth logs --since <the middle>`` (half the log printed, to /dev/null);
+  ``berth logs --since <the middle> --until <1 s later>`` (10,000 lines each);
 - ``tail -n 10`` of the file, the floor;
 - the app's log panel: ``LogFollower`` filling a ``LogBuffer`` of its default
   bound (100,000 lines) from the log, until it has read it all.
@@ -103,8 +103,9 @@ def main() -> int:
         cases = [
             ("berth logs --tail 10", [*berth, "logs", "--tail", "10", "chatty"]),
             ("berth logs --since <1 s before the end>", [*berth, "logs", "--since", format_time(last - 1), "chatty"]),
-            ("berth logs --since <the middle> (half printed)",
-             [*berth, "logs", "--since", format_time((first + last) / 2), "chatty"]),
+            ("berth logs --since <the middle> --until <1 s later>",
+             [*berth, "logs", "--since", format_time((first + last) / 2), "--until",
+              format_time((first + last) / 2 + 1), "chatty"]),
             ("tail -n 10 of the file", ["tail", "-n", "10", log]),
             ("app log panel (LogFollower, 100,000-line buffer)", [sys.executable, "-c", PANEL, root]),
         ]

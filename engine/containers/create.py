@@ -49,8 +49,7 @@ def random_name(taken: Callable[[str], bool]) -> str:
 def create_container(engine: "Engine", opts: CreateOptions) -> str:
     """Create the container's layers and records; returns its ID."""
     opts.validate()
-    if opts.name:
-        names.valid_name(opts.name)
+    wanted = names.valid_name(opts.name) if opts.name else ""  # before anything is looked up or made
     image_id = engine.images.resolve(opts.image)
     image_config = engine.images.config(image_id)
     parent = engine.images.top_layer(image_config)
@@ -58,7 +57,7 @@ def create_container(engine: "Engine", opts: CreateOptions) -> str:
     from ..network import endpoint
 
     with engine.lock:
-        name = names.valid_name(opts.name) if opts.name else random_name(lambda n: names.taken(engine.paths, n))
+        name = wanted or random_name(lambda n: names.taken(engine.paths, n))
         names.claim(engine.paths, name, cid)  # before the record: the index may hold too much, never too little
         try:
             engine.rwlayers.create(mount_id, parent, init=fill_init_layer)

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = ["rename", "prune", "top"]
 
+
 def rename(engine: "Engine", cid: str, new_name: str) -> None:
     """Docker's name rules: ``[a-zA-Z0-9][a-zA-Z0-9_.-]+``, unique in the store.
 

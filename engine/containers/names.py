@@ -26,7 +26,7 @@ from ..store import atomic
 from ..store.paths import CONTAINER_CONFIG_FILE, CONTAINER_LOG_SUFFIX, StorePaths
 
 __all__ = ["NAME_CHARS", "check_index", "claim", "ensure_index", "index_dir", "lookup", "rebuild", "release",
-           "valid_name", "CONTAINERS_DIR_MODE", "CONTAINER_DIR_MODE", "LOG_MODE", "make_containers_dir"]
+           "taken", "valid_name", "CONTAINERS_DIR_MODE", "CONTAINER_DIR_MODE", "LOG_MODE", "make_containers_dir"]
 
 NAME_CHARS = "[a-zA-Z0-9][a-zA-Z0-9_.-]"
 """Docker's ``validContainerNameChars``, quoted as-is in its error message."""
@@ -151,6 +151,7 @@ def _replace_link(link: str, cid: str) -> None:
 
 
 def taken(paths: StorePaths, name: str) -> bool:
+    """Whether a container is called ``name`` (a stale entry does not count: ``claim`` takes it over)."""
     return lookup(paths, name) is not None
 
 

@@ -14,6 +14,7 @@ import shutil
 import time
 from dataclasses import dataclass
 
+from .containers import names
 from .errors import BerthError
 from .models import CheckProblem, CheckReport
 from .store import atomic
@@ -65,6 +66,7 @@ class StoreChecker:
         with self.lock:
             found = self._scan()
             fixed = []
+            self._index_rebuilt = False
             # Unmount first: an orphan dir cannot go while something is mounted in it.
             for problem in sorted(found.problems, key=lambda p: p.kind != "stale mount"):
                 if problem.repairable:
@@ -88,6 +90,7 @@ class StoreChecker:
         self._check_temp_files(problems)
         self._check_mounts(live_cache_ids, problems)
         self._check_containers(problems)
+        problems += names.check_index(self.paths)
         self._check_build_containers(problems)
         self._check_cgroups(problems)
         self._check_network(problems)
@@ -553,6 +556,11 @@ class StoreChecker:
         from .network.check import repair_network
 
         if repair_network(self.paths, problem):
+            return
+        if kind in names.INDEX_PROBLEMS:
+            if not self._index_rebuilt:  # one rebuild answers every entry
+                names.rebuild(self.paths)
+                self._index_rebuilt = True
             return
         if kind == "stale mount":
             from .runtime.syscalls import MNT_DETACH, umount2

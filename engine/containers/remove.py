@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import BerthError, ContainerConflict, ContainerNotFound, StoreCorrupt
 from ..store import atomic
 from ..store.paths import INIT_SUFFIX, MOUNT_ID_FILE
+from . import names
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -104,9 +105,12 @@ def remove_many_files(engine: Engine, cids: list[str], volumes: bool = False) ->
     """
     leases = _leases_readable(engine, cids)
     mount_ids = [_mount_id_or_none(engine, cid) for cid in cids]
-    configs = [_config_or_none(engine, cid) for cid in cids] if volumes else []
+    configs = [_config_or_none(engine, cid) for cid in cids]
     with engine.lock:
         trash = _set_aside(engine.paths.container_dir(cid) for cid in cids)
+        for cid, config in zip(cids, configs):  # after the records: the index may hold too much, never too little
+            if config is not None:
+                names.release(engine.paths, str(config.get("Name", "")), cid)
         trash += _set_aside(engine.paths.mount_record(cid) for cid in cids)
         for mount_id in filter(None, mount_ids):
             engine.rwlayers.unmount(mount_id)
@@ -125,7 +129,7 @@ def remove_many_files(engine: Engine, cids: list[str], volumes: bool = False) ->
         detach(engine.paths.root, cid)
     if leases:
         release_many(engine, cids)
-    for config in filter(None, configs):
+    for config in filter(None, configs if volumes else []):
         from .volumes import remove_anonymous
 
         remove_anonymous(engine, config)

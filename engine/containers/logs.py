@@ -150,10 +150,12 @@ class LogWriter:
             while view:
                 view = view[os.write(self.fd, view):]
         except OSError:
-            try:
-                os.ftruncate(self.fd, self.size)  # take back a partial entry
-            except OSError:
-                pass
+            written = len(data) - len(view)
+            if written:
+                try:
+                    os.ftruncate(self.fd, os.fstat(self.fd).st_size - written)  # take back a partial entry
+                except OSError:
+                    pass
             return False
         self.size += len(data)
         return True

@@ -110,6 +110,10 @@ class Monitor:
         self.timers: list[tuple[float, int, str]] = []
         """(when, sequence, container id): restarts waiting for their backoff, a heap."""
         self._timer_seq = 0
+        self._record_exit_failed = False
+        self._last_retry = 0.0
+        self.unrecorded: dict[str, tuple[int, bool, float]] = {}
+        """Exits whose record could not be written yet (a full disk): (code, oom, run time), tried again."""
         self.backoff: dict[str, float] = {}
         """The last restart delay of each container, doubling while it keeps failing fast."""
         self._drained: queue.SimpleQueue[Running] = queue.SimpleQueue()
@@ -147,7 +151,9 @@ class Monitor:
             for key, _ in self.selector.select(timeout=timeout):
                 self._handle(key)
             self._run_timers()
-            if self.running or self.clients or self.timers:
+            if self.unrecorded:
+                self._record_again()
+            if self.running or self.clients or self.timers or self.unrecorded:
                 idle_since = time.monotonic()
             elif time.monotonic() - idle_since > IDLE_SECONDS and self._try_exit():
                 return
@@ -485,11 +491,29 @@ class Monitor:
         if run.cgroup is not None:
             _quietly(run.cgroup.remove)
         config = self._record_exit(run.cid, code, oom)
-        self._event(run.cid, "oom" if oom else "die")
         for conn in run.waiters:
             self._reply(conn, {"exit_code": code}, close=True)
-        if config is not None:
-            self._after_exit(run.cid, config, code, time.monotonic() - run.started)
+        if config is None:
+            if self._record_exit_failed:
+                self.unrecorded[run.cid] = (code, oom, time.monotonic() - run.started)
+            return
+        self._event(run.cid, "oom" if oom else "die")
+        self._after_exit(run.cid, config, code, time.monotonic() - run.started)
+
+    def _record_again(self) -> None:
+        """Exits a full disk kept out of their records: written as soon as there is room (at most twice a second)."""
+        now = time.monotonic()
+        if now - self._last_retry < 0.5:
+            return
+        self._last_retry = now
+        for cid, (code, oom, ran) in list(self.unrecorded.items()):
+            config = self._record_exit(cid, code, oom)
+            if config is None and self._record_exit_failed:
+                continue
+            del self.unrecorded[cid]
+            if config is not None:
+                self._event(cid, "oom" if oom else "die")
+                self._after_exit(cid, config, code, ran)
 
     def _record_exit(self, cid: str, code: int, oom: bool) -> dict[str, Any] | None:
         def change(config: dict[str, Any]) -> None:
@@ -498,11 +522,15 @@ class Monitor:
                          FinishedAt=now_rfc3339(), OOMKilled=oom)
             _clear_network_settings(config)
 
+        self._record_exit_failed = False
         try:
             return self.engine.containers.update(cid, change)
-        except (BerthError, OSError) as err:  # a full disk: the record says running until the next try
-            if not isinstance(err, BerthError):
-                print(f"monitor: cannot record the exit of {cid[:12]}: {err}", file=sys.stderr)
+        except BerthError:  # removed meanwhile (``rm -f``)
+            return None
+        except OSError as err:  # a full disk: the record says running until a retry works
+            if cid not in self.unrecorded:
+                print(f"monitor: cannot record the exit of {cid[:12]} yet: {err}", file=sys.stderr)
+            self._record_exit_failed = True
             return None
 
     def _after_exit(self, cid: str, config: dict[str, Any], code: int, ran: float | None = None) -> None:

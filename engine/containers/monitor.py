@@ -429,6 +429,7 @@ class Monitor:
         # -t: the container makes its pty in its own devpts and sends the master back (runc's console socket).
         ours, theirs = console_socketpair() if tty else (None, None)
         master = -1
+        process: ContainerProcess | None = None
         try:
             spec = process_spec(config, host, rootfs, stdin=child_fds[0], stdout=child_fds[1],
                                 stderr=child_fds[2], cgroup_procs=cgroup.procs_files() if cgroup else (),
@@ -444,6 +445,8 @@ class Monitor:
             self._to_keeper({"op": "hold", "id": cid, "pid": process.pid, "names": names,
                              "meta": {"started": time.time()}}, [*streams, *held])
         except BaseException:
+            if process is not None:
+                process.kill()  # started, but the keeper does not hold it: nobody could supervise it
             for fd in (*streams, *held, *([ours] if ours is not None else [])):
                 os.close(fd)
             raise

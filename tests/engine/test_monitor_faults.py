@@ -239,3 +239,30 @@ def test_published_ports_come_back_with_the_new_monitor(cengine) -> None:  # typ
     finally:
         containers_fixtures.clean_containers(cengine)
         cengine.network_teardown()
+
+
+def test_a_busy_main_loop_never_stops_output_draining(cengine) -> None:  # type: ignore[no-untyped-def]
+    """While the monitor waits on a slow start (here: a record lock the test holds), others' output still flows."""
+    import threading
+
+    from engine.containers.client import MonitorClient
+
+    talker = start_d(cengine, "sh", "-c", WAIT_THEN.format(cue="go", then="seq 1 30000; echo done; sleep 300"),
+                     network="none")
+    slow = cengine.container_create(CreateOptions(image="busybox", cmd=("true",), network="none"))
+    wait_for(lambda: "start" in log_text(cengine, talker), what="the first line")
+    replies: list[object] = []
+    with cengine.containers.locked(slow):
+        def ask() -> None:
+            with MonitorClient(cengine).request({"op": "start", "id": slow}) as channel:
+                replies.append(channel.reply())
+
+        asker = threading.Thread(target=ask)
+        asker.start()
+        time.sleep(0.3)  # the monitor's main loop is now stuck on the lock
+        trigger(cengine, talker)
+        # ~170 KB: far more than a pipe holds, so only a drain apart from the main loop gets it all in
+        wait_for(lambda: "done\n" in log_text(cengine, talker), what="the output while the loop is busy")
+        assert not replies
+    asker.join(timeout=30)
+    assert replies and isinstance(replies[0], dict) and replies[0].get("ok")

@@ -494,13 +494,13 @@ class Monitor:
         if run.cgroup is not None:
             _quietly(run.cgroup.remove)
         config = self._record_exit(run.cid, code, oom)
+        self._event(run.cid, "oom" if oom else "die")  # before the waiters hear of it: they may ``rm`` at once
         for conn in run.waiters:
             self._reply(conn, {"exit_code": code}, close=True)
         if config is None:
             if self._record_exit_failed:
                 self.unrecorded[run.cid] = (code, oom, time.monotonic() - run.started)
             return
-        self._event(run.cid, "oom" if oom else "die")
         self._after_exit(run.cid, config, code, time.monotonic() - run.started)
 
     def _record_again(self) -> None:
@@ -515,7 +515,6 @@ class Monitor:
                 continue
             del self.unrecorded[cid]
             if config is not None:
-                self._event(cid, "oom" if oom else "die")
                 self._after_exit(cid, config, code, ran)
 
     def _record_exit(self, cid: str, code: int, oom: bool) -> dict[str, Any] | None:

@@ -116,9 +116,12 @@ class Drainer(threading.Thread):
         return True
 
     def _close(self, run: Drained, fd: int) -> None:
+        """Stop reading ``fd`` and close it; a pty master is left for the main thread to close (``attach``
+        may be handing it to a client right now, and a closed number could be reused by another file)."""
         try:
             self.selector.unregister(fd)
         except (KeyError, ValueError):
             pass
-        os.close(fd)
         del run.streams[fd]
+        if fd != getattr(run, "master", -1):
+            os.close(fd)

@@ -486,6 +486,9 @@ class Monitor:
         """Its output is all in the log: release it, record the exit, unmount, notify, apply the policy."""
         code = run.code if run.code is not None else EXIT_KILLED
         self.running.pop(run.cid, None)
+        if run.master >= 0:
+            os.close(run.master)  # the drain thread leaves it open for ``attach``
+            run.master = -1
         _quietly(self._to_keeper, {"op": "release", "id": run.cid})
         if run.network is not None:
             _quietly(run.network.stop)

@@ -103,7 +103,9 @@ def _wait_gone(pid: int) -> None:
     except OSError:
         return  # already gone (and reaped)
     try:
-        select.select([pidfd], [], [], _DEATH_WAIT_SECONDS)
+        poller = select.poll()  # not select(): the monitor's fd numbers may be above 1024
+        poller.register(pidfd, select.POLLIN)
+        poller.poll(_DEATH_WAIT_SECONDS * 1000)
     finally:
         os.close(pidfd)
 

@@ -433,7 +433,9 @@ def _await_reparent(parent_pidfd: int) -> None:
 
     A pidfd turns readable only after the kernel re-parented the exiting process's children.
     """
-    select.select([parent_pidfd], [], [])
+    poller = select.poll()  # not select(): a monitor of a thousand containers hands out fd numbers above 1024
+    poller.register(parent_pidfd, select.POLLIN)
+    poller.poll()
     os.close(parent_pidfd)
 
 

@@ -32,6 +32,7 @@ made for each monitor, fds alongside.
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import resource
@@ -116,6 +117,8 @@ class Keeper:
         self.unclaimed: dict[int, tuple[int, float]] = {}
         self.monitor_pid = 0
         self.monitor_sock: socket.socket | None = None
+        self.outbox: collections.deque[tuple[bytes, list[int]]] = collections.deque()
+        """Messages for the monitor not sent yet (with dups of their fds): the keeper never blocks on it."""
         self.last_spawn = 0.0
         self.wake_r, wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         signal.set_wakeup_fd(wake_w)
@@ -150,28 +153,47 @@ class Keeper:
     def _monitor_gone(self, status: int) -> bool:
         """The monitor exited; False when the keeper should exit too (an idle exit, nothing held)."""
         self.monitor_pid = 0
-        if self.monitor_sock is not None:
-            self.selector.unregister(self.monitor_sock)
-            self.monitor_sock.close()
-            self.monitor_sock = None
+        self._drop_monitor_sock()
         if not self.held:
             return False
         print(f"keeper: the monitor exited ({exit_code(status)}) with {len(self.held)} container(s) held; "
               "starting another", file=sys.stderr)
         return True
 
-    def _send(self, message: dict[str, Any], fds: list[int] = ()) -> None:  # type: ignore[assignment]
+    def _drop_monitor_sock(self) -> None:
+        if self.monitor_sock is not None:
+            self.selector.unregister(self.monitor_sock)
+            self.monitor_sock.close()
+            self.monitor_sock = None
+        while self.outbox:
+            for fd in self.outbox.popleft()[1]:
+                os.close(fd)
+
+    def _send(self, message: dict[str, Any], fds: list[int] | None = None) -> None:
+        """Queue a message (fds are dup'ed: a ``release`` may close ours before it goes) and send what can go."""
         if self.monitor_sock is None:
             return
-        data = json.dumps(message).encode()
-        try:
-            self.monitor_sock.setblocking(True)
-            socket.send_fds(self.monitor_sock, [data], list(fds)) if fds else self.monitor_sock.send(data)
-        except OSError:
-            pass  # it is dying: its death is noticed by SIGCHLD, and the next one gets everything by ``list``
-        finally:
-            if self.monitor_sock is not None:
-                self.monitor_sock.setblocking(False)
+        self.outbox.append((json.dumps(message).encode(), [os.dup(fd) for fd in fds or ()]))
+        self._flush()
+
+    def _flush(self) -> None:
+        """Send queued messages without blocking: the monitor may itself be blocked sending to us."""
+        sock = self.monitor_sock
+        while sock is not None and self.outbox:
+            data, fds = self.outbox[0]
+            try:
+                socket.send_fds(sock, [data], fds) if fds else sock.send(data)
+            except BlockingIOError:
+                break
+            except OSError:  # it is dying: SIGCHLD tells, and the next one gets everything by ``list``
+                self._drop_monitor_sock()
+                return
+            self.outbox.popleft()
+            for fd in fds:
+                os.close(fd)
+        if sock is not None:
+            self.selector.modify(sock, selectors.EVENT_READ | (selectors.EVENT_WRITE if self.outbox else 0),
+                                 "monitor")
 
     def _on_monitor(self) -> None:
         assert self.monitor_sock is not None
@@ -186,9 +208,7 @@ class Keeper:
             if not data:  # its end closed: its SIGCHLD follows
                 for fd in fds:
                     os.close(fd)
-                self.selector.unregister(self.monitor_sock)
-                self.monitor_sock.close()
-                self.monitor_sock = None
+                self._drop_monitor_sock()
                 return
             try:
                 self._request(json.loads(data), list(fds))
@@ -280,13 +300,16 @@ class Keeper:
                 events = self.selector.select(timeout)
             except InterruptedError:
                 continue
-            for key, _ in events:
+            for key, mask in events:
                 try:
                     if key.data == "sigchld":
                         if not self._reap():
                             return
                     elif key.data == "monitor" and self.monitor_sock is not None:
-                        self._on_monitor()
+                        if mask & selectors.EVENT_WRITE:
+                            self._flush()
+                        if mask & selectors.EVENT_READ and self.monitor_sock is not None:
+                            self._on_monitor()
                 except Exception:  # never die of a bug: every container's life hangs on this process
                     traceback.print_exc()
 

@@ -604,9 +604,12 @@ class Monitor:
         """
         from .recovery import daemon_start_candidates, mark_dead, rebooted, record_boot
 
-        for message, fds in self._held():
+        held = self._held()
+        # Read once: with a thousand containers mountinfo has a thousand overlays, and every adoption needs it.
+        tables = (_read_text("/proc/self/mountinfo"), _read_text("/proc/self/cgroup")) if held else ("", "")
+        for message, fds in held:
             try:
-                self._adopt(message, fds)
+                self._adopt(message, fds, tables)
             except Exception:
                 traceback.print_exc(file=sys.stderr)
         stale = [c["ID"] for c in self.engine.containers.all()
@@ -626,7 +629,7 @@ class Monitor:
                     print(f"restart of {cid[:12]} failed: {err}", file=sys.stderr)
         _quietly(record_boot, self.engine.paths)
 
-    def _adopt(self, message: dict[str, Any], fds: list[int]) -> None:
+    def _adopt(self, message: dict[str, Any], fds: list[int], tables: tuple[str, str]) -> None:
         """One container a dead monitor ran: read its pipes again, listen on its ports again."""
         from .remove import mount_id_of
 
@@ -653,7 +656,8 @@ class Monitor:
         ran = time.time() - float((message.get("meta") or {}).get("started") or time.time())
         process = ContainerProcess(pid, child=False)
         run = Running(cid, process, mount_id_of(self.engine, cid), _log_writer(config, host, tty),
-                      streams=streams, master=master, cgroup=cgroups.for_container(cid),
+                      streams=streams, master=master,
+                      cgroup=cgroups.for_container(cid, mountinfo=tables[0], proc_cgroup=tables[1]),
                       started=time.monotonic() - max(0.0, ran))
         if message.get("code") is None:
             try:
@@ -668,6 +672,11 @@ class Monitor:
         if message.get("code") is not None:
             run.code = process.exit_code = int(message["code"])
             self.drainer.finish(run)
+
+
+def _read_text(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read()
 
 
 def _quietly(call: Any, *args: Any) -> Any:

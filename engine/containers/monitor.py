@@ -606,7 +606,9 @@ class Monitor:
 
         held = self._held()
         # Read once: with a thousand containers mountinfo has a thousand overlays, and every adoption needs it.
-        tables = (_read_text("/proc/self/mountinfo"), _read_text("/proc/self/cgroup")) if held else ("", "")
+        # Only the cgroup mounts matter to ``cgroups.for_container``.
+        tables = ("\n".join(line for line in _read_text("/proc/self/mountinfo").splitlines() if " - cgroup" in line),
+                  _read_text("/proc/self/cgroup")) if held else ("", "")
         for message, fds in held:
             try:
                 self._adopt(message, fds, tables)

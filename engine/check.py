@@ -9,22 +9,45 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
+from dataclasses import dataclass
 
+from .containers import names
 from .errors import BerthError
 from .models import CheckProblem, CheckReport
 from .store import atomic
 from .store.images import ImageDB, image_id_for
 from .store.layers import Layer, LayerStore, chain_id_for, remove_layer_dir
 from .store.locks import FileLock, try_lock_path
-from .store.paths import CONTAINER_CONFIG_FILE, LINK_DIR, StorePaths
+from .store.paths import (
+    CONTAINER_CONFIG_FILE, HOSTCONFIG_FILE, INIT_ID_FILE, INIT_SUFFIX, LAYER_CACHE_ID_FILE,
+    LAYER_DIFF_FILE, LAYER_PARENT_FILE, LAYER_SIZE_FILE, LINK_DIR, MOUNT_ID_FILE, StorePaths,
+)
 from .store.sizes import dir_size
 from .store.tags import TagStore
 
 __all__ = ["StoreChecker"]
 
 _CGROUP_SETTLE_SECONDS = 5.0
+_CACHE_ID = re.compile(r"[0-9a-f]{64}")
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+DAMAGED_LAYER = "damaged layer record"
+DAMAGED_MOUNT = "damaged mount record"
+DAMAGED_CONTAINER = "damaged container record"
+ABANDONED_DOWNLOAD = "abandoned download"
+
+
+@dataclass(frozen=True)
+class _Broken:
+    """A layerdb record whose cache-id names no layer dir: its data may still be in an unclaimed one."""
+
+    chain_id: str
+    record: str
+    diff_id: str
+    parent: str | None
+    size: int | None
 
 
 class StoreChecker:
@@ -43,6 +66,7 @@ class StoreChecker:
         with self.lock:
             found = self._scan()
             fixed = []
+            self._index_rebuilt = False
             # Unmount first: an orphan dir cannot go while something is mounted in it.
             for problem in sorted(found.problems, key=lambda p: p.kind != "stale mount"):
                 if problem.repairable:
@@ -53,16 +77,20 @@ class StoreChecker:
 
     def _scan(self) -> CheckReport:
         problems: list[CheckProblem] = []
-        live_cache_ids = self._check_layers(problems)
-        live_cache_ids |= self._mount_cache_ids()
+        self._rewrites: dict[str, dict[str, str]] = {}  # record dir -> files a repair writes back, proven
+        live_cache_ids, broken = self._check_layers(problems)
+        mount_ids, mounts_damaged = self._mount_cache_ids(problems)
+        live_cache_ids |= mount_ids
         self._check_images(problems)
         self._check_tags(problems)
-        self._check_overlay_dirs(live_cache_ids, problems)
+        live_cache_ids = self._check_overlay_dirs(live_cache_ids, broken, mounts_damaged, problems)
         self._check_links(problems)
         self._check_staging(problems)
+        self._check_downloads(problems)
         self._check_temp_files(problems)
         self._check_mounts(live_cache_ids, problems)
         self._check_containers(problems)
+        problems += names.check_index(self.paths)
         self._check_build_containers(problems)
         self._check_cgroups(problems)
         self._check_network(problems)
@@ -70,18 +98,68 @@ class StoreChecker:
 
     # -- records -------------------------------------------------------------
 
-    def _check_layers(self, problems: list[CheckProblem]) -> set[str]:
-        live = set()
+    def _check_layers(self, problems: list[CheckProblem]) -> tuple[set[str], list[_Broken]]:
+        """cache-ids the layerdb names, and the records whose cache-id names no layer dir."""
+        live: set[str] = set()
+        broken: list[_Broken] = []
+        known = self._config_chains()
         for chain_id in self.layers.list():
             record = self.paths.layer_record(chain_id[7:])
+            cache_id = _read_quiet(os.path.join(record, LAYER_CACHE_ID_FILE))
+            if not _CACHE_ID.fullmatch(cache_id) or not os.path.isdir(self.paths.layer_dir(cache_id)):
+                broken.append(_broken_record(chain_id, record, known.get(chain_id)))
+                continue
+            live.add(cache_id)  # whatever else is wrong with the record, its data is not an orphan
             try:
                 layer = self.layers.get(chain_id)
-            except BerthError as err:
-                problems.append(CheckProblem("broken layer record", record, str(err), repairable=False))
+            except (BerthError, ValueError) as err:
+                problems.append(self._torn_fields(chain_id, record, cache_id, known.get(chain_id), str(err)))
                 continue
-            live.add(layer.cache_id)
+            if not _DIGEST.fullmatch(layer.diff_id) or not (layer.parent is None or _DIGEST.fullmatch(layer.parent)):
+                problems.append(self._torn_fields(chain_id, record, cache_id, known.get(chain_id), "torn diff or parent"))
+                continue
             problems.extend(self._layer_problems(layer, record))
-        return live
+        return live, broken
+
+    def _config_chains(self) -> dict[str, tuple[str, str | None]]:
+        """chainID -> (diffID, parent chainID) as the readable image configs give them."""
+        out: dict[str, tuple[str, str | None]] = {}
+        for image_id in self.imagedb.list():
+            try:
+                config = json.loads(self.imagedb.get(image_id))
+                chain: str | None = None
+                for diff_id in config.get("rootfs", {}).get("diff_ids", []):
+                    parent, chain = chain, chain_id_for(chain, diff_id)
+                    out[chain] = (diff_id, parent)
+            except (BerthError, ValueError, AttributeError, TypeError):
+                continue  # check_images reports it
+        return out
+
+    def _torn_fields(self, chain_id: str, record: str, cache_id: str, known: tuple[str, str | None] | None,
+                     why: str) -> CheckProblem:
+        """A record with its data but a torn diff, size or parent: rebuilt when the chainID proves the result.
+
+        The chainID is a hash of parent and diffID, so values taken from an image config that lists this
+        chain are right exactly when they hash back to it; the size is the diff dir's own.
+        """
+        files: dict[str, str] = {}
+        diff_id = _read_quiet(os.path.join(record, LAYER_DIFF_FILE))
+        parent_path = os.path.join(record, LAYER_PARENT_FILE)
+        parent: str | None = _read_quiet(parent_path) if os.path.exists(parent_path) else None
+        if not _DIGEST.fullmatch(diff_id):
+            diff_id = known[0] if known else ""
+            files[LAYER_DIFF_FILE] = diff_id
+        if parent is not None and not _DIGEST.fullmatch(parent):
+            parent = known[1] if known and known[1] else ""  # a base layer's torn parent file: not ours to guess
+            files[LAYER_PARENT_FILE] = parent
+        if not _read_quiet(os.path.join(record, LAYER_SIZE_FILE)).isdigit():
+            files[LAYER_SIZE_FILE] = str(dir_size(self.paths.diff_dir(cache_id)))
+        if not diff_id or parent == "" or chain_id_for(parent, diff_id) != chain_id or None in files.values():
+            return CheckProblem("broken layer record", record, f"{why}; no image config proves its values. Fix: "
+                                "remove the images that use it (rmi -f) and pull or load them again", False)
+        self._rewrites[record] = files
+        return CheckProblem(DAMAGED_LAYER, record, f"{', '.join(sorted(files))} unreadable; repair writes back "
+                            "what the image config and the layer dir prove (they hash to its chainID)")
 
     def _layer_problems(self, layer: Layer, record: str) -> list[CheckProblem]:
         diff = self.paths.diff_dir(layer.cache_id)
@@ -143,28 +221,145 @@ class StoreChecker:
 
     # -- orphans -------------------------------------------------------------
 
-    def _mount_cache_ids(self) -> set[str]:
-        """cache-ids of container layers (and their -init layers) from layerdb/mounts."""
+    def _mount_cache_ids(self, problems: list[CheckProblem]) -> tuple[set[str], bool]:
+        """cache-ids of container layers (and their -init layers) from layerdb/mounts.
+
+        A mount-id lost to a torn write is rebuilt from init-id (``<mount-id>-init``) when that dir is there;
+        otherwise the record is reported and every unclaimed writable layer dir is kept (see
+        ``_check_overlay_dirs``).
+        """
         ids: set[str] = set()
+        damaged = False
         try:
             names = os.listdir(self.paths.mounts)
         except FileNotFoundError:
-            return ids
+            return ids, damaged
         for name in names:
-            for fname in ("mount-id", "init-id"):
-                value = _read_quiet(os.path.join(self.paths.mount_record(name), fname))
+            if name.startswith("."):
+                continue
+            record = self.paths.mount_record(name)
+            mount_id = _read_quiet(os.path.join(record, MOUNT_ID_FILE))
+            init_id = _read_quiet(os.path.join(record, INIT_ID_FILE))
+            for value in (mount_id, init_id):
                 if value:
                     ids.add(value)
-        return ids
+            if _CACHE_ID.fullmatch(mount_id) and os.path.isdir(self.paths.layer_dir(mount_id)):
+                continue
+            guess = init_id.removesuffix(INIT_SUFFIX)
+            if init_id.endswith(INIT_SUFFIX) and _CACHE_ID.fullmatch(guess) and os.path.isdir(self.paths.layer_dir(guess)):
+                ids.add(guess)
+                self._rewrites[record] = {MOUNT_ID_FILE: guess}
+                problems.append(CheckProblem(DAMAGED_MOUNT, record,
+                                             f"mount-id is unreadable; init-id names {guess}: repair rewrites it"))
+            else:
+                damaged = True
+                problems.append(CheckProblem(DAMAGED_MOUNT, record,
+                                             "mount-id names no layer dir; every unclaimed writable layer dir is "
+                                             "kept. Fix: write the container's layer dir name into "
+                                             f"{record}/{MOUNT_ID_FILE}, or remove the container", False))
+        return ids, damaged
 
-    def _check_overlay_dirs(self, live: set[str], problems: list[CheckProblem]) -> None:
+    def _check_overlay_dirs(self, live: set[str], broken: list[_Broken], mounts_damaged: bool,
+                            problems: list[CheckProblem]) -> set[str]:
+        """Report layer dirs no record owns; returns every dir that must be kept.
+
+        A dir is kept when a record names it (layerdb cache-id, mount-id/init-id), when a kept dir's ``lower``
+        names its short link, or when its diff hashes to the diffID of a layerdb record whose cache-id is
+        damaged: that record is then rebuilt (one such dir) or reported (none, or several).
+        """
         try:
-            names = os.listdir(self.paths.overlay)
+            names = [n for n in os.listdir(self.paths.overlay) if n != LINK_DIR and not n.startswith(".")]
         except FileNotFoundError:
-            return
+            return live
+        by_link = self._link_owners()
+        # Candidates for a damaged record: committed dirs no intact record names (a lower may still name them).
+        committed = [n for n in names if n not in live and os.path.exists(self.paths.committed_file(n))]
+        kept = live | self._lower_owners(live, by_link)
+        unclaimed = [n for n in names if n not in kept]
+        claimed = self._match_broken(broken, committed, problems)
+        kept |= claimed
+        kept |= self._lower_owners(claimed, by_link)
+        for name in unclaimed:
+            if name in kept:
+                continue
+            if mounts_damaged and not os.path.exists(self.paths.committed_file(name)):
+                problems.append(CheckProblem("unclaimed layer dir", self.paths.layer_dir(name),
+                                             "kept: a damaged mount record may own it", False))
+                kept.add(name)
+                continue
+            problems.append(CheckProblem("orphan layer dir", self.paths.layer_dir(name), "no record owns it"))
+        return kept
+
+    def _link_owners(self) -> dict[str, str]:
+        """Short link id -> the layer dir it points into."""
+        out = {}
+        try:
+            names = os.listdir(self.paths.links)
+        except FileNotFoundError:
+            return out
         for name in names:
-            if name != LINK_DIR and name not in live:
-                problems.append(CheckProblem("orphan layer dir", self.paths.layer_dir(name), "no record owns it"))
+            try:
+                target = os.readlink(self.paths.link(name))
+            except OSError:
+                continue
+            parts = target.split("/")
+            if len(parts) == 3 and parts[0] == ".." and parts[2] == "diff":
+                out[name] = parts[1]
+        return out
+
+    def _lower_owners(self, dirs: set[str], by_link: dict[str, str]) -> set[str]:
+        """The dirs the ``lower`` files of ``dirs`` name (a lower file lists the whole chain below)."""
+        out = set()
+        for cache_id in dirs:
+            for entry in _read_quiet(self.paths.lower_file(cache_id)).split(":"):
+                owner = by_link.get(entry.removeprefix(LINK_DIR + "/"))
+                if owner:
+                    out.add(owner)
+        return out
+
+    def _match_broken(self, broken: list[_Broken], candidates: list[str], problems: list[CheckProblem]) -> set[str]:
+        """Pair damaged layer records with the unclaimed committed dirs whose diff hashes to their diffID."""
+        claimed: set[str] = set()
+        for rec in broken:
+            if not rec.diff_id:
+                claimed.update(candidates)  # nothing to compare with: no dir can be proven garbage
+                problems.append(CheckProblem(DAMAGED_LAYER, rec.record,
+                                             f"diff and cache-id are unreadable; {len(candidates)} unclaimed layer "
+                                             "dir(s) kept. Fix: remove the images that use it (rmi -f) and "
+                                             "pull or load them again, then run system check --repair", False))
+                continue
+            found = [c for c in candidates if self._holds(rec, c)]
+            claimed.update(found)
+            if len(found) == 1:
+                self._rewrites[rec.record] = {LAYER_CACHE_ID_FILE: found[0]}
+                problems.append(CheckProblem(DAMAGED_LAYER, rec.record,
+                                             f"cache-id is unreadable; {found[0]} holds its data (diff hashes to "
+                                             f"{rec.diff_id}): repair rewrites cache-id"))
+            elif found:
+                problems.append(CheckProblem(DAMAGED_LAYER, rec.record,
+                                             f"cache-id is unreadable; {len(found)} layer dirs hash to its diffID, "
+                                             f"all kept. Fix: write one of {', '.join(found)} into "
+                                             f"{rec.record}/{LAYER_CACHE_ID_FILE}", False))
+            else:
+                problems.append(CheckProblem(DAMAGED_LAYER, rec.record,
+                                             f"cache-id names no layer dir and no unclaimed dir holds {rec.diff_id}. "
+                                             "Fix: remove the images that use it (rmi -f) and pull or load them "
+                                             "again", False))
+        return claimed
+
+    def _holds(self, rec: _Broken, cache_id: str) -> bool:
+        """Whether ``overlay2/<cache_id>`` is that record's data: same size, then the same diffID."""
+        from .distribution.tarsplit import layer_tar
+
+        diff = self.paths.diff_dir(cache_id)
+        if rec.size is not None and dir_size(diff) != rec.size:
+            return False
+        try:
+            digest, _ = layer_tar(self.paths.root, Layer(rec.chain_id, rec.diff_id, rec.parent, cache_id, rec.size or 0),
+                                  diff, _Discard())  # type: ignore[arg-type]
+        except (BerthError, OSError, ValueError, EOFError):
+            return False
+        return digest == rec.diff_id
 
     def _check_links(self, problems: list[CheckProblem]) -> None:
         try:
@@ -190,6 +385,15 @@ class StoreChecker:
                 problems.append(CheckProblem("abandoned staging dir", os.path.join(self.paths.staging, name),
                                              "left by an interrupted write"))
 
+    def _check_downloads(self, problems: list[CheckProblem]) -> None:
+        """Blobs and ``.partial`` blobs of pulls that ended without registering them (no pull holds their lock)."""
+        from .distribution.downloads import download_files
+
+        for item in download_files(self.paths.root):
+            if not item.held:
+                problems.append(CheckProblem(ABANDONED_DOWNLOAD, item.path,
+                                             f"{item.size} bytes left by a pull that failed or was interrupted"))
+
     def _staging_live(self) -> bool:
         try:
             names = os.listdir(self.paths.staging)
@@ -212,7 +416,7 @@ class StoreChecker:
         """
         directories = [self.paths.layerdb, self.paths.image_content, self.paths.image_metadata,
                        os.path.dirname(self.paths.repositories), self.paths.overlay, self.paths.links,
-                       self.paths.volumes]
+                       self.paths.volumes, self.paths.containers, self.paths.mounts]
         if not self._staging_live():
             directories.append(self.paths.tar_splits)
         for directory in directories:
@@ -252,15 +456,32 @@ class StoreChecker:
                 continue
             config = _read_json(self.paths.container_file(cid, CONTAINER_CONFIG_FILE))
             if config is None:
-                problems.append(CheckProblem("orphan container dir", self.paths.container_dir(cid), "no config"))
+                problems.append(self._container_without_config(cid))
                 continue
             running = bool(config.get("State", {}).get("Running"))
-            if running and not alive:
+            if running and not alive and not _process_in_cgroup_of(cid):
                 problems.append(CheckProblem("stale container state", self.paths.container_dir(cid),
                                              "recorded running, but no monitor runs"))
             merged = self.paths.merged_dir(_read_quiet(os.path.join(self.paths.mount_record(cid), "mount-id")))
             if not running and merged in mounted:
                 problems.append(CheckProblem("stale mount", merged, "container is not running"))
+
+    def _container_without_config(self, cid: str) -> CheckProblem:
+        """A container dir whose config.v2.json is missing or torn: garbage only if nothing else says it lives.
+
+        Its process may still run (the record was torn, not the container), and its hostconfig and mount
+        record still name its layers and settings: such a dir is reported and kept.
+        """
+        directory = self.paths.container_dir(cid)
+        config = self.paths.container_file(cid, CONTAINER_CONFIG_FILE)
+        if _process_in_cgroup_of(cid):
+            return CheckProblem(DAMAGED_CONTAINER, directory, f"{config} is unreadable and its process still runs. "
+                                f"Fix: berth rm -f {cid[:12]} (kills and removes it), or restore the file", False)
+        if os.path.exists(config) or os.path.exists(self.paths.container_file(cid, HOSTCONFIG_FILE)) \
+                or os.path.isdir(self.paths.mount_record(cid)):
+            return CheckProblem(DAMAGED_CONTAINER, directory, f"{config} is unreadable; its layers are kept. "
+                                f"Fix: berth rm -f {cid[:12]} removes it, or restore the file", False)
+        return CheckProblem("orphan container dir", directory, "no config")
 
     def _check_build_containers(self, problems: list[CheckProblem]) -> None:
         """Mount records with no container dir belong to build steps; a dead builder's are reclaimable."""
@@ -308,10 +529,12 @@ class StoreChecker:
             return set()
         out = set()
         for cid in names:
+            if cid.startswith("."):
+                continue
             config = _read_json(self.paths.container_file(cid, CONTAINER_CONFIG_FILE))
             state = config.get("State") if config else None
-            if isinstance(state, dict) and state.get("Running"):
-                out.add(cid)
+            if config is None or isinstance(state, dict) and state.get("Running"):
+                out.add(cid)  # a torn record may belong to a running container: leave its netns and cgroup be
         return out
 
     def _remove_build_container(self, record: str) -> None:
@@ -334,6 +557,11 @@ class StoreChecker:
 
         if repair_network(self.paths, problem):
             return
+        if kind in names.INDEX_PROBLEMS:
+            if not self._index_rebuilt:  # one rebuild answers every entry
+                names.rebuild(self.paths)
+                self._index_rebuilt = True
+            return
         if kind == "stale mount":
             from .runtime.syscalls import MNT_DETACH, umount2
 
@@ -353,8 +581,16 @@ class StoreChecker:
             from .containers.recovery import mark_dead_at
 
             mark_dead_at(self.paths, os.path.basename(path))
+        elif kind == ABANDONED_DOWNLOAD:
+            from .distribution.downloads import download_files
+
+            if any(item.path == path and not item.held for item in download_files(self.paths.root)):
+                _unlink_quietly(path)  # checked again: a pull may have taken it up since the scan
         elif kind == "orphan layer dir":
             remove_layer_dir(self.paths, os.path.basename(path))
+        elif kind in (DAMAGED_LAYER, DAMAGED_MOUNT):
+            for name, value in self._rewrites.get(path, {}).items():
+                atomic.write_file(os.path.join(path, name), value)
         elif kind == "dangling tag":
             ref = problem.detail.split(" -> ")[0]
             from .reference import parse
@@ -367,6 +603,29 @@ class StoreChecker:
             if kind == "abandoned staging dir":
                 _unlink_quietly(path + ".lock")
         atomic.fsync_dir(os.path.dirname(path))
+
+
+class _Discard:
+    """A sink for a layer tar that is only hashed."""
+
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+
+def _broken_record(chain_id: str, record: str, known: tuple[str, str | None] | None) -> _Broken:
+    size = _read_quiet(os.path.join(record, LAYER_SIZE_FILE))
+    diff_id = _read_quiet(os.path.join(record, LAYER_DIFF_FILE))
+    parent = _read_quiet(os.path.join(record, LAYER_PARENT_FILE)) or None
+    if not _DIGEST.fullmatch(diff_id):
+        diff_id = known[0] if known else ""  # an image config that lists the chain still knows it
+    return _Broken(chain_id, record, diff_id, parent, int(size) if size.isdigit() else None)
+
+
+def _process_in_cgroup_of(cid: str) -> bool:
+    """Whether a process still runs for the container, whatever its record says (or fails to say)."""
+    from .containers.remove import pids_in_cgroup_of
+
+    return bool(pids_in_cgroup_of(cid))
 
 
 def _settled(path: str) -> bool:
@@ -392,10 +651,11 @@ def _mount_points() -> set[str]:
 
 
 def _read_quiet(path: str) -> str:
+    """A small record's text; "" when it is missing, unreadable or not text (a torn write)."""
     try:
         with open(path, encoding="utf-8") as f:
             return f.read().strip()
-    except OSError:
+    except (OSError, ValueError):
         return ""
 
 

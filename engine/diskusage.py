@@ -6,6 +6,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from .containers.models import DiskUsage, DiskUsageRow
+from .errors import BerthError
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -15,7 +16,13 @@ __all__ = ["disk_usage"]
 
 def _image_rows(engine: "Engine", users: Counter[str]) -> tuple[DiskUsageRow, list[tuple[str, int, int, int, int]]]:
     """Images row and per-image (id, size, shared, unique, containers); a layer used by two images is shared."""
-    chains = {image_id: engine.images.image_layers(image_id) for image_id in sorted(engine.imagedb.list())}
+    chains = {}
+    for image_id in sorted(engine.imagedb.list()):
+        try:
+            chains[image_id] = engine.images.image_layers(image_id)
+        except (BerthError, ValueError, OSError):
+            continue  # removed under us, or torn: system check lists it
+
     refs = Counter(layer.chain_id for layers in chains.values() for layer in {x.chain_id: x for x in layers}.values())
     sizes = {layer.chain_id: layer.size for layers in chains.values() for layer in layers}
     per_image = []
@@ -43,6 +50,20 @@ def _volume_rows(engine: "Engine") -> tuple[DiskUsageRow, list[tuple[str, int, i
     return row, per_volume
 
 
+def _download_rows(engine: "Engine") -> tuple[DiskUsageRow, ...]:
+    """Blobs in the pull download dir (a row Docker does not have, shown only when there are some).
+
+    Active: held by a running pull. Reclaimable: the rest, which ``system check --repair`` removes.
+    """
+    from .distribution.downloads import download_files
+
+    blobs = [f for f in download_files(engine.root) if not f.path.endswith(".lock")]
+    if not blobs:
+        return ()
+    return (DiskUsageRow("Pull Downloads", len(blobs), sum(1 for f in blobs if f.held), sum(f.size for f in blobs),
+                         sum(f.size for f in blobs if not f.held)),)
+
+
 def disk_usage(engine: "Engine") -> DiskUsage:
     """Docker's four rows; the build cache row stays empty (the builder keeps no cache outside images)."""
     from .containers.listing import list_containers
@@ -59,5 +80,5 @@ def disk_usage(engine: "Engine") -> DiskUsage:
         DiskUsageRow("Containers", len(containers), running, rw_total, rw_idle),
         volumes,
         DiskUsageRow("Build Cache", 0, 0, 0, 0),
-    )
+    ) + _download_rows(engine)
     return DiskUsage(rows, tuple(per_image), tuple(per_volume))

@@ -368,8 +368,11 @@ class Engine:
         """Run another command inside a running container (its namespaces and cgroups); its exit code.
 
         Args:
-            stdin, stdout, stderr: fds for the command; None inherits this process's (stdin: /dev/null).
-            tty: run it on a new pty copied to and from stdin/stdout (``exec -t``; ctrl-p ctrl-q detaches input).
+            stdin, stdout, stderr: the caller's fds, copied to and from the command's own pipes (it never
+                holds them: Docker's model); stdin None gives it the container's /dev/null, stdout and
+                stderr None copy to this process's. Detached, it gets the container's /dev/null on all three.
+            tty: run it on a new pty of the container's devpts copied to and from stdin/stdout
+                (``exec -t``; ctrl-p ctrl-q detaches input).
 
         Raises:
             ContainerNotRunning, ContainerStartError (126/127 when the command cannot run).
@@ -408,11 +411,16 @@ class Engine:
 
         return top(self, self.containers.resolve(name), ps_args or [])
 
-    def container_copy(self, source: str, dest: str) -> None:
-        """``cp``: exactly one of ``source``/``dest`` is ``CONTAINER:PATH``; the other is a host path.
+    def container_copy(self, source: str, dest: str, *, follow_link: bool = False, archive: bool = False,
+                       stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        """``cp``: exactly one of ``source``/``dest`` is ``CONTAINER:PATH``; the other is a host path, or
+        ``-`` for a tar read from ``stdin`` / written to ``stdout``, as Docker streams it.
+
+        ``follow_link`` (``-L``) follows a link named as the source; ``archive`` (``-a``) gives what is
+        copied in the container user's uid/gid.
 
         Raises:
-            InvalidArgument: both or neither name a container, or a path is missing.
+            InvalidArgument: both or neither name a container, a path is missing, or an entry is refused.
         """
         from .containers.copy import container_path, copy_from, copy_to
         from .errors import InvalidArgument
@@ -423,9 +431,21 @@ class Engine:
                                   "use CONTAINER:SRC_PATH DEST_PATH or SRC_PATH CONTAINER:DEST_PATH")
         self._writable()
         if src_ctr is not None:
-            copy_from(self, self.containers.resolve(src_ctr[0]), src_ctr[1], dest)
+            out: str | BinaryIO = dest
+            if dest == "-":
+                if stdout is None:
+                    raise InvalidArgument("cp to - needs a stream for the tar")
+                out = stdout
+            copy_from(self, self.containers.resolve(src_ctr[0]), src_ctr[1], out, follow_link=follow_link,
+                      name=src_ctr[0])
         elif dst_ctr is not None:
-            copy_to(self, self.containers.resolve(dst_ctr[0]), source, dst_ctr[1])
+            into: str | BinaryIO = source
+            if source == "-":
+                if stdin is None:
+                    raise InvalidArgument("cp from - needs a stream of the tar")
+                into = stdin
+            copy_to(self, self.containers.resolve(dst_ctr[0]), into, dst_ctr[1], follow_link=follow_link,
+                    archive=archive, name=dst_ctr[0])
 
     def container_commit(self, name: str, ref: str | None = None, *, message: str = "", author: str = "",
                          changes: ChangeFn | None = None, pause: bool = True) -> str:
@@ -758,6 +778,7 @@ class Engine:
         target: str | None = None,
         progress: Callable[[Any], None] | None = None,
         cancel: threading.Event | None = None,
+        network: str = "default",
     ) -> str:
         """Build an image from a Dockerfile, one image per instruction, as the classic builder does.
 
@@ -770,6 +791,8 @@ class Engine:
             target: stop after the stage with this name.
             progress: called with each ``engine.build.progress`` event (step started, output, cached, done).
             cancel: set it to stop; the running step is killed and undone.
+            network: RUN steps' network (``--network``): ``default`` (the default bridge), ``bridge``, ``none``,
+                ``host`` or a user network's name.
 
         Returns:
             The final image's ID.
@@ -781,7 +804,7 @@ class Engine:
         from .build.builder import BuildOptions, build_image
 
         self._writable()
-        options = BuildOptions(dockerfile, tuple(tags), dict(build_args or {}), no_cache, target)
+        options = BuildOptions(dockerfile, tuple(tags), dict(build_args or {}), no_cache, target, network)
         image_id = build_image(self, context, options, progress, cancel)
         self.journal.append("image", "build", image_id, ",".join(tags))
         return image_id

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+
 __all__ = [
     "BerthError",
     "NotRoot",
@@ -13,6 +16,8 @@ __all__ = [
     "ArchiveError",
     "UnsafeEntry",
     "StoreCorrupt",
+    "StoreFull",
+    "FULL_ERRNOS",
     "MountError",
     "MissingDependency",
     "InvalidArgument",
@@ -83,6 +88,48 @@ class UnsafeEntry(ArchiveError):
 
 class StoreCorrupt(BerthError):
     """A record in the store is unreadable or points at missing data."""
+
+
+# What a filesystem says when it cannot take a write: full, over quota, read-only, failing. An environment
+# condition, not a bug: it becomes one ``Error:`` line (StoreFull), never a traceback.
+FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
+
+
+class StoreFull(BerthError):
+    """The filesystem under the store refused a write (full, over quota, read-only or failing)."""
+
+    def __init__(self, path: str, errno_: int = errno.ENOSPC, root: str = "") -> None:
+        self.path, self.errno, self.root = path, errno_, root or _store_root_of(path)
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        shown = self.path
+        if self.root and (self.path + "/").startswith(self.root.rstrip("/") + "/"):
+            shown = os.path.relpath(self.path, self.root)
+        return f"{os.strerror(self.errno).lower()} (writing {shown})" if shown else os.strerror(self.errno).lower()
+
+    def relative_to(self, root: str) -> "StoreFull":
+        """The same error, its path shown relative to the store ``root``."""
+        return StoreFull(self.path, self.errno, root)
+
+    @classmethod
+    def from_os_error(cls, err: OSError, path: str = "") -> "StoreFull | None":
+        """A StoreFull for an OSError that is one of FULL_ERRNOS, else None (keep it: it is a bug)."""
+        if err.errno not in FULL_ERRNOS:
+            return None
+        return cls(str(path or err.filename or ""), err.errno)
+
+
+def _store_root_of(path: str) -> str:
+    """The nearest ancestor of ``path`` holding a store lock: paths in messages are shown relative to it."""
+    from .store.paths import LOCK_FILE
+
+    parent = os.path.dirname(path)
+    while path and parent != path:
+        if os.path.exists(os.path.join(parent, LOCK_FILE)):
+            return parent
+        path, parent = parent, os.path.dirname(parent)
+    return ""
 
 
 class MountError(BerthError):

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from .errors import FULL_ERRNOS
 
 __all__ = ["Event", "EventJournal"]
 
@@ -43,12 +44,18 @@ class EventJournal:
         if len(line) > _MAX_LINE:
             line = json.dumps({"time": time.time(), "type": type, "action": action, "id": id},
                               separators=(",", ":")).encode() + b"\n"
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
-            os.write(fd, line)
-        finally:
-            os.close(fd)
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                os.write(fd, line)
+            finally:
+                os.close(fd)
+        except OSError as err:
+            # The change is done and durable; on a full disk its event is dropped (as Docker's logger drops
+            # lines) rather than failing a command that may be freeing the space (rm -f).
+            if err.errno not in FULL_ERRNOS:
+                raise
 
     def end(self) -> int:
         """The offset a new reader starts from to see only what happens next."""

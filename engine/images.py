@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from . import reference
-from .errors import BerthError, ImageConflict, ImageInUse, ImageNotFound, InvalidReference
+from .errors import BerthError, ImageConflict, ImageInUse, ImageNotFound, InvalidReference, StoreCorrupt
 from .models import HistoryEntry, ImageSummary, RemovedItem
 from .rfc3339 import format_time, parse_time
 from .store.images import ImageDB
@@ -61,7 +61,12 @@ class ImageService:
             if _HEX_PREFIX.match(name):
                 return None
             raise
-        found = self.tags.resolve(ref)
+        try:
+            found = self.tags.resolve(ref)
+        except StoreCorrupt:
+            if _HEX_PREFIX.match(name):
+                return None  # a torn repositories.json hides names, not IDs
+            raise
         if found is not None and not self.imagedb.exists(found):
             return None
         return found
@@ -93,7 +98,7 @@ class ImageService:
             try:
                 config = self.config(image_id)
                 chain = self.image_layers(image_id)
-            except (ImageNotFound, ValueError, OSError):
+            except (BerthError, ValueError, OSError):
                 continue  # removed under us, or broken: system check reports it
             out.append(ImageSummary(
                 id=image_id,
@@ -138,7 +143,11 @@ class ImageService:
         owners = {count - 1: image_id}
         parent = self.imagedb.get_parent(image_id)
         while parent and self.imagedb.exists(parent):
-            length = len(self.config(parent).get("history", []))
+            try:
+                length = len(self.config(parent).get("history", []))
+            except (BerthError, ValueError):
+                break  # a torn ancestor: its rows show as <missing>, as for an ancestor that is not here
+
             owners.setdefault(length - 1, parent)
             parent = self.imagedb.get_parent(parent)
         return owners
@@ -224,7 +233,10 @@ class ImageService:
     def _delete_image(self, image_id: str, prune: bool) -> list[RemovedItem]:
         out = []
         while True:
-            config = self.config(image_id)
+            try:
+                config = self.config(image_id)
+            except (BerthError, ValueError):
+                config = {}  # torn: its layers are unknown, so none is released (system check reclaims them)
             parent = self.imagedb.get_parent(image_id)
             self.imagedb.delete(image_id)
             out.append(RemovedItem("Deleted", image_id))
@@ -241,7 +253,11 @@ class ImageService:
             return []
         needed = self.layers_in_use()
         out = []
-        for layer in reversed(self.layers.chain(top)):
+        try:
+            chain = self.layers.chain(top)
+        except BerthError:
+            return out  # a torn layer record: which dirs are its is for system check to prove, not rmi to guess
+        for layer in reversed(chain):
             if layer.chain_id in needed:
                 break
             self.layers.remove(layer.chain_id)
@@ -249,7 +265,11 @@ class ImageService:
         return out
 
     def layers_in_use(self) -> set[str]:
-        """chainIDs reachable from any image config or container mount record."""
+        """chainIDs reachable from any image config or container mount record.
+
+        A torn config could need any layer: while one is in the store, every layer counts as in use (``rmi``
+        then frees no layer, rather than one that image still needs).
+        """
         needed: set[str] = set()
         for image_id in self.imagedb.list():
             try:
@@ -257,8 +277,10 @@ class ImageService:
                 for diff_id in self.config(image_id).get("rootfs", {}).get("diff_ids", []):
                     chain = chain_id_for(chain, diff_id)
                     needed.add(chain)
-            except (ImageNotFound, ValueError, OSError):
-                continue
+            except ImageNotFound:
+                continue  # removed under us
+            except (BerthError, ValueError, OSError):
+                return set(self.layers.list())
         needed |= self._mount_parents()
         return needed
 

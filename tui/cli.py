@@ -111,7 +111,7 @@ def _app_only(argv: list[str]) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    from engine.errors import BerthError
+    from engine.errors import BerthError, StoreFull
 
     try:
         app_root = _app_only(argv)
@@ -128,7 +128,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_app(root)
         from engine import Engine
 
-        return int(args.func(Engine(root), args) or 0)
+        try:
+            return int(args.func(Engine(root), args) or 0)
+        except StoreFull as err:
+            print(f"Error: {err.relative_to(root)}", file=sys.stderr)
+            return err.exit_code
+        except OSError as err:
+            # A full, read-only or failing disk is the environment, not a bug: one line. Any other
+            # OSError keeps its traceback.
+            full = StoreFull.from_os_error(err)
+            if full is None:
+                raise
+            print(f"Error: {full.relative_to(root)}", file=sys.stderr)
+            return full.exit_code
     except UsageError as err:
         print(f"Error: {err}\nSee '{err.prog} --help'.", file=sys.stderr)
         return USAGE_EXIT

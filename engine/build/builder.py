@@ -66,6 +66,8 @@ class BuildOptions:
     build_args: Mapping[str, str] = field(default_factory=dict)
     no_cache: bool = False
     target: str | None = None
+    network: str = "default"
+    """RUN steps' network (``--network``): see ``stepnet``."""
 
 
 @dataclass
@@ -133,6 +135,9 @@ class Builder:
 
     def build(self) -> str:
         """Every stage up to the target, then the tags; returns the final image ID."""
+        from .stepnet import check_mode
+
+        check_mode(self.options.network)
         df = parse_dockerfile(self.context.read_dockerfile(self.options.dockerfile))
         self.escape = df.escape
         targets = [_tag_ref(tag) for tag in self.options.tags]
@@ -371,10 +376,16 @@ class Builder:
         if self._probe(stage, container_config):
             return stage.image_id
         run_env = [*(stage.config.get("Env") or []), *(f"{k}={v}" for k, v in stage.args.allowed(env).items())]
+        from .stepnet import forwarding_warning
+
+        warning = forwarding_warning(self.options.network)
+        if warning:
+            self._emit(BuildMessage(" ---> " + warning))
         with _container(self.engine, stage.chain_id, init=True) as container:
             self._emit(ContainerStarted(container.container_id))
             code = container.run(argv, env=run_env, cwd=stage.config.get("WorkingDir") or "/",
-                                 user=stage.config.get("User") or "", output=self._output, cancel=self.cancel)
+                                 user=stage.config.get("User") or "", output=self._output, cancel=self.cancel,
+                                 network=self.options.network)
             if code != 0:
                 raise CommandFailed(f"The command '{' '.join(argv)}' returned a non-zero code: {code}", code)
             layer = container.commit(self.cancel)
@@ -408,7 +419,10 @@ class Builder:
                 from .copy import copy_into, parse_chown
 
                 owner = parse_chown(chown, container.rootfs) if chown else None
-                copy_into(container.rootfs, CopyPlan(found, target, dest.endswith("/"), owner, chmod))
+                try:
+                    copy_into(container.rootfs, CopyPlan(found, target, dest.endswith("/"), owner, chmod))
+                except OSError as err:  # the host paths in it are ours, not the Dockerfile's business
+                    raise BuildError(f"failed to copy files: {err.strerror or err.__class__.__name__}") from err
                 layer = container.commit(self.cancel)
         return self._commit(stage, container_config, layer)
 

@@ -27,6 +27,7 @@ from ..store.layers import Layer, LayerStore
 from ..store.locks import get_lock
 from ..store.rwlayers import fill_init_layer
 from ..store.paths import StorePaths
+from .stepnet import DEFAULT_MODE, step_network, write_etc_files
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -35,7 +36,6 @@ __all__ = ["BuildContainer", "holder_lock_path"]
 
 _READ_CHUNK = 65536
 _POLL_MS = 100
-_HOST_RESOLV_CONF = "/etc/resolv.conf"
 
 
 def holder_lock_path(paths: StorePaths, container_id: str) -> str:
@@ -122,32 +122,28 @@ class BuildContainer:
         user: str,
         output: Callable[[str], None],
         cancel: threading.Event | None = None,
+        network: str = DEFAULT_MODE,
     ) -> int:
-        """Run one command in the container, streaming its stdout and stderr to ``output``; its exit code."""
+        """Run one command in the container, streaming its stdout and stderr to ``output``; its exit code.
+
+        The command gets /dev/null as stdin, a pipe as stdout and stderr, a session of its own (no
+        controlling terminal) and the step's own network (``stepnet``): nothing of the caller's terminal,
+        files or network namespace.
+        """
         workdir = resolve_in_root(self.rootfs, cwd)
         if not os.path.isdir(workdir):
             os.makedirs(workdir, 0o755)  # Docker creates a missing WORKDIR when the container starts
         # Beside the container's layer, so a killed build leaves nothing outside the store.
         files = os.path.join(self.engine.paths.layer_dir(self.mount_id), "etc-files")
         os.makedirs(files, exist_ok=True)
-        spec = ProcessSpec(rootfs=self.rootfs, argv=list(argv), env=list(env), cwd=cwd, user=user,
-                           hostname=self.container_id[:12], mounts=_etc_mounts(files, self.container_id[:12]),
-                           no_new_privileges=False)  # as Docker's build containers: setuid works
-        return _run_streaming(spec, output, cancel)
-
-
-def _etc_mounts(tmp: str, hostname: str) -> list[BindMount]:
-    """/etc/hosts and /etc/hostname for this container, and the host's resolver (RUN shares its network)."""
-    hosts = os.path.join(tmp, "hosts")
-    with open(hosts, "w", encoding="utf-8") as f:
-        f.write(f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n")
-    name = os.path.join(tmp, "hostname")
-    with open(name, "w", encoding="utf-8") as f:
-        f.write(hostname + "\n")
-    mounts = [BindMount(hosts, "/etc/hosts"), BindMount(name, "/etc/hostname")]
-    if os.path.isfile(_HOST_RESOLV_CONF):
-        mounts.append(BindMount(os.path.realpath(_HOST_RESOLV_CONF), "/etc/resolv.conf", readonly=True))
-    return mounts
+        hostname = self.container_id[:12]
+        with step_network(self.engine, self.container_id, network) as net:
+            mounts = [BindMount(path, target) for path, target in write_etc_files(files, net, hostname)]
+            spec = ProcessSpec(rootfs=self.rootfs, argv=list(argv), env=list(env), cwd=cwd, user=user,
+                               hostname=hostname, mounts=mounts, namespaces=net.namespaces,
+                               netns_path=net.netns_path,
+                               no_new_privileges=False)  # as Docker's build containers: setuid works
+            return _run_streaming(spec, output, cancel)
 
 
 def _run_streaming(spec: ProcessSpec, output: Callable[[str], None], cancel: threading.Event | None) -> int:

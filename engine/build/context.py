@@ -9,6 +9,7 @@ root were ``/``), so nothing outside is ever read.
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
 import shutil
@@ -27,6 +28,7 @@ from .globs import compile_glob
 __all__ = ["DEFAULT_DOCKERFILE", "BuildContext", "contains_wildcards"]
 
 DEFAULT_DOCKERFILE = "Dockerfile"
+_DIR_NOFOLLOW = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _TAR_MAGIC_OFFSET = 257  # POSIX ustar header: "ustar" at byte 257 of the first block
 
 
@@ -123,12 +125,56 @@ class BuildContext:
     def resolve(self, rel: str) -> tuple[str, str]:
         """(host path, context-relative path) of a source, symlinks followed inside the context only."""
         cleaned = self.clean(rel)
-        host = resolve_in_root(self.root, cleaned)
+        missing = BuildError(
+            f"file not found in build context or excluded by .dockerignore: stat {cleaned}: file does not exist")
+        try:
+            host = resolve_in_root(self.root, cleaned)
+        except OSError:  # a symlink loop
+            raise missing from None
         resolved = os.path.relpath(host, self.root)
         if not os.path.lexists(host) or self.excluded(cleaned) or self.excluded(resolved):
-            raise BuildError(
-                f"file not found in build context or excluded by .dockerignore: stat {rel}: file does not exist")
+            raise missing
         return host, resolved
+
+    def open_source(self, host: str) -> BinaryIO:
+        """The regular file at ``host`` (a path ``resolve`` or ``walk`` gave), opened one component at a time.
+
+        Every component is opened with ``O_NOFOLLOW`` below the root's fd, and the file with ``O_NONBLOCK``
+        until it is known to be a regular file: a path that has turned into a link (or a FIFO) since it was
+        resolved, because someone changed the tree under the build, is refused, never followed or waited on.
+        """
+        rel = os.path.relpath(host, self.root)
+        leaf = self._open_below(rel, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        if not stat.S_ISREG(os.fstat(leaf).st_mode):
+            os.close(leaf)
+            raise _changed(rel)
+        os.set_blocking(leaf, True)
+        return os.fdopen(leaf, "rb", buffering=0)
+
+    def _open_below(self, rel: str, flags: int) -> int:
+        """``rel`` (no links in it: resolved already) opened by fd from the root, refusing any link met."""
+        parts = [p for p in rel.split("/") if p not in ("", ".")]
+        if parts[:1] == [".."]:
+            raise BuildError(f"forbidden path outside the build context: {rel} ()")
+        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            for index, part in enumerate(parts):
+                last = index == len(parts) - 1
+                try:
+                    nxt = os.open(part, flags if last else _DIR_NOFOLLOW, dir_fd=fd)
+                except OSError as err:
+                    if err.errno in (errno.ELOOP, errno.ENXIO) or (err.errno == errno.ENOTDIR and (
+                            not last or _is_link(part, fd))):  # O_DIRECTORY|O_NOFOLLOW on a link: ENOTDIR
+                        raise _changed(rel) from None
+                    raise
+                os.close(fd)
+                fd = nxt
+            if not parts and not flags & os.O_DIRECTORY:
+                raise IsADirectoryError(errno.EISDIR, "is a directory")
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
 
     def excluded(self, rel: str) -> bool:
         return rel not in ("", ".") and self.matcher.excluded(rel)
@@ -139,19 +185,52 @@ class BuildContext:
         return _drop_nested([rel for rel, _ in self.walk(".") if matches(rel)])
 
     def walk(self, rel_dir: str) -> Iterator[tuple[str, os.stat_result]]:
-        """(context-relative path, lstat) below ``rel_dir``, depth first, names sorted, ignored paths left out."""
+        """(context-relative path, lstat) below ``rel_dir``, depth first, names sorted, ignored paths left out.
+
+        Dirs are read by fd, each opened with ``O_NOFOLLOW``: a dir turned into a link while the build walks
+        is refused, never listed.
+        """
         try:
-            names = sorted(os.listdir(os.path.join(self.root, rel_dir)))
+            fd = self._open_below(rel_dir, _DIR_NOFOLLOW)
         except NotADirectoryError:
             return
-        for name in names:
+        try:
+            yield from self._walk_fd(fd, rel_dir)
+        finally:
+            os.close(fd)
+
+    def _walk_fd(self, fd: int, rel_dir: str) -> Iterator[tuple[str, os.stat_result]]:
+        for name in sorted(os.listdir(fd)):
             rel = name if rel_dir in (".", "") else f"{rel_dir}/{name}"
-            st = os.lstat(os.path.join(self.root, rel))
+            try:
+                st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # gone since the listing
             excluded = self.excluded(rel)
             if not excluded:
                 yield rel, st
             if stat.S_ISDIR(st.st_mode) and (not excluded or self.matcher.may_reinclude_below(rel)):
-                yield from self.walk(rel)
+                try:
+                    sub = os.open(name, _DIR_NOFOLLOW, dir_fd=fd)
+                except OSError as err:
+                    if err.errno in (errno.ELOOP, errno.ENOTDIR):
+                        raise _changed(rel) from None
+                    raise
+                try:
+                    yield from self._walk_fd(sub, rel)
+                finally:
+                    os.close(sub)
+
+
+def _is_link(name: str, dir_fd: int) -> bool:
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
+
+
+def _changed(rel: str) -> BuildError:
+    return BuildError(f"file changed while the build read it: {rel}")
 
 
 def _go_match(pattern: str) -> Callable[[str], bool]:
@@ -194,35 +273,15 @@ class _Replay:
 
 
 def _unpack(head: bytes, data: object, dest: str, cancel: threading.Event | None) -> None:
-    """Unpack the context tar; the 'tar' filter refuses absolute names and anything landing outside ``dest``."""
+    """Unpack the context tar inside ``dest`` only (``untar``: names and links resolved as if it were ``/``)."""
+    from .untar import UntarError, unpack_context
+
     try:
         with tarfile.open(fileobj=_Replay(head, data), mode="r|") as tar:  # type: ignore[call-overload]
-            for member in tar:
-                if cancel is not None and cancel.is_set():
-                    raise Cancelled("build cancelled")
-                _extract(tar, member, dest)
-    except (tarfile.TarError, OSError) as err:
+            unpack_context(tar, dest, cancel)
+    except UntarError as err:
         raise BuildError(f"unable to prepare context: {err}") from err
-
-
-def _extract(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: str) -> None:
-    """Extract with tarfile's 'tar' filter, or, on a Python without it (Debian 12's 3.11.2), the same checks by hand."""
-    if hasattr(tarfile, "tar_filter"):
-        tar.extract(member, dest, filter="tar")
-        return
-    member.name = member.name.lstrip("/")
-    root = os.path.realpath(dest)
-    if not _inside(root, os.path.join(root, member.name)):
-        raise tarfile.TarError(f"{member.name!r} would be extracted outside the context")
-    if member.issym() or member.islnk():
-        base = root if member.islnk() else os.path.dirname(os.path.join(root, member.name))
-        if os.path.isabs(member.linkname) or not _inside(root, os.path.join(base, member.linkname)):
-            raise tarfile.TarError(f"{member.name!r} links outside the context")
-    if member.isdev():
-        raise tarfile.TarError(f"{member.name!r} is a device node")
-    member.mode &= 0o7777 & ~0o6000  # like the 'tar' filter: no set-id bits
-    tar.extract(member, dest, set_attrs=True)
-
-
-def _inside(root: str, path: str) -> bool:
-    return os.path.commonpath([root, os.path.realpath(path)]) == root
+    except tarfile.TarError as err:
+        raise BuildError(f"unable to prepare context: {err}") from err
+    except OSError as err:
+        raise BuildError(f"unable to prepare context: {err.strerror or err}") from err

@@ -71,10 +71,10 @@ class CopyPlan:
 # -- fingerprints ------------------------------------------------------------
 
 
-def _file_digest(path: str, st: os.stat_result) -> str:
+def _file_digest(tree: BuildContext, path: str, st: os.stat_result) -> str:
     """Content, permission bits and owner: what the copy's result depends on (never mtime)."""
     h = hashlib.sha256(f"{stat.S_IMODE(st.st_mode):o} {st.st_uid}:{st.st_gid}\n".encode())
-    with open(path, "rb") as f:
+    with tree.open_source(path) as f:
         while chunk := f.read(_BUFSIZE):
             h.update(chunk)
     return h.hexdigest()
@@ -84,7 +84,7 @@ def _entry_line(tree: BuildContext, rel: str, st: os.stat_result) -> str:
     host = os.path.join(tree.root, rel)
     kind = stat.S_IFMT(st.st_mode)
     if stat.S_ISREG(st.st_mode):
-        extra = _file_digest(host, st)
+        extra = _file_digest(tree, host, st)
     elif stat.S_ISLNK(st.st_mode):
         extra = os.readlink(host)
     else:
@@ -95,7 +95,10 @@ def _entry_line(tree: BuildContext, rel: str, st: os.stat_result) -> str:
 def _source_hash(source: Source) -> str:
     if not source.is_dir:
         st = os.stat(source.host)
-        return "file:" + _file_digest(source.host, st)
+        if not stat.S_ISREG(st.st_mode):  # a FIFO or a device node is copied as a node, never read
+            line = _entry_line(source.tree, source.rel, st).split("\0", 1)[1]
+            return "file:" + hashlib.sha256(line.encode()).hexdigest()
+        return "file:" + _file_digest(source.tree, source.host, st)
     h = hashlib.sha256()
     prefix = len(source.rel) + 1 if source.rel != "." else 0
     for rel, st in source.tree.walk(source.rel):
@@ -149,15 +152,17 @@ def parse_chmod(spec: str) -> int:
     return mode
 
 
-def is_archive(path: str) -> bool:
+def is_archive(tree: BuildContext, path: str) -> bool:
     """Whether a file is a tar (plain or compressed), judged by its content as Docker does."""
     from ..archive import open_maybe_compressed
 
     try:
-        with open(path, "rb") as f:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False  # a FIFO or a device would block, or never end
+        with tree.open_source(path) as f:
             with tarfile.open(fileobj=open_maybe_compressed(f, path), mode="r|") as tar:  # type: ignore[call-overload]
                 return tar.next() is not None
-    except (tarfile.TarError, ArchiveError, OSError, EOFError):
+    except (tarfile.TarError, ArchiveError, OSError, EOFError, BuildError):
         return False
 
 
@@ -186,8 +191,11 @@ class _Meta:
 class _Writer:
     """Creates entries below one real destination dir, replacing what is in their way, never following links."""
 
-    def __init__(self, top: str, owner: tuple[int, int] | None, chmod: int | None) -> None:
+    def __init__(self, top: str, owner: tuple[int, int] | None, chmod: int | None,
+                 tree: BuildContext | None = None) -> None:
         self.top = top
+        self.tree = tree
+        """Where ``host`` sources are read from (by fd, never through a link)."""
         self.owner = owner
         self.chmod = chmod
         self._links: dict[tuple[int, int], str] = {}
@@ -260,18 +268,32 @@ class _Writer:
             os.link(self._links[key], path)
             return
         if stat.S_ISREG(meta.mode):
-            _write_file(path, data, host)
+            _write_file(path, data, host, self.tree)
             if host and meta.nlink > 1:
                 self._links[key] = path
         elif stat.S_ISFIFO(meta.mode) or stat.S_ISCHR(meta.mode) or stat.S_ISBLK(meta.mode):
             os.mknod(path, meta.mode, meta.rdev)
 
-    def hardlink(self, rel: str, target_rel: str) -> None:
-        """A tar hard link: ``target_rel`` was written earlier by this writer."""
+    def hardlink(self, rel: str, target_rel: str, archive: str) -> None:
+        """A tar hard link to an entry below the destination: resolved inside it, the entry itself linked.
+
+        As in Docker's chrooted untar, links on the way act as if the destination were ``/`` and a
+        symlink target is linked as the symlink (linkat without AT_SYMLINK_FOLLOW), so nothing outside
+        the destination can be reached.
+        """
+        source = os.path.join(resolve_in_root(self.top, posixpath.dirname(target_rel)),
+                              posixpath.basename(target_rel))
+        try:
+            st = os.lstat(source)
+        except OSError:
+            st = None
+        if st is None or stat.S_ISDIR(st.st_mode):
+            reason = "no such file or directory" if st is None else "operation not permitted"
+            raise BuildError(f"{archive}: cannot unpack archive: link /{target_rel} /{rel}: {reason}")
         parent = self._parent(rel)
         path = os.path.join(parent, posixpath.basename(rel))
         self._clear(path)
-        os.link(os.path.join(self.top, target_rel), path)
+        os.link(source, path, follow_symlinks=False)
 
     def finish(self) -> None:
         """Directory mtimes last: writing their contents moved them."""
@@ -279,11 +301,14 @@ class _Writer:
             os.utime(path, ns=(mtime, mtime), follow_symlinks=False)
 
 
-def _write_file(path: str, data: IO[bytes] | None, host: str) -> None:
+def _write_file(path: str, data: IO[bytes] | None, host: str, tree: BuildContext | None) -> None:
+    if host and tree is None:
+        raise ValueError("a host source needs its tree")
+    src = tree.open_source(host) if host and tree is not None else None
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     with os.fdopen(fd, "wb") as out:
-        if host:
-            with open(host, "rb", buffering=0) as src:
+        if src is not None:
+            with src:
                 _copy_stream(src, out)
         elif data is not None:
             _copy_stream(data, out)
@@ -319,9 +344,9 @@ def copy_into(rootfs: str, plan: CopyPlan) -> None:
     for source in plan.sources:
         if source.is_dir or source.archive:
             top = _ensure_dest_dir(rootfs, plan.dest, owner)
-            writer = _Writer(top, plan.owner if source.archive else owner, plan.chmod)
+            writer = _Writer(top, plan.owner if source.archive else owner, plan.chmod, source.tree)
             if source.archive:
-                _unpack(source.host, writer)
+                _unpack(source, writer)
             else:
                 _copy_tree(source, writer)
             writer.finish()
@@ -337,7 +362,7 @@ def _copy_file(rootfs: str, source: Source, plan: CopyPlan, owner: tuple[int, in
     meta = _Meta.of(os.stat(source.host))
     if source.mode is not None:
         meta = _Meta(stat.S_IFREG | source.mode, meta.uid, meta.gid, meta.mtime_ns)
-    writer = _Writer(parent, owner, plan.chmod)
+    writer = _Writer(parent, owner, plan.chmod, source.tree)
     writer.put(posixpath.basename(target), meta, host=source.host)
 
 
@@ -362,13 +387,13 @@ def _members(tar: tarfile.TarFile, name: str) -> Iterator[tuple[tarfile.TarInfo,
         yield member, rel
 
 
-def _unpack(path: str, writer: _Writer) -> None:
+def _unpack(source: Source, writer: _Writer) -> None:
     """Unpack a local tar archive (any compression) below the writer's destination."""
     from ..archive import open_maybe_compressed
 
-    name = os.path.basename(path)
+    name = os.path.basename(source.host)
     try:
-        with open(path, "rb") as f, tarfile.open(
+        with source.tree.open_source(source.host) as f, tarfile.open(
                 fileobj=open_maybe_compressed(f, name), mode="r|") as tar:  # type: ignore[call-overload]
             for member, rel in _members(tar, name):
                 _unpack_member(tar, member, rel, writer, name)
@@ -381,7 +406,7 @@ def _unpack_member(tar: tarfile.TarFile, member: tarfile.TarInfo, rel: str, writ
         target = posixpath.normpath(member.linkname.lstrip("/"))
         if target == ".." or target.startswith("../"):
             raise BuildError(f"{name}: invalid hard link {member.name} -> {member.linkname}")
-        writer.hardlink(rel, target)
+        writer.hardlink(rel, target, name)
         return
     kinds = {tarfile.REGTYPE: stat.S_IFREG, tarfile.AREGTYPE: stat.S_IFREG, tarfile.DIRTYPE: stat.S_IFDIR,
              tarfile.SYMTYPE: stat.S_IFLNK, tarfile.FIFOTYPE: stat.S_IFIFO, tarfile.CHRTYPE: stat.S_IFCHR,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import posixpath
 import shutil
+import stat
 import tempfile
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -70,9 +71,12 @@ def collect(stack: ExitStack, tree: BuildContext, words: Sequence[str], ins: par
 
 def _local(tree: BuildContext, word: str, add: bool) -> Source:
     host, rel = tree.resolve(word)
+    if stat.S_ISSOCK(os.stat(host).st_mode):  # Docker's context tar never holds sockets
+        raise BuildError(f"file not found in build context or excluded by .dockerignore: stat {rel}: "
+                         "file does not exist")
     is_dir = os.path.isdir(host)
     name = posixpath.basename(posixpath.normpath(word.lstrip("/")) or ".")
-    return Source(tree, rel, name, is_dir, archive=add and not is_dir and is_archive(host))
+    return Source(tree, rel, name, is_dir, archive=add and not is_dir and is_archive(tree, host))
 
 
 def _heredoc(scratch: _Scratch, doc: parser.Heredoc) -> Source:

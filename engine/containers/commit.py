@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..errors import BerthError
 from ..images import format_time
 from .lifecycle import current, pause
 from .remove import mount_id_of
@@ -55,14 +56,33 @@ def commit_container(engine: Engine, cid: str, ref: str | None, *, message: str 
     container = current(engine, cid)
     image = engine.images.config(container["Image"])
     frozen = pause_container and container["State"]["Running"] and not container["State"]["Paused"]
-    if frozen:
-        pause(engine, cid, True)
     try:
+        if frozen:
+            pause(engine, cid, True)
         layer = register_dir(engine.layers, engine.paths.diff_dir(mount_id_of(engine, cid)),
                              engine.images.top_layer(image), None)
     finally:
         if frozen:
-            pause(engine, cid, False)
+            _thaw_quietly(engine, cid)
     config = _image_config(image, container, layer.diff_id, message, author, changes)
     target = reference.parse(ref) if ref else None
     return engine._importer.commit_config(config, target, parent=container["Image"])
+
+
+def _thaw_quietly(engine: Engine, cid: str) -> None:
+    """Unpause after a commit, even one whose pause half-failed (frozen, but not recorded: a full disk).
+
+    A container left frozen would never die, not even of its monitor's SIGKILL; the commit's own error
+    is the one to report.
+    """
+    try:
+        pause(engine, cid, False)
+    except BerthError:
+        from ..runtime.cgroups import for_container
+
+        group = for_container(cid)
+        if group is not None:
+            try:
+                group.freeze(False)
+            except (OSError, KeyError):
+                pass

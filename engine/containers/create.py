@@ -11,17 +11,18 @@ import json
 import os
 import random
 import secrets
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ContainerConflict
 from ..store import atomic
 from ..store.rwlayers import fill_init_layer
 from ..store.paths import (
     CONTAINER_CONFIG_FILE, HOSTCONFIG_FILE, HOSTNAME_FILE, HOSTS_FILE, RESOLV_CONF_FILE, StorePaths,
 )
-from . import volumes
+from . import names, volumes
 from .options import CreateOptions, parse_restart
 from .records import new_state, now_rfc3339
+from .security import normalize_security_opts
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -36,19 +37,20 @@ _NAMES = ("babbage", "curie", "darwin", "euler", "fermat", "gauss", "hopper", "k
           "noether", "pascal", "ramanujan", "shannon", "turing", "volta", "wiles")
 
 
-def random_name(taken: set[str]) -> str:
+def random_name(taken: Callable[[str], bool]) -> str:
     """A Docker-style ``adjective_scientist`` name not yet in use."""
     while True:
         name = f"{random.choice(_ADJECTIVES)}_{random.choice(_NAMES)}"
-        if "/" + name in taken:
+        if taken(name):
             name += str(random.randint(1, 99))
-        if "/" + name not in taken:
+        if not taken(name):
             return name
 
 
 def create_container(engine: "Engine", opts: CreateOptions) -> str:
     """Create the container's layers and records; returns its ID."""
     opts.validate()
+    wanted = names.valid_name(opts.name) if opts.name else ""  # before anything is looked up or made
     image_id = engine.images.resolve(opts.image)
     image_config = engine.images.config(image_id)
     parent = engine.images.top_layer(image_config)
@@ -56,8 +58,13 @@ def create_container(engine: "Engine", opts: CreateOptions) -> str:
     from ..network import endpoint
 
     with engine.lock:
-        name = _pick_name(engine, opts.name)
-        engine.rwlayers.create(mount_id, parent, init=fill_init_layer)
+        name = wanted or random_name(lambda n: names.taken(engine.paths, n))
+        names.claim(engine.paths, name, cid)  # before the record: the index may hold too much, never too little
+        try:
+            engine.rwlayers.create(mount_id, parent, init=fill_init_layer)
+        except BaseException:
+            names.release(engine.paths, name, cid)
+            raise
         config: dict[str, Any] | None = None
         try:
             networks = endpoint.plan_networks(engine, cid, opts.network, opts.ip, name)
@@ -65,13 +72,16 @@ def create_container(engine: "Engine", opts: CreateOptions) -> str:
             files = _records(engine, cid, name, image_id, image_config.get("config", {}), opts, networks)
             config = json.loads(files[CONTAINER_CONFIG_FILE])
             _make_sources(engine, config)
-            atomic.write_dir(engine.paths.container_dir(cid), files)
+            names.make_containers_dir(engine.paths)
+            atomic.write_dir(engine.paths.container_dir(cid), files, mode=names.CONTAINER_DIR_MODE,
+                             file_modes={_log_name(engine.paths, cid): names.LOG_MODE, CONTAINER_CONFIG_FILE: 0o600})
         except BaseException:
             if config is not None:
                 volumes.remove_anonymous(engine, config)
             engine.rwlayers.forget(cid)
             engine.rwlayers.remove(mount_id)
             endpoint.release(engine, cid)
+            names.release(engine.paths, name, cid)
             raise
     for settings in networks.values():
         if settings.get("NetworkID"):  # peers on a user network learn the new name
@@ -80,16 +90,8 @@ def create_container(engine: "Engine", opts: CreateOptions) -> str:
     return cid
 
 
-def _pick_name(engine: "Engine", wanted: str) -> str:
-    configs = engine.containers.all()
-    if wanted:
-        owner = next((c["ID"] for c in configs if c.get("Name") == "/" + wanted), None)
-        if owner:
-            raise ContainerConflict(f'Conflict. The container name "/{wanted}" is already in use by container '
-                                    f'"{owner}". You have to remove (or rename) that container to be able to '
-                                    "reuse that name.")
-        return wanted
-    return random_name({str(c.get("Name")) for c in configs})
+def _log_name(paths: StorePaths, cid: str) -> str:
+    return os.path.basename(paths.container_log(cid))
 
 
 def _records(engine: "Engine", cid: str, name: str, image_id: str, image_cfg: dict[str, Any],
@@ -112,7 +114,7 @@ def _records(engine: "Engine", cid: str, name: str, image_id: str, image_cfg: di
         HOSTNAME_FILE: hostname + "\n",
         HOSTS_FILE: render_hosts(engine, config, hostcfg),
         RESOLV_CONF_FILE: render_resolv(hostcfg),
-        paths.container_log(cid).rsplit("/", 1)[1]: b"",
+        _log_name(paths, cid): b"",
     }
 
 
@@ -182,7 +184,8 @@ def host_config(opts: CreateOptions) -> dict[str, Any]:
         "NetworkMode": opts.network, "PortBindings": {}, "RestartPolicy": {"Name": policy,
                                                                            "MaximumRetryCount": retries},
         "AutoRemove": opts.auto_remove, "VolumeDriver": "", "VolumesFrom": None, "CapAdd": None, "CapDrop": None,
-        "Privileged": False, "ReadonlyRootfs": opts.read_only, "Memory": opts.memory, "NanoCpus": opts.nano_cpus,
+        "Privileged": opts.privileged, "SecurityOpt": normalize_security_opts(opts.security_opt) or None,
+        "ReadonlyRootfs": opts.read_only, "Memory": opts.memory, "NanoCpus": opts.nano_cpus,
         "PidsLimit": opts.pids_limit or None, "MaskedPaths": None, "ReadonlyPaths": None,
         "Tmpfs": dict((t.partition(":")[0], t.partition(":")[2]) for t in opts.tmpfs) or None,
         "ExtraHosts": list(opts.add_hosts) or None, "Dns": list(opts.dns), "DnsOptions": [], "DnsSearch": [],

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ContainerConflict, ContainerNotFound, ContainerNotRunning, ContainerStartError, MonitorError
+from ..errors import ContainerConflict, ContainerNotFound, ContainerNotRunning, ContainerStartError, MonitorError, StoreFull
 from .client import Channel, MonitorClient
 from .logs import LogEntry, follow_fd
 from .recovery import reconcile
@@ -115,7 +115,7 @@ def kill(engine: "Engine", cid: str, sig: int = signal.SIGKILL) -> None:
 
 def stop(engine: "Engine", cid: str, timeout: int | None = None) -> None:
     """The stop signal, then SIGKILL after ``timeout`` seconds (the container's StopTimeout, or 10)."""
-    engine.containers.update(cid, lambda c: c.update(HasBeenManuallyStopped=True))
+    _mark_stopped(engine, cid)
     config = current(engine, cid)
     if not config["State"]["Running"]:
         return
@@ -133,6 +133,14 @@ def stop(engine: "Engine", cid: str, timeout: int | None = None) -> None:
     current(engine, cid)
 
 
+def _mark_stopped(engine: "Engine", cid: str) -> None:
+    """Record that the user stopped it (restart policies leave it be); on a full disk, stop all the same."""
+    try:
+        engine.containers.update(cid, lambda c: c.update(HasBeenManuallyStopped=True))
+    except StoreFull:
+        pass
+
+
 def remove(engine: "Engine", cid: str, *, force: bool = False, volumes: bool = False) -> None:
     from .remove import remove_container_files
 
@@ -141,7 +149,7 @@ def remove(engine: "Engine", cid: str, *, force: bool = False, volumes: bool = F
         if not force:
             raise ContainerConflict(f"You cannot remove a running container {cid}. Stop the container before "
                                     "attempting removal or force remove")
-        engine.containers.update(cid, lambda c: c.update(HasBeenManuallyStopped=True))
+        _mark_stopped(engine, cid)
         _signal(int(config["State"]["Pid"]), signal.SIGKILL)
         _thaw(engine, config)
         wait(engine, cid)

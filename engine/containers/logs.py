@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import NamedTuple, TypeVar
 
 from ..rfc3339 import format_time, parse_time
@@ -313,34 +314,91 @@ FOLLOW_POLL_SECONDS = 0.02
 
 
 def follow_fd(fd: int, ended: Callable[[float], bool], since: float = 0.0, until: float = 0.0,
-              start_tail: int = -1, path: str | None = None, before: bytes = b"",
+              start_tail: int = -1, path: str | None = None,
               decode: Callable[[bytes, float, float], Iterator[_Item]] = read_entries,  # type: ignore[assignment]
-              ) -> Iterator[_Item]:
+              older: Sequence[int] = ()) -> Iterator[_Item]:
     """Entries from an open log file: what it holds (last ``start_tail`` lines), then new ones until ``ended``.
 
     ``ended(timeout)`` waits up to ``timeout`` seconds and says whether the writer
     is done; after it says so, the file is read once more to its end. With
     ``path``, a rotation (the path now names another file) is followed: the old
-    file is read to its end, then the new one from its start. ``before`` is older
-    log text (rotated files) shown ahead of the file's own. ``decode`` turns complete lines into
-    what is yielded (``read_entries``: entries; a ``read_chunks`` partial: bytes to print).
+    file is read to its end, then the new one from its start. ``older`` are open
+    rotated files (oldest first) whose lines come before the file's own. ``decode``
+    turns complete lines into what is yielded (``read_entries``: entries; a
+    ``read_chunks`` partial: bytes to print).
+
+    The start is found from the end (``--tail``) or by a binary search on the
+    lines' times (``--since``), and the files are read in blocks of at most
+    ``_READ_CHUNK``: memory is bounded whatever the log's size. Reading ends
+    at the first line at or after ``until`` (lines are in time order), or
+    when the clock passes it.
     """
     tail = _Tail(fd, path)
     try:
-        data = before + tail.read()
-        complete = data[: data.rfind(b"\n") + 1]
-        partial = data[len(complete):]
-        yield from decode(tail_lines(complete, start_tail), since, until)
-        finished = False
-        while not finished:
-            finished = ended(FOLLOW_POLL_SECONDS)
-            data = partial + tail.read()
-            complete = data[: data.rfind(b"\n") + 1]
-            partial = data[len(complete):]
-            if complete:
-                yield from decode(complete, since, until)
+        index, offset = _start(fd, older, since, start_tail)
+        carry, past = b"", False
+        for file_index in range(index, len(older)):
+            read = _reader(older[file_index], offset if file_index == index else 0)
+            carry, past = yield from _drain(read, carry, decode, since, until)
+            if past:
+                return
+        carry, past = yield from _drain(tail.read, carry, decode, since, until)
+        finished = past
+        while not finished:  # as Docker's follower, stop once the clock passes ``until``
+            finished = ended(FOLLOW_POLL_SECONDS) or bool(until and time.time() >= until)
+            carry, past = yield from _drain(tail.read, carry, decode, since, until)
+            finished = finished or past
     finally:
         tail.close()
+
+
+def _start(fd: int, older: Sequence[int], since: float, count: int) -> tuple[int, int]:
+    """(file index, offset) to read from; the live file's offset is set on ``fd`` (else ``fd`` stays where it is)."""
+    from .log_seek import complete_end, since_start, tail_start
+
+    if count < 0 and not since:
+        return 0, 0
+    fds = [*older, fd]
+    ends = [os.fstat(f).st_size for f in older] + [complete_end(fd, os.fstat(fd).st_size)]
+    start = tail_start(fds, ends, count) if count >= 0 else (0, 0)
+    if since:
+        start = max(start, since_start(fds, ends, since))
+    if start[0] == len(older):
+        os.lseek(fd, start[1], os.SEEK_SET)
+    return start
+
+
+def _reader(fd: int, offset: int) -> Callable[[], bytes]:
+    """Bounded reads of a rotated file from ``offset`` (``b""`` at its end)."""
+    at = [offset]
+
+    def read() -> bytes:
+        block = os.pread(fd, _READ_CHUNK, at[0])
+        at[0] += len(block)
+        return block
+
+    return read
+
+
+def _drain(read: Callable[[], bytes], carry: bytes, decode: Callable[[bytes, float, float], Iterator[_Item]],
+           since: float, until: float) -> Generator[_Item, None, tuple[bytes, bool]]:
+    """Decode the complete lines ``read`` gives until it gives nothing.
+
+    Returns the unterminated rest, and whether a line at or after ``until`` was met (nothing later can show).
+    """
+    from .log_seek import line_time
+
+    while block := read():
+        data = carry + block if carry else block
+        cut = data.rfind(b"\n") + 1
+        carry = data[cut:]
+        if cut:
+            yield from decode(data[:cut], since, until)
+            if until:
+                stamp = line_time(data[data.rfind(b"\n", 0, cut - 1) + 1:cut])
+                if stamp is not None and stamp >= until:
+                    return carry, True
+    return carry, False
 
 
 class _Tail:
@@ -350,17 +408,20 @@ class _Tail:
         self.fd, self.path, self.own = fd, path, False
 
     def read(self) -> bytes:
-        data = _read_to_end(self.fd)
-        if self.path is None or not self._rotated():
+        """At most ``_READ_CHUNK`` bytes; ``b""`` only at the end of the newest file."""
+        data = os.read(self.fd, _READ_CHUNK)
+        if data or self.path is None or not self._rotated():
             return data
-        data += _read_to_end(self.fd)  # lines written just before the rename
+        data = os.read(self.fd, _READ_CHUNK)  # lines written just before the rename
+        if data:
+            return data
         try:
             new = os.open(self._next_path(), os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
-            return data
+            return b""
         self.close()
         self.fd, self.own = new, True
-        return data + self.read()
+        return self.read()
 
     def _next_path(self) -> str:
         """The file written after ours: ``log.(k-1)`` if ours is now ``log.k``, else the oldest kept.
@@ -398,17 +459,3 @@ def rotated_paths(path: str) -> list[str]:
         found.append(f"{path}.{index}")
         index += 1
     return list(reversed(found))
-
-
-def _read_to_end(fd: int) -> bytes:
-    """The rest of the file, in one read when its size is known (a 15 MB log: one copy, not sixteen)."""
-    try:
-        left = os.fstat(fd).st_size - os.lseek(fd, 0, os.SEEK_CUR)
-    except OSError:
-        left = 0
-    chunks = []
-    while chunk := os.read(fd, max(_READ_CHUNK, left + 1)):
-        chunks.append(chunk)
-        left -= len(chunk)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-

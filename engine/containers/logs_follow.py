@@ -80,17 +80,16 @@ def _follow(engine: Engine, cid: str, follow: bool, tail: int, since: float, unt
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         return
+    older: list[int] = []
     try:
-        older = b"".join(_read_quiet(p) for p in rotated_paths(path))
+        for rotated in rotated_paths(path):
+            try:
+                older.append(os.open(rotated, os.O_RDONLY | os.O_CLOEXEC))
+            except FileNotFoundError:  # rotated away meanwhile
+                continue
         ended = _ContainerEnd(engine, cid) if follow else (lambda _timeout: True)
-        yield from follow_fd(fd, ended, since, until, tail, path=path, before=older, decode=decode)
+        yield from follow_fd(fd, ended, since, until, tail, path=path, decode=decode, older=older)
     finally:
+        for rotated_fd in older:
+            os.close(rotated_fd)
         os.close(fd)
-
-
-def _read_quiet(path: str) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        return b""

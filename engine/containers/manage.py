@@ -6,8 +6,9 @@ import os
 import subprocess
 from typing import TYPE_CHECKING
 
-from ..errors import ContainerConflict, ContainerNotRunning, InvalidArgument, MissingDependency
+from ..errors import ContainerNotRunning, InvalidArgument, MissingDependency
 from ..store.sizes import dir_size
+from . import names
 from .lifecycle import current
 from .remove import mount_id_of, remove_many_files
 
@@ -16,21 +17,25 @@ if TYPE_CHECKING:
 
 __all__ = ["rename", "prune", "top"]
 
-_VALID_NAME = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
-
 
 def rename(engine: "Engine", cid: str, new_name: str) -> None:
-    """Docker's name rules: ``[a-zA-Z0-9][a-zA-Z0-9_.-]+``, unique in the store."""
-    new_name = new_name.lstrip("/")
-    if len(new_name) < 2 or not new_name[0].isalnum() or not set(new_name) <= _VALID_NAME:
-        raise InvalidArgument(f'Invalid container name ({new_name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed')
+    """Docker's name rules: ``[a-zA-Z0-9][a-zA-Z0-9_.-]+``, unique in the store.
+
+    The new name is linked before the record changes and the old one unlinked
+    after: a crash leaves a stale entry in the name index, never a missing one.
+    """
+    bare = names.valid_name(new_name)
     with engine.lock:
-        owner = engine.containers.name_owner(new_name)
-        if owner is not None:
-            raise ContainerConflict(f'Conflict. The container name "/{new_name}" is already in use by container '
-                                    f'"{owner}". You have to remove (or rename) that container to be able to '
-                                    "reuse that name.")
-        engine.containers.update(cid, lambda c: c.update(Name="/" + new_name))
+        old = str(engine.containers.load(cid).get("Name", "")).lstrip("/")
+        if old == bare:
+            raise InvalidArgument("Renaming a container with the same name as its current name")
+        names.claim(engine.paths, bare, cid)
+        try:
+            engine.containers.update(cid, lambda c: c.update(Name="/" + bare))
+        except BaseException:
+            names.release(engine.paths, bare, cid)
+            raise
+        names.release(engine.paths, old, cid)
 
 
 def prune(engine: "Engine") -> tuple[list[str], int]:

@@ -41,7 +41,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import BerthError, ContainerConflict, ContainerStartError
+from ..errors import BerthError, ContainerConflict, ContainerStartError, StoreFull
 from ..runtime import cgroups
 from ..runtime.cgroups import Cgroup
 from ..runtime.process import EXIT_SETUP_FAILED, ContainerProcess, start
@@ -530,12 +530,12 @@ class Monitor:
         self._record_exit_failed = False
         try:
             return self.engine.containers.update(cid, change)
-        except BerthError:  # removed meanwhile (``rm -f``)
-            return None
-        except OSError as err:  # a full disk: the record says running until a retry works
+        except (StoreFull, OSError) as err:  # a full disk: the record says running until a retry works
             if cid not in self.unrecorded:
                 print(f"monitor: cannot record the exit of {cid[:12]} yet: {err}", file=sys.stderr)
             self._record_exit_failed = True
+            return None
+        except BerthError:  # removed meanwhile (``rm -f``)
             return None
 
     def _after_exit(self, cid: str, config: dict[str, Any], code: int, ran: float | None = None) -> None:
@@ -617,7 +617,11 @@ class Monitor:
         stale = [c["ID"] for c in self.engine.containers.all()
                  if c["State"].get("Running") and c["ID"] not in self.running]
         for cid in stale:
-            mark_dead(self.engine, cid)
+            try:
+                mark_dead(self.engine, cid)
+            except BerthError as err:  # a full disk: ``reconcile`` shows it exited meanwhile
+                print(f"monitor: cannot record {cid[:12]} as exited: {err}", file=sys.stderr)
+                continue
             self._event(cid, "die")
             try:
                 self._after_exit(cid, self.engine.containers.load(cid), EXIT_KILLED)
@@ -713,7 +717,8 @@ def _make_cgroup(cid: str, host: dict[str, Any]) -> Cgroup | None:
     cgroup = cgroups.for_container(cid)
     if cgroup is not None:
         cgroup.create(cgroups.Limits(memory=int(host.get("Memory") or 0), nano_cpus=int(host.get("NanoCpus") or 0),
-                                     pids=int(host.get("PidsLimit") or 0)))
+                                     pids=int(host.get("PidsLimit") or 0),
+                                     all_devices=bool(host.get("Privileged"))))
     return cgroup
 
 

@@ -59,6 +59,11 @@ class CreateOptions:
     """``-p [IP:][HOSTPORT:]CTRPORT[/proto]`` entries."""
     publish_all: bool = False
     """``-P``: every EXPOSEd port on a random host port."""
+    security_opt: tuple[str, ...] = ()
+    """``--security-opt`` entries: ``no-new-privileges[:true|false]``, ``seccomp=unconfined|FILE``,
+    ``apparmor=…``/``label=…`` (accepted, no effect)."""
+    privileged: bool = False
+    """``--privileged``: every capability, no seccomp, the host's devices, /sys writable, nothing masked."""
 
     def validate(self) -> None:
         """Reject what Docker rejects before anything is created."""
@@ -66,6 +71,9 @@ class CreateOptions:
         if self.workdir and not self.workdir.startswith("/"):
             raise InvalidArgument(f"the working directory '{self.workdir}' is invalid, it needs to be an absolute path")
         parse_restart(self.restart)
+        from .security import normalize_security_opts
+
+        normalize_security_opts(self.security_opt)
         if self.auto_remove and self.restart != "no":
             raise InvalidArgument("conflicting options: --restart and --rm")
         for bind in self.binds:

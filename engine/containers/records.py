@@ -19,6 +19,7 @@ from ..rfc3339 import format_time
 from ..store import atomic
 from ..store.locks import get_lock
 from ..store.paths import CONTAINER_CONFIG_FILE, HOSTCONFIG_FILE, StorePaths
+from . import names
 
 __all__ = ["ContainerRecords", "ZERO_TIME", "new_state", "now_rfc3339"]
 
@@ -105,15 +106,17 @@ class ContainerRecords:
             return config
 
     def resolve(self, name: str) -> str:
-        """The container ID a full ID, a name (with or without ``/``) or a unique ID prefix stands for."""
-        ids = self.ids()
-        if name in ids:
+        """The container ID a full ID, a name (with or without ``/``) or a unique ID prefix stands for.
+
+        Docker's order. A full ID and a name cost one lookup each (the name index);
+        only a prefix lists ``containers/`` (names of dirs, no record is read).
+        """
+        if len(name) == 64 and os.path.isfile(self.paths.container_file(name, CONTAINER_CONFIG_FILE)):
             return name
-        wanted = "/" + name.lstrip("/")
-        for config in self.all():
-            if config.get("Name") == wanted:
-                return str(config["ID"])
-        matches = [cid for cid in ids if name and cid.startswith(name)]
+        owner = names.lookup(self.paths, name) if name else None
+        if owner is not None:
+            return owner
+        matches = [cid for cid in self.ids() if name and cid.startswith(name)]
         if len(matches) == 1:
             return matches[0]
         if matches:
@@ -122,11 +125,7 @@ class ContainerRecords:
 
     def name_owner(self, name: str) -> str | None:
         """The ID of the container called ``name``, if any."""
-        wanted = "/" + name.lstrip("/")
-        for config in self.all():
-            if config.get("Name") == wanted:
-                return str(config["ID"])
-        return None
+        return names.lookup(self.paths, name)
 
 
 def _dump(config: Config) -> str:

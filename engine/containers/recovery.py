@@ -10,11 +10,12 @@ finds the dead one's records).
 
 from __future__ import annotations
 
+import json
 import os
 import select
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BerthError
+from ..errors import BerthError, StoreFull
 from ..store import atomic
 from ..store.locks import try_lock_path
 from ..store.paths import MONITOR_BOOT_ID, MONITOR_LOCK, StorePaths
@@ -80,8 +81,12 @@ def mark_dead(engine: Engine, cid: str) -> None:
 
             clear_runtime_settings(config)  # no sandbox, no published ports any more
 
+    full: StoreFull | None = None
     try:
-        engine.containers.update(cid, change)
+        try:
+            engine.containers.update(cid, change)
+        except StoreFull as err:
+            full = err  # the record stays "running" until there is room; its mounts go all the same
         for pid in pids:
             _wait_gone(pid)
         engine.rwlayers.unmount(mount_id_of(engine, cid))
@@ -91,6 +96,8 @@ def mark_dead(engine: Engine, cid: str) -> None:
     from ..network.endpoint import detach
 
     detach(engine.paths.root, cid)  # its init is dead, so the namespace and veths go with the mount
+    if full is not None:
+        raise full
 
 
 def _wait_gone(pid: int) -> None:
@@ -224,10 +231,26 @@ def reconcile(engine: Engine, configs: list[dict[str, Any]]) -> list[dict[str, A
         _wake_monitor(engine)
         changed = {c["ID"] for c in configs}  # it may have started stopped ``always`` ones too
     else:
+        unsaved = set()
         for cid in stale:
-            mark_dead(engine, cid)
-        changed = set(stale)
+            try:
+                mark_dead(engine, cid)
+            except StoreFull:
+                unsaved.add(cid)  # a read must not need a write: show it exited, record it when there is room
+        changed = set(stale) - unsaved
+        configs = [_dead_copy(c) if c["ID"] in unsaved else c for c in configs]
     return [c for c in (_reload(engine, c) if c["ID"] in changed else c for c in configs) if c is not None]
+
+
+def _dead_copy(config: dict[str, Any]) -> dict[str, Any]:
+    """What ``mark_dead`` would have recorded, in memory only."""
+    from ..network.endpoint import clear_runtime_settings
+
+    out = json.loads(json.dumps(config))
+    out["State"].update(Status="exited", Running=False, Paused=False, Pid=0, ExitCode=EXIT_KILLED,
+                        Error="the container monitor exited", FinishedAt=now_rfc3339())
+    clear_runtime_settings(out)
+    return out
 
 
 def _reload(engine: Engine, config: dict[str, Any]) -> dict[str, Any] | None:

@@ -8,9 +8,10 @@ import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BerthError, ContainerConflict, ContainerNotFound
+from ..errors import BerthError, ContainerConflict, ContainerNotFound, StoreCorrupt
 from ..store import atomic
 from ..store.paths import INIT_SUFFIX, MOUNT_ID_FILE
+from . import names
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -19,7 +20,8 @@ if TYPE_CHECKING:
 # container layers, 1 thread ~0.5-1.9 s, 2 threads 0.46 s, 4 threads 0.29 s, 8 threads 0.36 s).
 _DELETERS = 4
 
-__all__ = ["mount_id_of", "remove_container_files", "remove_containers", "remove_many_files"]
+__all__ = ["kill_by_cgroup", "mount_id_of", "pids_in_cgroup_of", "remove_container_files", "remove_containers",
+           "remove_many_files"]
 
 
 def mount_id_of(engine: Engine, cid: str) -> str:
@@ -49,7 +51,16 @@ def remove_containers(engine: Engine, names: list[str], *, force: bool = False,
             cid = engine.containers.resolve(name)
             if cid in stopped or cid in running:
                 raise ContainerNotFound(f"No such container: {name}")
-            config = current(engine, cid)
+            try:
+                config = current(engine, cid)
+            except StoreCorrupt:
+                if not force:
+                    raise
+                # A torn config.v2.json: its process is found by its cgroup, killed, and the rest removed as usual.
+                kill_by_cgroup(cid)
+                stopped.append(cid)
+                results.append((cid, "", None))
+                continue
             if config["State"]["Running"] and not force:
                 raise ContainerConflict(f"You cannot remove a running container {cid}. Stop the container "
                                         "before attempting removal or force remove")
@@ -92,10 +103,14 @@ def remove_many_files(engine: Engine, cids: list[str], volumes: bool = False) ->
     check`` reclaims), never a record that points at a missing layer. The trash is
     deleted after the lock is released.
     """
+    leases = _leases_readable(engine, cids)
     mount_ids = [_mount_id_or_none(engine, cid) for cid in cids]
-    configs = [_config_or_none(engine, cid) for cid in cids] if volumes else []
+    configs = [_config_or_none(engine, cid) for cid in cids]
     with engine.lock:
         trash = _set_aside(engine.paths.container_dir(cid) for cid in cids)
+        for cid, config in zip(cids, configs):  # after the records: the index may hold too much, never too little
+            if config is not None:
+                names.release(engine.paths, str(config.get("Name", "")), cid)
         trash += _set_aside(engine.paths.mount_record(cid) for cid in cids)
         for mount_id in filter(None, mount_ids):
             engine.rwlayers.unmount(mount_id)
@@ -112,13 +127,67 @@ def remove_many_files(engine: Engine, cids: list[str], volumes: bool = False) ->
             pass
         remove_cgroup(cid)
         detach(engine.paths.root, cid)
-    release_many(engine, cids)
-    for config in filter(None, configs):
+    if leases:
+        release_many(engine, cids)
+    for config in filter(None, configs if volumes else []):
         from .volumes import remove_anonymous
 
         remove_anonymous(engine, config)
     for thread in deleters:
         thread.join()
+
+
+def pids_in_cgroup_of(cid: str) -> list[int]:
+    """Processes on the host in a cgroup named for the container (its init, its execs), from /proc/<pid>/cgroup.
+
+    The answer when its record is torn or its monitor gone: the kernel's, not a record's.
+    """
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(os.path.join("/proc", name, "cgroup"), encoding="utf-8") as f:
+                if cid in f.read():
+                    out.append(int(name))
+        except OSError:
+            continue
+    return out
+
+
+def kill_by_cgroup(cid: str) -> None:
+    """SIGKILL every process in a cgroup named for ``cid`` and wait until each is gone (a few seconds at most).
+
+    For a container whose record cannot say its pid: /proc/<pid>/cgroup still can.
+    """
+    import select
+    import signal
+
+    pidfds = []
+    for pid in pids_in_cgroup_of(cid):
+        try:
+            fd = os.pidfd_open(pid)
+        except OSError:
+            continue
+        try:
+            signal.pidfd_send_signal(fd, signal.SIGKILL)
+        except OSError:
+            pass
+        pidfds.append(fd)
+    if pidfds:
+        from ..runtime.cgroups import for_container
+
+        group = for_container(cid)
+        try:
+            if group is not None:
+                group.freeze(False)  # a paused container's processes die only once thawed
+        except (OSError, KeyError):
+            pass
+    for fd in pidfds:
+        try:
+            select.select([fd], [], [], 5.0)
+        finally:
+            os.close(fd)
 
 
 def _delete_in_background(trees: list[str]) -> list[threading.Thread]:
@@ -137,6 +206,22 @@ def _delete_in_background(trees: list[str]) -> list[threading.Thread]:
     for thread in threads:
         thread.start()
     return threads
+
+
+def _leases_readable(engine: Engine, cids: list[str]) -> bool:
+    """Whether the networks file can be read; when it cannot, fail before removing anything if one of
+    ``cids`` holds a lease (it could not be freed), else go on without it (``--network none``/``host``)."""
+    from ..network.networks import NetworkStore
+
+    try:
+        NetworkStore(engine.paths).all()
+        return True
+    except StoreCorrupt:
+        for cid in cids:
+            config = _config_or_none(engine, cid) or {}
+            if any(s.get("NetworkID") for s in config.get("NetworkSettings", {}).get("Networks", {}).values()):
+                raise
+        return False
 
 
 def _mount_id_or_none(engine: Engine, cid: str) -> str | None:

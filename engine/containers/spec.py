@@ -9,6 +9,7 @@ from ..errors import InvalidArgument
 from ..runtime import syscalls
 from ..runtime.process import ProcessSpec
 from ..runtime.rootfs import BindMount
+from .security import container_security
 
 __all__ = ["process_spec", "stop_signal", "parse_signal"]
 
@@ -40,8 +41,11 @@ def process_spec(config: dict[str, Any], host: dict[str, Any], rootfs: str, *, s
     namespaces = syscalls.CLONE_NEWCGROUP if cgroup_procs else 0
     if host.get("NetworkMode", "none") != "host" and not netns_path:
         namespaces |= syscalls.CLONE_NEWNET
+    security = container_security(host)
     return ProcessSpec(
         rootfs=rootfs, argv=argv, env=cfg.get("Env") or [], cwd=cfg.get("WorkingDir") or "/",
+        capabilities=security.capabilities, seccomp=security.seccomp,
+        no_new_privileges=security.no_new_privileges, privileged=security.privileged,
         user=cfg.get("User") or "", hostname=cfg.get("Hostname") or "", stdin=stdin, stdout=stdout,
         stderr=stderr, mounts=[*_etc_mounts(config), *binds], namespaces=namespaces, cgroup_procs=cgroup_procs,
         tmpfs=tmpfs, readonly_rootfs=bool(host.get("ReadonlyRootfs")), netns_path=netns_path,

@@ -1,8 +1,11 @@
 """``pull``: an image from a registry, layers fetched in parallel and registered in order.
 
-Blobs land in the store's download dir, named by digest once verified; a
-pull that fails or is interrupted keeps them (and the ``.partial`` of a blob
-cut off mid-way), so the next pull resumes instead of starting again.
+Blobs land in the store's download dir, named by digest once verified, under a
+lock per blob (``downloads``). A pull whose connection drops keeps them (and
+the ``.partial`` of a blob cut off mid-way), so the next pull resumes instead
+of starting again; a cancelled pull drops its partial blobs, and one that fills
+the disk drops every blob it had not registered yet. Whatever no pull holds is
+``system check --repair``'s to reclaim.
 """
 
 from __future__ import annotations
@@ -17,13 +20,14 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from .. import reference
-from ..errors import Cancelled, DigestMismatch, RegistryError
+from ..errors import Cancelled, DigestMismatch, RegistryError, StoreFull
 from ..images import ImageService
 from ..importer import Importer
 from ..store.layers import chain_id_for
 from ..store.paths import StorePaths
 from . import formats as fmt
 from .credentials import CredentialStore
+from .downloads import BlobLock
 from .insecure import InsecureRegistries
 from .layers import BlobRef, LayerImporter
 from .manifests import Manifest, fetch_image_manifest
@@ -61,6 +65,8 @@ class Puller:
         self.creds = creds
         self.downloads = os.path.join(paths.root, fmt.DOWNLOADS_DIR)
         self.metadata = BlobMetadata(paths.root, images.lock)
+        self._locks: dict[str, BlobLock] = {}
+        self._locks_mutex = threading.Lock()
 
     def pull(self, name: str, *, platform: Platform | None = None, insecure: bool = False,
              progress: ProgressFn | None = None, cancel: threading.Event | None = None) -> PullResult:
@@ -72,10 +78,16 @@ class Puller:
         config = self._config(client, manifest)
         diff_ids = _diff_ids(config, len(manifest.value.get("layers") or []))
         layers = [_blob(d) for d in manifest.value.get("layers") or []]
-        self._layers(client, layers, diff_ids, progress, cancel)
-        before = self.images.tags.resolve(ref) if ref.tag else None
-        image_id = self.importer.commit_config_bytes(config, [ref] if ref.tag else [])
-        self._finish(ref, layers, diff_ids)
+        try:
+            self._layers(client, layers, diff_ids, progress, cancel)
+            before = self.images.tags.resolve(ref) if ref.tag else None
+            image_id = self.importer.commit_config_bytes(config, [ref] if ref.tag else [])
+            self._finish(ref, layers, diff_ids)
+        except StoreFull:
+            self._drop_downloads()  # free what this pull took: the user needs the space more than a resume
+            raise
+        finally:
+            self._release_locks()
         return PullResult(image_id, f"{ref.name}{':' + ref.tag if ref.tag else ''}", manifest.digest,
                           updated=before != image_id)
 
@@ -135,22 +147,33 @@ class Puller:
         """The verified blob's path in the download dir, resuming a ``.partial`` left by an earlier pull."""
         assert blob.digest is not None
         final = os.path.join(self.downloads, blob.digest.removeprefix("sha256:"))
-        if os.path.exists(final):
-            report(progress, blob.digest, "Download complete", blob.size, blob.size)
-            return final
-        os.makedirs(self.downloads, exist_ok=True)
         partial = final + fmt.PARTIAL_SUFFIX
-        hasher, have = _hash_existing(partial)
-        response = client.send("GET", client.url(f"blobs/{blob.digest}"),
-                               headers={"Range": f"bytes={have}-"} if have else {})
-        if response.status not in (200, 206):
-            raise client.fail(response, f"blob {blob.digest}")
-        if response.status == 200 and have:
-            hasher, have = hashlib.sha256(), 0  # the registry ignored the range: start over
-        with open(partial, "ab" if have else "wb") as out:
-            have = self._copy(response, out, hasher, have, blob, progress, stop, cancel)
-            out.flush()
-            os.fsync(out.fileno())
+        try:
+            os.makedirs(self.downloads, exist_ok=True)
+            self._lock(blob.digest.removeprefix("sha256:"))
+            if os.path.exists(final):  # an earlier pull (or one we waited for) finished it
+                report(progress, blob.digest, "Download complete", blob.size, blob.size)
+                return final
+            hasher, have = _hash_existing(partial)
+            response = client.send("GET", client.url(f"blobs/{blob.digest}"),
+                                   headers={"Range": f"bytes={have}-"} if have else {})
+            if response.status not in (200, 206):
+                raise client.fail(response, f"blob {blob.digest}")
+            if response.status == 200 and have:
+                hasher, have = hashlib.sha256(), 0  # the registry ignored the range: start over
+            with open(partial, "ab" if have else "wb") as out:
+                have = self._copy(response, out, hasher, have, blob, progress, stop, cancel)
+                out.flush()
+                os.fsync(out.fileno())
+        except Cancelled:
+            _unlink_quietly(partial)
+            raise
+        except OSError as err:
+            full = StoreFull.from_os_error(err, partial)
+            if full is None:
+                raise
+            _unlink_quietly(partial)
+            raise full from err
         report(progress, blob.digest, "Verifying Checksum", have, blob.size)
         verified = self._verified(partial, final, blob, "sha256:" + hasher.hexdigest(), have)
         report(progress, blob.digest, "Download complete", have, blob.size)
@@ -188,6 +211,39 @@ class Puller:
             path = os.path.join(self.downloads, blob.digest.removeprefix("sha256:"))
             if os.path.exists(path):
                 os.unlink(path)
+
+
+    def _lock(self, blob_hex: str) -> None:
+        """Hold the blob's lock until the pull ends (the registered layer no longer needs its blob)."""
+        with self._locks_mutex:
+            if blob_hex in self._locks:
+                return
+        lock = BlobLock(self.downloads, blob_hex)
+        with self._locks_mutex:
+            self._locks[blob_hex] = lock
+
+    def _release_locks(self) -> None:
+        with self._locks_mutex:
+            locks, self._locks = self._locks, {}
+        for blob_hex, lock in locks.items():
+            final = os.path.join(self.downloads, blob_hex)
+            lock.release(unlink=not os.path.exists(final) and not os.path.exists(final + fmt.PARTIAL_SUFFIX))
+
+    def _drop_downloads(self) -> None:
+        """Delete every blob (whole or partial) this pull holds."""
+        with self._locks_mutex:
+            held = list(self._locks)
+        for blob_hex in held:
+            final = os.path.join(self.downloads, blob_hex)
+            _unlink_quietly(final)
+            _unlink_quietly(final + fmt.PARTIAL_SUFFIX)
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _opener(path: str) -> Callable[[str], IO[bytes]]:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from ..archive import write_layer
 from ..archive.digest import ByteSource, HashingWriter
-from ..errors import Cancelled, StoreCorrupt
+from ..errors import Cancelled, StoreCorrupt, StoreFull
 from ..store import atomic
 from . import formats as fmt
 
@@ -151,17 +151,31 @@ class TarSplitRecorder:
 
     def commit(self, root: str, diff_id: str) -> None:
         """Make the recorded split the one for ``diff_id`` (the first one recorded wins)."""
-        self._flush_raw()
-        self._close()
         path = split_path(root, diff_id)
-        if os.path.exists(path):
-            self.discard()
-            return
-        os.rename(self._tmp, path)
-        atomic.fsync_dir(os.path.dirname(path))
+        try:
+            self._flush_raw()
+            self._close()
+            if os.path.exists(path):
+                self.discard()
+                return
+            os.rename(self._tmp, path)
+            atomic.fsync_dir(os.path.dirname(path))
+        except OSError as err:
+            self.discard()  # the layer stays; a later import or pull of the same tar records its split
+            full = StoreFull.from_os_error(err, path)
+            if full is None:
+                raise
+            raise full from err
 
     def discard(self) -> None:
-        self._close()
+        """Drop the temp file, whatever state a failed write (a full disk) left it in."""
+        try:
+            self._close()
+        except OSError:
+            try:
+                self._file.close()
+            except OSError:
+                pass
         if os.path.exists(self._tmp):
             os.unlink(self._tmp)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 
+from ..errors import StoreCorrupt
 from ..models import CheckProblem
 from ..store.paths import NETWORKS_FILE, StorePaths
 from . import naming, netns
@@ -15,8 +16,21 @@ __all__ = ["network_problems", "repair_network"]
 STALE_NETNS = "stale netns"
 ORPHAN_LEASE = "orphan address lease"
 ORPHAN_BRIDGE = "orphan bridge"
+UNREADABLE_NETWORKS = "unreadable networks record"
 # A starting container's netns exists a moment before its record says running.
 _SETTLE_SECONDS = 5.0
+
+
+def _live_build_step(paths: StorePaths, cid: str) -> bool:
+    """A RUN step's lease and netns are its build container's while its builder holds ``tmp/<id>.lock``."""
+    from ..store.locks import try_lock_path
+
+    lock = os.path.join(paths.staging, cid + ".lock")
+    fd = try_lock_path(lock)
+    if fd is None:
+        return os.path.exists(lock)
+    os.close(fd)
+    return False
 
 
 def network_problems(paths: StorePaths, running: set[str]) -> list[CheckProblem]:
@@ -24,9 +38,17 @@ def network_problems(paths: StorePaths, running: set[str]) -> list[CheckProblem]
     ns_dir = naming.netns_dir(paths.root)
     for cid in sorted(os.listdir(ns_dir)) if os.path.isdir(ns_dir) else []:
         path = os.path.join(ns_dir, cid)
-        if cid not in running and _settled(path):
+        if cid in running or _live_build_step(paths, cid):
+            continue
+        # A container's netns may exist a moment before its record says running; a build step's (no
+        # container dir) is stale as soon as its builder's lock is free.
+        if _settled(path) or not os.path.isdir(paths.container_dir(cid)):
             problems.append(CheckProblem(STALE_NETNS, path, "container is not running"))
-    recs = NetworkStore(paths).all().values()
+    try:
+        recs = NetworkStore(paths).all().values()
+    except StoreCorrupt as err:  # no bridge or lease can be judged without it: report the file, touch nothing
+        problems.append(CheckProblem(UNREADABLE_NETWORKS, paths.network_file(NETWORKS_FILE), str(err), False))
+        return problems
     if os.path.isdir(os.path.dirname(paths.network_file(NETWORKS_FILE))):
         from . import links  # pyroute2: only for a store that has ever had a network
         from .networks import BRIDGE_NAME_OPTION
@@ -37,7 +59,7 @@ def network_problems(paths: StorePaths, running: set[str]) -> list[CheckProblem]
                 problems.append(CheckProblem(ORPHAN_BRIDGE, name, "no network of this store uses it"))
     for rec in recs:
         for ip, cid in sorted(rec["Leases"].items()):
-            if not os.path.isdir(paths.container_dir(cid)):
+            if not os.path.isdir(paths.container_dir(cid)) and not _live_build_step(paths, cid):
                 problems.append(CheckProblem(ORPHAN_LEASE, paths.network_file(NETWORKS_FILE),
                                              f"{rec['Name']} {ip} -> {cid[:12]} (no such container)"))
     return problems
@@ -61,7 +83,7 @@ def repair_network(paths: StorePaths, problem: CheckProblem) -> bool:
         store = NetworkStore(paths)
         for rec in store.all().values():
             for cid in set(rec["Leases"].values()):
-                if not os.path.isdir(paths.container_dir(cid)):
+                if not os.path.isdir(paths.container_dir(cid)) and not _live_build_step(paths, cid):
                     store.release(cid)
         return True
     return False

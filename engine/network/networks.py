@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Callable, Collection
 from typing import Any
 
-from ..errors import BerthError, ContainerConflict, InvalidArgument
+from ..errors import BerthError, ContainerConflict, InvalidArgument, StoreCorrupt
 from ..store import atomic
 from ..store.locks import get_lock
 from ..store.paths import DEFAULT_ROOT, NETWORK_LOCK, NETWORKS_FILE, StorePaths
@@ -61,11 +61,19 @@ class NetworkStore:
 
     def all(self) -> dict[str, dict[str, Any]]:
         """Every network by ID (a snapshot: readers never see a half-written file)."""
+        path = self.paths.network_file(NETWORKS_FILE)
         try:
-            with open(self.paths.network_file(NETWORKS_FILE), encoding="utf-8") as f:
-                return dict(json.load(f).get("Networks", {}))
+            with open(path, encoding="utf-8") as f:
+                nets = json.load(f).get("Networks", {})
+            if not isinstance(nets, dict) or not all(isinstance(r, dict) and "Leases" in r for r in nets.values()):
+                raise ValueError("not a networks record")
+            return dict(nets)
         except FileNotFoundError:
             return {}
+        except (ValueError, AttributeError) as err:  # torn or garbage: never guess (a guess would free leases)
+            raise StoreCorrupt(
+                f"{path} is unreadable ({err}): restore it, or move it aside to start with no networks "
+                "(the default bridge is made again; containers on user networks must be re-created)") from err
 
     def find(self, ref: str) -> dict[str, Any] | None:
         """By exact name, full ID or unique ID prefix."""

@@ -45,7 +45,7 @@ class ContainerNet:
 _NAT_CHECKED: set[str] = set()
 
 
-def _ensure_nat(engine: Engine) -> None:
+def ensure_nat(engine: Engine) -> None:
     """Once per monitor: the store's NAT rules are back after a reboot (or a flush) that took them away."""
     from . import masquerade
     from .networks import NetworkStore
@@ -63,7 +63,7 @@ def start_network(engine: Engine, cid: str, config: dict[str, Any], host: dict[s
     attached = endpoint.attach(engine, cid, config, host)
     net = ContainerNet(engine.paths.root, cid, attached)
     if attached.owned:
-        _ensure_nat(engine)
+        ensure_nat(engine)
     bindings = host.get("PortBindings") or {}
     exposed = list(config["Config"].get("ExposedPorts") or {})
     try:

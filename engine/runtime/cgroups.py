@@ -40,6 +40,8 @@ class Limits:
     memory: int = 0
     nano_cpus: int = 0
     pids: int = 0
+    all_devices: bool = False
+    """``--privileged``: every device usable, not just runc's default list."""
 
 
 def _write(path: str, value: str) -> None:
@@ -126,7 +128,9 @@ class CgroupV1(Cgroup):
             _write(os.path.join(d["cpu"], "cpu.cfs_quota_us"), str(limits.nano_cpus * CPU_PERIOD_US // _NANO))
         if limits.pids and "pids" in d:
             _write(os.path.join(d["pids"], "pids.max"), str(limits.pids))
-        if "devices" in d:
+        if "devices" in d and limits.all_devices:
+            _write(os.path.join(d["devices"], "devices.allow"), "a")
+        elif "devices" in d:
             _write(os.path.join(d["devices"], "devices.deny"), "a")
             for rule in DEVICE_RULES:
                 _write(os.path.join(d["devices"], "devices.allow"), rule)

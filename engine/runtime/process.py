@@ -29,6 +29,7 @@ from typing import NoReturn
 from engine.errors import ContainerStartError, InvalidArgument
 from engine.runtime import capabilities, network, pty, rootfs, seccomp, syscalls
 from engine.runtime.rootfs import BindMount
+from engine.runtime.seccomp_profile import DEFAULT_PROFILE, Profile
 from engine.runtime.user import ExecUser, resolve_user
 
 __all__ = [
@@ -94,8 +95,14 @@ class ProcessSpec:
     """Bind mounts (volumes), applied in order after /proc, /dev and /sys."""
     capabilities: frozenset[str] = field(default=capabilities.DEFAULT_CAPABILITIES)
     """The capability bounding set, by name; Docker's default set unless given."""
-    no_new_privileges: bool = True
-    """Set PR_SET_NO_NEW_PRIVS, so setuid binaries and file capabilities cannot raise privileges."""
+    no_new_privileges: bool = False
+    """``--security-opt no-new-privileges``: setuid binaries and file capabilities cannot raise privileges.
+    Off by default, as in Docker, so ``sudo`` and ``su`` work for a container's non-root users."""
+    seccomp: Profile | None = DEFAULT_PROFILE
+    """The seccomp profile (Docker's default semantics unless given); None is ``seccomp=unconfined``."""
+    privileged: bool = False
+    """``--privileged``: the host's devices in /dev, /sys writable, no masked or read-only /proc paths
+    (the caller also grants every capability and drops the seccomp profile)."""
     namespaces: int = 0
     """More CLONE_NEW* flags (CLONE_NEWNET, CLONE_NEWCGROUP) on top of mount, UTS, IPC and pid."""
     cgroup_procs: Sequence[str] = ()
@@ -321,6 +328,7 @@ def _validate(spec: ProcessSpec) -> None:
         capabilities.capability_numbers(spec.capabilities)
     except ValueError as err:
         raise InvalidArgument(str(err)) from err
+    seccomp.check_profile(spec.seccomp, spec.capabilities)
 
 
 def _fork_as_pid_ns_init() -> int:
@@ -400,27 +408,27 @@ def _setup_and_exec(spec: ProcessSpec, report: int) -> NoReturn:
     _redirect_stdio(spec)
     if spec.terminal and spec.console_socket is None:
         pty.take_controlling_terminal()
+    elif not spec.terminal:
+        os.setsid()  # as runc: a session of its own, so no /dev/tty (nor TIOCSTI) reaches the caller's terminal
     _join_cgroups(spec.cgroup_procs)
     if spec.netns_path:
         network.join_netns(spec.netns_path)
     syscalls.unshare(_NAMESPACES | spec.namespaces)
     if spec.namespaces & syscalls.CLONE_NEWNET:
         network.loopback_up()
-    rootfs.prepare_rootfs(spec.rootfs, spec.mounts, tmpfs=spec.tmpfs, readonly=spec.readonly_rootfs)
+    rootfs.prepare_rootfs(spec.rootfs, spec.mounts, tmpfs=spec.tmpfs, readonly=spec.readonly_rootfs,
+                          privileged=spec.privileged)
     if spec.hostname:
         syscalls.sethostname(spec.hostname)
     user = _resolve_user(spec.user)
     if spec.terminal and spec.console_socket is not None:
         pty.setup_console(spec.console_socket, spec.console_size, user.uid)
     _enter_cwd(spec.cwd)
-    capabilities.drop_bounding_set(capabilities.capability_numbers(spec.capabilities))
-    # Still root with CAP_SYS_ADMIN here, so the kernel takes a filter even without no_new_privs.
-    seccomp.install_filter()
+    confine_as_root(spec)
     _switch_user(user)
     # Changing uid clears the parent-death signal, so set it again.
     _die_with_parent(report)
-    if spec.no_new_privileges:
-        syscalls.prctl(syscalls.PR_SET_NO_NEW_PRIVS, 1)
+    confine_as_user(spec)
     env = _container_env(spec, user)
     path = _look_path(spec.argv[0], env.get("PATH", ""))
     os.umask(0o022)
@@ -437,6 +445,26 @@ def _await_reparent(parent_pidfd: int) -> None:
     poller.register(parent_pidfd, select.POLLIN)
     poller.poll()
     os.close(parent_pidfd)
+
+
+def confine_as_root(spec: ProcessSpec) -> None:
+    """Cut the bounding set and, without no_new_privs, install the seccomp filter: while still root.
+
+    The kernel takes a filter from a process without no_new_privs only if it holds
+    CAP_SYS_ADMIN, which the switch to the container's user drops; the profile must
+    then allow what follows (setgroups, setuid, execve), as runc's must.
+    """
+    capabilities.drop_bounding_set(capabilities.capability_numbers(spec.capabilities))
+    if spec.seccomp is not None and not spec.no_new_privileges:
+        seccomp.install_filter(spec.seccomp, spec.capabilities)
+
+
+def confine_as_user(spec: ProcessSpec) -> None:
+    """With no_new_privs: set it, then install the filter as late as runc does, after the user switch."""
+    if spec.no_new_privileges:
+        syscalls.prctl(syscalls.PR_SET_NO_NEW_PRIVS, 1)
+        if spec.seccomp is not None:
+            seccomp.install_filter(spec.seccomp, spec.capabilities)
 
 
 def _die_with_parent(report: int) -> None:

@@ -18,7 +18,6 @@ __all__ = [
     "DetachScanner",
     "console_socketpair",
     "copy_input",
-    "copy_output",
     "follow_window_size",
     "get_window_size",
     "raw_mode",
@@ -189,22 +188,6 @@ def copy_input(in_fd: int, master: int, stop: threading.Event, detach_keys: byte
         if detached:
             return True
     return False
-
-
-def copy_output(master: int, out_fd: int, stop: threading.Event) -> None:
-    """Copy the pty's output to ``out_fd`` until every slave is closed (EIO) or ``stop`` is set."""
-    import select
-
-    while not stop.is_set():
-        if not select.select([master], [], [], 0.05)[0]:
-            continue
-        try:
-            data = os.read(master, 65536)
-        except OSError:
-            return
-        if not data:
-            return
-        _write_all(out_fd, data)
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -179,15 +179,46 @@ def _mount_dev(root: str) -> None:
         os.symlink(target, os.path.join(dev, name))
 
 
-def _mount_sys(root: str) -> None:
-    """A read-only sysfs; where the kernel refuses a new one (no own net namespace), the host's, bound read-only."""
+def _mount_sys(root: str, writable: bool = False) -> None:
+    """A read-only sysfs (``--privileged``: writable); where the kernel refuses a new one (no own net
+    namespace), the host's, bound."""
     target = _mount_point(root, "/sys")
     try:
-        syscalls.mount("sysfs", target, "sysfs", syscalls.MS_RDONLY | _NOSUID_NODEV_NOEXEC, None)
+        syscalls.mount("sysfs", target, "sysfs", (0 if writable else syscalls.MS_RDONLY) | _NOSUID_NODEV_NOEXEC,
+                       None)
     except OSError as err:
         if err.errno not in (errno.EPERM, errno.EBUSY):
             raise OSError(err.errno, f"cannot mount sysfs on /sys: {err.strerror}") from err
-        _bind_readonly("/sys", target, root, recursive=True)
+        if writable:
+            _mount("/sys", target, None, syscalls.MS_BIND | syscalls.MS_REC, None, root)
+        else:
+            _bind_readonly("/sys", target, root, recursive=True)
+
+
+# Host /dev entries a privileged container does not copy: its own devpts, shm and mqueue, and links.
+_HOST_DEV_SKIP = frozenset({"pts", "shm", "mqueue", "fd", "console", "core", "ptmx", "stdin", "stdout", "stderr"})
+
+
+def _copy_host_devices(root: str, dev: str, host: str = "/dev") -> None:
+    """``--privileged``: every character and block device of the host's /dev, as runc's HostDevices."""
+    for entry in os.scandir(host):
+        if entry.name in _HOST_DEV_SKIP or entry.name.startswith("."):
+            continue
+        path = os.path.join(dev, os.path.relpath(entry.path, "/dev"))
+        if entry.is_dir(follow_symlinks=False):
+            os.makedirs(path, 0o755, exist_ok=True)
+            _copy_host_devices(root, dev, entry.path)
+            continue
+        st = entry.stat(follow_symlinks=False)
+        if not (stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)) or os.path.lexists(path):
+            continue
+        try:
+            os.mknod(path, st.st_mode, st.st_rdev)
+            os.chown(path, st.st_uid, st.st_gid)
+            os.chmod(path, stat.S_IMODE(st.st_mode))
+        except PermissionError:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+            _mount(entry.path, path, None, syscalls.MS_BIND, None, root)
 
 
 def _mount_binds(root: str, mounts: Sequence[BindMount]) -> None:
@@ -246,17 +277,23 @@ def _readonly_root(root: str) -> None:
 
 
 def prepare_rootfs(root: str, mounts: Sequence[BindMount] = (), *, tmpfs: Sequence[tuple[str, str]] = (),
-                   readonly: bool = False) -> None:
-    """Mount /proc, /dev, /sys and ``mounts`` under ``root`` and pivot into it (in a new mount namespace only)."""
+                   readonly: bool = False, privileged: bool = False) -> None:
+    """Mount /proc, /dev, /sys and ``mounts`` under ``root`` and pivot into it (in a new mount namespace only).
+
+    ``privileged``: Docker's ``--privileged``: the host's devices, a writable /sys, nothing masked.
+    """
     _make_mounts_private()
     _bind_root_onto_itself(root)
     _mount_proc(root)
     _mount_dev(root)
-    _mount_sys(root)
+    if privileged:
+        _copy_host_devices(root, resolve_in_root(root, "/dev"))
+    _mount_sys(root, writable=privileged)
     _mount_binds(root, mounts)
     _mount_tmpfs(root, tmpfs)
     if readonly:
         # Last of the mount points made in the root; the mounts on top keep their own flags.
         _readonly_root(root)
-    _mask_paths(root)
+    if not privileged:
+        _mask_paths(root)
     _pivot_into(root)

@@ -44,37 +44,42 @@ def write_file(path: str, data: bytes | str, mode: int = 0o644) -> None:
         finally:
             os.close(fd)
         os.rename(tmp, path)
-    except BaseException:
+    except BaseException as err:
         _unlink_quietly(tmp)
+        _raise_full(err, path)
         raise
     fsync_dir(directory)
 
 
-def write_dir(path: str, files: dict[str, bytes | str]) -> None:
+def write_dir(path: str, files: dict[str, bytes | str], mode: int = 0o755,
+              file_modes: dict[str, int] | None = None) -> None:
     """Create directory ``path`` holding ``files``, all at once.
 
     The files are written and fsynced in a sibling temp dir that is then
-    renamed into place, so the record appears whole or not at all.
+    renamed into place, so the record appears whole or not at all, with its
+    modes (``mode``; a file's from ``file_modes``, else 0644) from the start.
     """
     parent, name = os.path.split(path)
     os.makedirs(parent, exist_ok=True)
     tmp = os.path.join(parent, f".tmp-{name}-{_suffix()}")
     try:
-        os.mkdir(tmp, 0o755)
+        os.mkdir(tmp, mode)
+        os.chmod(tmp, mode)  # not the umask's
         for fname, data in files.items():
-            _write_new(os.path.join(tmp, fname), data)
+            _write_new(os.path.join(tmp, fname), data, (file_modes or {}).get(fname, 0o644))
         fsync_dir(tmp)
         os.rename(tmp, path)
-    except BaseException:
+    except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
+        _raise_full(err, path)
         raise
     fsync_dir(parent)
 
 
-def _write_new(path: str, data: bytes | str) -> None:
+def _write_new(path: str, data: bytes | str, mode: int = 0o644) -> None:
     if isinstance(data, str):
         data = data.encode()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
     try:
         os.write(fd, data)
         os.fsync(fd)
@@ -102,6 +107,16 @@ def rename_aside(path: str) -> str | None:
     doomed = os.path.join(parent, f".tmp-rm-{name}-{_suffix()}")
     os.rename(path, doomed)
     return doomed
+
+
+def _raise_full(err: BaseException, path: str) -> None:
+    """A full (or read-only, or failing) filesystem is the user's to fix: StoreFull naming what was written."""
+    from ..errors import StoreFull
+
+    if isinstance(err, OSError):
+        full = StoreFull.from_os_error(err, path)
+        if full is not None:
+            raise full from err
 
 
 def _unlink_quietly(path: str) -> None:

@@ -18,13 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from ..errors import LayerNotFound, StoreCorrupt
+from ..errors import LayerNotFound, StoreCorrupt, StoreFull
 from . import atomic
 from .locks import FileLock, get_lock
-from .paths import LINK_DIR, LINK_ID_LENGTH, MAX_DEPTH, StorePaths, DIFF_DIR, LAYER_CACHE_ID_FILE, LAYER_DIFF_FILE, LAYER_PARENT_FILE, LAYER_SIZE_FILE
+from .paths import INIT_SUFFIX, LINK_DIR, LINK_ID_LENGTH, MAX_DEPTH, StorePaths, DIFF_DIR, LAYER_CACHE_ID_FILE, LAYER_DIFF_FILE, LAYER_PARENT_FILE, LAYER_SIZE_FILE
 from .sizes import dir_size
 
-__all__ = ["Layer", "LayerStore", "chain_id_for", "new_cache_id"]
+__all__ = ["Layer", "LayerStore", "chain_id_for", "layer_dir_name", "new_cache_id", "valid_cache_id"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,11 @@ class LayerStore:
             raise LayerNotFound(f"layer {chain_id} not found") from err
         except ValueError as err:
             raise StoreCorrupt(f"layer {chain_id}: unreadable size record") from err
+        except UnicodeDecodeError as err:
+            raise StoreCorrupt(f"layer {chain_id}: torn record in {record}; run berth system check") from err
+        if not valid_cache_id(cache_id):
+            # An empty or torn cache-id would name overlay2/ itself: never hand it to a reader, or to remove().
+            raise StoreCorrupt(f"layer {chain_id}: torn cache-id in {record}; run berth system check")
         try:
             parent: str | None = _read(record, LAYER_PARENT_FILE)
         except FileNotFoundError:
@@ -137,17 +142,24 @@ class LayerStore:
         if parent is not None and len(self.chain(parent)) >= MAX_DEPTH:
             raise StoreCorrupt(f"max depth exceeded: an image has at most {MAX_DEPTH} layers")
         with Staging(self.paths) as stage:
-            result = archive.apply_layer(
-                source, stage.diff, archive_name=archive_name, cancel=cancel, progress=progress
-            )
-            chain_id = chain_id_for(parent, result.diff_id)
-            with self.lock:
-                if self.exists(chain_id):
-                    return self.get(chain_id)
-                size = dir_size(stage.diff)
-                _syncfs(stage.diff)
-                self._commit(stage, parent)
-                atomic.write_dir(self.paths.layer_record(_hex(chain_id)), _record(result.diff_id, stage.cache_id, size, parent))
+            try:
+                result = archive.apply_layer(
+                    source, stage.diff, archive_name=archive_name, cancel=cancel, progress=progress
+                )
+                chain_id = chain_id_for(parent, result.diff_id)
+                with self.lock:
+                    if self.exists(chain_id):
+                        return self.get(chain_id)
+                    size = dir_size(stage.diff)
+                    _syncfs(stage.diff)
+                    self._commit(stage, parent)
+                    atomic.write_dir(self.paths.layer_record(_hex(chain_id)),
+                                     _record(result.diff_id, stage.cache_id, size, parent))
+            except OSError as err:
+                full = StoreFull.from_os_error(err, err.filename or stage.dir or self.paths.layer_dir(stage.cache_id))
+                if full is None:
+                    raise
+                raise full from err
             return self.get(chain_id)
 
     def _commit(self, stage: "Staging", parent: str | None) -> None:
@@ -168,17 +180,37 @@ class LayerStore:
         atomic.fsync_dir(self.paths.overlay)
 
     def remove(self, chain_id: str) -> None:
-        """Delete the record first, then its data, so no record points at missing data."""
+        """Delete the record first, then its data, so no record points at missing data.
+
+        A record too torn to name its data goes alone: its dir is then an orphan ``system check`` can prove.
+        """
         with self.lock:
-            layer = self.get(chain_id)
+            try:
+                layer = self.get(chain_id)
+            except StoreCorrupt:
+                atomic.remove_tree(self.paths.layer_record(_hex(chain_id)))
+                return
             atomic.remove_tree(self.paths.layer_record(_hex(chain_id)))
             remove_layer_dir(self.paths, layer.cache_id)
             if not any(self.get(other).diff_id == layer.diff_id for other in self.list()):
                 _unlink_quietly(self.paths.tar_split(layer.diff_id))
 
 
+def valid_cache_id(cache_id: str) -> bool:
+    """A layer dir's name: one path component (64 hex, or a writable layer's ``<mount-id>-init``)."""
+    base = cache_id.removesuffix(INIT_SUFFIX)
+    return len(base) == 64 and all(c in "0123456789abcdef" for c in base)
+
+
+def layer_dir_name(name: str) -> bool:
+    """One entry of overlay2/ that may be a layer dir (never "", ".", "..", ``l`` or a path)."""
+    return bool(name) and "/" not in name and name not in (".", "..", LINK_DIR) and "\0" not in name
+
+
 def remove_layer_dir(paths: StorePaths, cache_id: str) -> None:
     """Delete a graph-driver dir and the short link that points into it."""
+    if not layer_dir_name(cache_id):
+        raise StoreCorrupt(f"refusing to remove layer dir {cache_id!r}: not a layer's name")
     layer_dir = paths.layer_dir(cache_id)
     try:
         link_id = _read(layer_dir, "link")
@@ -206,8 +238,13 @@ class Staging:
         self._lock.acquire()
         try:
             os.makedirs(self.diff, 0o755)
-        except BaseException:
+        except BaseException as err:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            _unlink_quietly(self.lock_path)
             self._lock.release()
+            full = StoreFull.from_os_error(err, self.dir) if isinstance(err, OSError) else None
+            if full is not None:
+                raise full from err
             raise
         return self
 

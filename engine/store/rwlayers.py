@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+from ..errors import StoreFull
 from ..runtime import overlay
 from . import atomic
 from .layers import LayerStore, new_link_id, remove_layer_dir
@@ -57,8 +58,14 @@ class RWLayerStore:
 
     def _make_dir(self, cache_id: str, lowers: list[str]) -> None:
         layer_dir = self.paths.layer_dir(cache_id)
-        os.makedirs(self.paths.links, exist_ok=True)
-        os.mkdir(layer_dir, 0o710)
+        try:
+            os.makedirs(self.paths.links, exist_ok=True)
+            os.mkdir(layer_dir, 0o710)
+        except OSError as err:
+            full = StoreFull.from_os_error(err, layer_dir)
+            if full is not None:
+                raise full from err
+            raise
         try:
             os.mkdir(self.paths.diff_dir(cache_id), 0o755)
             os.mkdir(self.paths.work_dir(cache_id), 0o700)
@@ -68,8 +75,11 @@ class RWLayerStore:
             if lowers:
                 atomic.write_file(self.paths.lower_file(cache_id), ":".join(lowers))
             os.symlink(os.path.join("..", cache_id, "diff"), self.paths.link(link_id))
-        except BaseException:
+        except BaseException as err:
             remove_layer_dir(self.paths, cache_id)
+            full = StoreFull.from_os_error(err, err.filename or layer_dir) if isinstance(err, OSError) else None
+            if full is not None:
+                raise full from err
             raise
 
     def _link(self, cache_id: str) -> str:

@@ -12,6 +12,11 @@ from .paths import StorePaths
 __all__ = ["TagStore"]
 
 
+# Every tag is in the one file: without it no name resolves (image IDs still do), and none is guessed, since
+# every image would then look untagged and ``image prune`` would take them all.
+_FIX = "restore it, or move it aside: the images stay (by ID) and must be tagged again (berth tag ID NAME)"
+
+
 class TagStore:
     """Reference → image ID; every write replaces the whole file atomically."""
 
@@ -26,10 +31,10 @@ class TagStore:
         except FileNotFoundError:
             return {}
         except (ValueError, OSError) as err:
-            raise StoreCorrupt(f"{self.paths.repositories}: unreadable ({err})") from err
-        repos = data.get("Repositories") or {}
-        if not isinstance(repos, dict):
-            raise StoreCorrupt(f"{self.paths.repositories}: unexpected shape")
+            raise StoreCorrupt(f"{self.paths.repositories}: unreadable ({err}); {_FIX}") from err
+        repos = data.get("Repositories") if isinstance(data, dict) else None
+        if not isinstance(repos, dict) or not all(isinstance(r, dict) for r in repos.values()):
+            raise StoreCorrupt(f"{self.paths.repositories}: unexpected shape; {_FIX}")
         return repos
 
     def save(self, repos: dict[str, dict[str, str]]) -> None:

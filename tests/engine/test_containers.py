@@ -342,7 +342,7 @@ def test_isolation_seen_from_inside(cengine) -> None:  # type: ignore[no-untyped
     assert set(lines[3].split()) >= {"null", "zero", "full", "random", "urandom", "tty", "pts", "shm", "mqueue"}
     assert 4 <= int(lines[4]) <= 6  # header, sh, ps, wc (a pipeline's child not yet reaped): none of the host's
     assert lines[5].split() == ["CapBnd:", "00000000a80425fb"]  # Docker's default set
-    assert lines[6].split() == ["NoNewPrivs:", "1"]
+    assert lines[6].split() == ["NoNewPrivs:", "0"]  # Docker's default; --security-opt no-new-privileges sets it
 
 
 def test_racing_removals_never_take_the_monitor_down(cengine) -> None:  # type: ignore[no-untyped-def]

@@ -45,10 +45,10 @@ def test_volume_verbs_columns_and_errors(cengine, berth) -> None:  # type: ignor
 
 
 def test_run_dash_v_path_inspect_mounts_and_rm_v(cengine, berth) -> None:  # type: ignore[no-untyped-def]
-    status, _out, err = berth(*_RUN, "--name", "w", "-v", "/scratch", "-v", "named:/n:ro", "busybox",
+    status, _out, err = berth(*_RUN, "--name", "w1", "-v", "/scratch", "-v", "named:/n:ro", "busybox",
                              "sh", "-c", "echo hi > /scratch/f && ls /n")
     assert status == 0, err
-    mounts = json.loads(berth("inspect", "w")[1])[0]["Mounts"]
+    mounts = json.loads(berth("inspect", "w1")[1])[0]["Mounts"]
     by_dest = {m["Destination"]: m for m in mounts}
     assert by_dest["/n"] == {"Type": "volume", "Name": "named", "Source": cengine.paths.volume_data("named"),
                              "Destination": "/n", "Driver": "local", "Mode": "ro", "RW": False, "Propagation": ""}
@@ -56,7 +56,7 @@ def test_run_dash_v_path_inspect_mounts_and_rm_v(cengine, berth) -> None:  # typ
     with open(os.path.join(cengine.paths.volume_data(anonymous), "f")) as f:
         assert f.read() == "hi\n"
     assert sorted(berth("volume", "ls", "-q")[1].split()) == sorted([anonymous, "named"])
-    assert berth("rm", "-v", "w") == (0, "w\n", "")
+    assert berth("rm", "-v", "w1") == (0, "w1\n", "")
     assert berth("volume", "ls", "-q")[1] == "named\n"
 
 

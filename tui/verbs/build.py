@@ -24,6 +24,8 @@ def register(sub: Any) -> None:
     p.add_argument("--build-arg", action="append", default=[], metavar="KEY=VALUE", help="Set build-time variables")
     p.add_argument("--no-cache", action="store_true", help="Do not use cache when building the image")
     p.add_argument("--target", metavar="STAGE", help="Set the target build stage to build")
+    p.add_argument("--network", default="default", metavar="string",
+                   help='Set the networking mode for the RUN instructions during build (default "default")')
     p.add_argument("-q", "--quiet", action="store_true", help="Suppress the build output and print image ID on success")
     p.set_defaults(func=cmd_build)
 
@@ -57,7 +59,7 @@ def cmd_build(engine: Engine, args: argparse.Namespace) -> int:
     try:
         image_id = engine.image_build(
             context, dockerfile=dockerfile, tags=args.tag, build_args=_build_args(args.build_arg),
-            no_cache=args.no_cache, target=args.target, progress=progress,
+            no_cache=args.no_cache, target=args.target, progress=progress, network=args.network,
         )
     except CommandFailed as err:
         print(err, file=sys.stderr)  # Docker prints this one without "Error:"

@@ -114,6 +114,8 @@ def _more_verbs(sub: Any) -> None:
     p.add_argument("container", metavar="CONTAINER")
     p.set_defaults(func=cmd_attach)
     p = sub.add_parser("cp", help="Copy files/folders between a container and the local filesystem")
+    p.add_argument("-a", "--archive", action="store_true", help="Archive mode (copy all uid/gid information)")
+    p.add_argument("-L", "--follow-link", action="store_true", help="Always follow symbol link in SRC_PATH")
     p.add_argument("source", metavar="SRC")
     p.add_argument("dest", metavar="DEST")
     p.set_defaults(func=cmd_cp)
@@ -174,6 +176,9 @@ def _run_flags(p: argparse.ArgumentParser, detach: bool) -> None:
     add("-m", "--memory", type=_bytes, default=0, help="Memory limit (e.g. 512m, 1g)")
     add("--cpus", type=float, default=0.0, help="Number of CPUs")
     add("--pids-limit", type=int, default=0, help="Tune container pids limit")
+    add("--privileged", action="store_true", help="Give extended privileges to this container")
+    add("--security-opt", action="append", default=[], help="Security Options (no-new-privileges, "
+        "seccomp=unconfined|PROFILE.json, apparmor=..., label=...)")
     add("image", metavar="IMAGE")
     add("command", nargs=argparse.REMAINDER, metavar="COMMAND")
     p.set_defaults(func=cmd_run if detach else cmd_create)
@@ -260,7 +265,7 @@ def _options(args: argparse.Namespace) -> Any:
         log_opts=dict((o.partition("=")[0], o.partition("=")[2]) for o in args.log_opt),
         read_only=args.read_only, tmpfs=tuple(args.tmpfs),
         ip=args.ip, add_hosts=tuple(args.add_host), dns=tuple(args.dns), publish=tuple(args.publish),
-        publish_all=args.publish_all,
+        publish_all=args.publish_all, security_opt=tuple(args.security_opt), privileged=args.privileged,
     )
 
 
@@ -718,7 +723,10 @@ def cmd_attach(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def cmd_cp(engine: Engine, args: argparse.Namespace) -> int:
-    engine.container_copy(args.source, args.dest)
+    """``-`` as SRC reads a tar from stdin, as DEST writes one to stdout."""
+    engine.container_copy(args.source, args.dest, follow_link=args.follow_link, archive=args.archive,
+                          stdin=sys.stdin.buffer, stdout=sys.stdout.buffer)
+    sys.stdout.flush()
     return 0
 
 

@@ -1,8 +1,10 @@
 """Where the log view's lines come from: a bounded ``LogBuffer`` that a ``LogFollower`` thread fills.
 
-The follower reads ``Engine.container_logs(follow=True)`` and tells the view only
-how many lines there are now (``LogGrew``, coalesced), so a flood never queues
-a message per line.
+The follower reads ``Engine.container_logs(follow=True, tail=<the buffer's bound>)``:
+the engine finds those last lines from the end of the log, so opening the panel
+on a 1 GB log reads a few MB, not the gigabyte. It tells the view only how many
+lines there are now (``LogGrew``, coalesced), so a flood never queues a message
+per line.
 """
 
 from __future__ import annotations

@@ -71,16 +71,16 @@ def kill_monitor(engine) -> int:  # type: ignore[no-untyped-def]
     pid = wait_for(lambda: monitor_pid(engine), what="a monitor")
     assert isinstance(pid, int)
     os.kill(pid, signal.SIGKILL)
-    wait_for(lambda: _is_zombie(pid) and not _open_fds(pid), what="the monitor's death")
+    wait_for(lambda: _is_zombie(pid) and _threads(pid) <= {str(pid)}, what="the monitor's death")
     return pid
 
 
-def _open_fds(pid: int) -> list[str]:
-    """A zombie leader's files close only once its last thread is gone."""
+def _threads(pid: int) -> set[str]:
+    """A zombie leader's files (its port listeners) close only once its last thread is gone too."""
     try:
-        return os.listdir(f"/proc/{pid}/fd")
+        return set(os.listdir(f"/proc/{pid}/task"))
     except OSError:
-        return []
+        return set()
 
 
 def _is_zombie(pid: int) -> bool:

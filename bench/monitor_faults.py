@@ -131,7 +131,10 @@ def main() -> int:
             os.kill(keeper_of(engine), signal.SIGKILL)  # its containers die with it
         except (OSError, ValueError):
             pass
-        time.sleep(1.0)
+        from engine.containers.recovery import monitor_alive
+
+        while monitor_alive(engine):  # then rm finds stale records, and starts no new keeper to wait on them
+            time.sleep(0.05)
         engine.container_remove_many([c.id for c in engine.container_list(all=True)], force=True)
         shutil.rmtree(root, ignore_errors=True)
     return 0

@@ -89,8 +89,20 @@ def run_berth(work: str, count: int) -> dict[str, float]:
     cli("bootstrap", "busybox:latest")
 
     def monitor() -> int:
+        """The keeper (its pid is in the lock) and its monitor child: what berth spends per store."""
         with open(os.path.join(root, "monitor.lock")) as f:
-            return rss_kib([int(f.read())])
+            keeper = int(f.read())
+        with open(f"/proc/{keeper}/task/{keeper}/children") as f:
+            children = [int(p) for p in f.read().split()]
+        monitors = []
+        for pid in children:
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as g:
+                    if b"engine.containers.monitor" in g.read():
+                        monitors.append(pid)
+            except OSError:
+                continue
+        return rss_kib([keeper, *monitors])
 
     return bench(cli, "busybox", count, monitor,
                  lambda: du_kib(os.path.join(root, "overlay2"), os.path.join(root, "containers")))

@@ -1,11 +1,13 @@
-"""Talking to the store's monitor, starting it first when none runs."""
+"""Talking to the store's monitor, starting it (its keeper, which starts it) first when none runs."""
 
 from __future__ import annotations
 
 import json
 import os
+import select
 import socket
 import sys
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +18,7 @@ from ..store.paths import MONITOR_LOG, MONITOR_SOCKET, MONITOR_SPAWN_LOCK
 if TYPE_CHECKING:
     from ..engine import Engine
 
-__all__ = ["Channel", "MonitorClient", "socket_path"]
+__all__ = ["Channel", "MonitorClient", "socket_path", "stdin_pipe"]
 
 _SPAWN_TIMEOUT = 10.0
 _PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -37,6 +39,22 @@ class MonitorClient:
         self.engine = engine
 
     def _connect(self) -> socket.socket | None:
+        """A connection to a live monitor; None when there is none.
+
+        A monitor whose keeper holds no lock any more is dying (the keeper's death kills it a
+        moment later): talking to it would only lose the request.
+        """
+        from .recovery import monitor_alive_at
+
+        for _ in range(100):
+            sock = self._connect_once()
+            if sock is None or monitor_alive_at(self.engine.paths):
+                return sock
+            sock.close()
+            time.sleep(0.01)
+        return None
+
+    def _connect_once(self) -> socket.socket | None:
         dir_fd = os.open(self.engine.root, os.O_PATH | os.O_CLOEXEC)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
         try:
@@ -66,7 +84,7 @@ class MonitorClient:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_PACKAGE_ROOT,
                                                                           os.environ.get("PYTHONPATH")]))}
         with open(self.engine.paths.monitor_file(MONITOR_LOG), "ab") as log:
-            status = subprocess.call([sys.executable, "-m", "engine.containers.monitor", self.engine.root],
+            status = subprocess.call([sys.executable, "-m", "engine.containers.keeper", self.engine.root],
                                      stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd="/",
                                      close_fds=True)
         if status != 0:
@@ -95,6 +113,41 @@ class MonitorClient:
             sock.close()
             raise MonitorError(f"the container monitor went away: {err.strerror}") from err
         return Channel(sock)
+
+
+def stdin_pipe(source: int) -> int:
+    """A pipe's read end to give a container as its stdin (``run -i``), fed from ``source`` by a thread.
+
+    Why not ``source`` itself: the container would hold the caller's own file or terminal, and
+    ``echo x > /proc/self/fd/0`` would write to it (or TIOCSTI type into it). Docker copies too.
+    The copy ends at end of input (the container then reads EOF) or when the container is gone.
+    """
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    threading.Thread(target=_copy_stdin, args=(source, write_end), name="berth-stdin", daemon=True).start()
+    return read_end
+
+
+def _copy_stdin(source: int, sink: int) -> None:
+    poller = select.poll()
+    poller.register(source, select.POLLIN)
+    poller.register(sink, 0)  # POLLERR/POLLHUP: the container closed its end
+    try:
+        while True:
+            ready = dict(poller.poll())
+            if ready.get(sink):
+                return
+            if not ready.get(source):
+                continue
+            data = os.read(source, 65536)
+            if not data:
+                return
+            view = memoryview(data)
+            while view:
+                view = view[os.write(sink, view):]
+    except OSError:
+        return  # EPIPE (it exited) or an unreadable stdin: either way the copy is over
+    finally:
+        os.close(sink)
 
 
 class Channel:

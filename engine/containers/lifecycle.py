@@ -41,11 +41,17 @@ def start(engine: "Engine", cid: str, *, stdin: int | None = None, attach: bool 
     """Ask the monitor to start the container; with ``attach`` the channel later reports its exit."""
     if current(engine, cid)["State"]["Running"]:
         return None
-    fds = (stdin,) if stdin is not None else ()
+    from .client import stdin_pipe
+
+    fds = (stdin_pipe(stdin),) if stdin is not None else ()
     request: dict[str, Any] = {"op": "start", "id": cid, "wait": attach}
     if console_size is not None:
         request["console_size"] = list(console_size)
-    channel = MonitorClient(engine).request(request, fds)
+    try:
+        channel = MonitorClient(engine).request(request, fds)
+    finally:
+        for fd in fds:
+            os.close(fd)  # the monitor has its own copy now; the container reads the copier's pipe
     reply = channel.reply()
     if reply is None or "error" in reply:
         channel.close()

@@ -32,32 +32,55 @@ class LogEntry(NamedTuple):
 
 
 class LogWriter:
-    """Appends one container's stdout and stderr to its json-file log."""
+    """Appends one container's stdout and stderr to its json-file log.
+
+    A write that fails (ENOSPC on a full disk, EIO) drops its lines, as Docker's json-file
+    logger does: they are counted, the monitor's log says so once, and the first write that
+    works again is preceded by one entry saying how many were lost. The container never
+    notices, and the monitor never stops for it.
+    """
 
     def __init__(self, path: str, raw: bool = False, max_size: int = 0, max_file: int = 1) -> None:
         self.path = path
-        self.fd = self._open()
+        self.fd = -1
         self.raw = raw
         """A terminal's output: every read is one entry (a prompt has no newline to wait for)."""
         self.max_size, self.max_file = max_size, max(1, max_file)
         """``--log-opt max-size`` (0: never rotate) and ``max-file`` (files kept, the current one included)."""
-        self.size = os.fstat(self.fd).st_size
+        self.size = 0
+        self.dropped = 0
+        """Entries lost to failed writes since the last one that worked."""
+        self.dropped_total = 0
         self._partial: dict[str, bytes] = {"stdout": b"", "stderr": b""}
+        self._reopen()
 
     def _open(self) -> int:
         return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
 
+    def _reopen(self) -> bool:
+        """(Re)open the log; False while that fails (a full disk may refuse even a new inode)."""
+        if self.fd < 0:
+            try:
+                self.fd = self._open()
+                self.size = os.fstat(self.fd).st_size
+            except OSError:
+                self.fd = -1
+        return self.fd >= 0
+
     def _rotate(self) -> None:
         """``log`` → ``log.1`` → … → ``log.<max-file - 1>``; with max-file 1 the log restarts empty."""
         os.close(self.fd)
-        if self.max_file == 1:
-            os.unlink(self.path)
-        for index in range(self.max_file - 1, 0, -1):
-            source = self.path if index == 1 else f"{self.path}.{index - 1}"
-            if os.path.exists(source):
-                os.replace(source, f"{self.path}.{index}")
-        self.fd = self._open()
-        self.size = 0
+        self.fd = -1
+        try:
+            if self.max_file == 1:
+                os.unlink(self.path)
+            for index in range(self.max_file - 1, 0, -1):
+                source = self.path if index == 1 else f"{self.path}.{index - 1}"
+                if os.path.exists(source):
+                    os.replace(source, f"{self.path}.{index}")
+        except OSError:
+            pass  # rotation is best effort; the next write reopens whatever is there
+        self._reopen()
 
     def feed(self, stream: str, data: bytes, now: float) -> None:
         """Log every complete line of ``data`` (plus what was left over from before)."""
@@ -93,20 +116,55 @@ class LogWriter:
             batch.append(entry)
             batch_size += len(entry)
             if self.max_size and self.size + batch_size >= self.max_size:
-                self._append(b"".join(batch))
-                self._rotate()
+                self._append(b"".join(batch), len(batch), now)
+                if self.fd >= 0:
+                    self._rotate()
                 batch, batch_size = [], 0
         if batch:
-            self._append(b"".join(batch))
+            self._append(b"".join(batch), len(batch), now)
 
-    def _append(self, data: bytes) -> None:
+    def _append(self, data: bytes, count: int, now: float) -> None:
+        """Write ``count`` entries, or drop (and count) them all: half an entry is never left in the log."""
+        if self.dropped and not self._write_all(self._dropped_note(now)):
+            self.dropped += count
+            self.dropped_total += count
+            return
+        self.dropped = 0
+        if not self._write_all(data):
+            if not self.dropped_total:
+                import sys
+
+                print(f"monitor: dropping log lines of {os.path.basename(self.path)} (cannot write them)",
+                      file=sys.stderr)
+            self.dropped += count
+            self.dropped_total += count
+
+    def _dropped_note(self, now: float) -> bytes:
+        text = f"berth: {self.dropped} log line(s) dropped: could not write them (disk full?)\n"
+        return ('{"log":%s,"stream":"stderr","time":"%s"}\n' % (json.dumps(text), format_time(now))).encode()
+
+    def _write_all(self, data: bytes) -> bool:
+        if not self._reopen():
+            return False
         view = memoryview(data)
-        while view:
-            view = view[os.write(self.fd, view):]
+        try:
+            while view:
+                view = view[os.write(self.fd, view):]
+        except OSError:
+            written = len(data) - len(view)
+            if written:
+                try:
+                    os.ftruncate(self.fd, os.fstat(self.fd).st_size - written)  # take back a partial entry
+                except OSError:
+                    pass
+            return False
         self.size += len(data)
+        return True
 
     def close(self) -> None:
-        os.close(self.fd)
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 def parse_entry(line: bytes) -> LogEntry | None:

@@ -1,18 +1,26 @@
-"""The per-store container monitor: one small process that runs, logs and reaps every container.
+"""The per-store container monitor: one process that runs, logs and restarts every container.
 
 Why one per store and not one per container: a Python process costs ~10 MB,
 conmon 2 MB; one monitor shared by all containers costs its fixed ~15 MB once
-and then a few kilobytes per container (two pipe buffers, a pidfd, a dict).
+and then a few kilobytes per container (two pipe buffers, a dict, three fds).
 
-- Started on demand by the first ``start`` (``python -m engine.containers.monitor ROOT``,
-  double-forked into its own session, so it outlives the command); exits when
-  no container runs and no client is connected.
-- Holds ``monitor.lock`` (flock) for its whole life: a free lock means "no
-  monitor", so any berth command can tell running records are stale.
-- Is the parent of every container's init, which gets SIGKILL if the monitor
-  dies (PR_SET_PDEATHSIG): a killed monitor never leaves unsupervised
-  containers; the next berth command marks them exited, and the next monitor restarts those whose
-  restart policy says so, as dockerd does when it starts (see ``recovery`` and ``Monitor.recover``).
+Why it is not a single point of failure: it is the child of the store's keeper
+(``keeper``), a tiny process that is the parent (subreaper) of every container
+init and holds a copy of each container's output pipes and pty. A monitor that
+dies (a bug, ``kill -9``) kills no container and loses no output; the keeper
+starts another within half a second, which gets every held container back over
+SCM_RIGHTS (``recover``): it goes on reading the same pipes, re-opens published
+ports, and records the exit codes the keeper reaped meanwhile.
+
+- Started on demand by the first ``start`` (``python -m engine.containers.keeper ROOT``,
+  which double-forks into its own session and starts us); exits when no container
+  runs, no restart is pending and no client is connected, and the keeper with it.
+- ``monitor.lock`` is held by the keeper: a free lock means "no container runs", so
+  any berth command can tell running records are stale (the keeper's death kills
+  every container, as a reboot does; see ``recovery``).
+- Output is copied by a thread of its own (``drain``): slow work here (mounts, volume
+  copies, netlink, restarts) never stops a container's writes.
+- Restart policies back off as Docker's: 100 ms, doubling, reset once a run lasted 10 s.
 - Talks over a unix socket at the store root: one JSON request per connection;
   the connection stays open for requests that wait (``wait``, attached ``start``).
 """
@@ -20,8 +28,10 @@ and then a few kilobytes per container (two pipe buffers, a pidfd, a dict).
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import json
 import os
+import queue
 import selectors
 import signal
 import socket
@@ -31,25 +41,37 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import BerthError, ContainerConflict, ContainerStartError
+from ..errors import BerthError, ContainerConflict, ContainerStartError, StoreFull
 from ..runtime import cgroups
 from ..runtime.cgroups import Cgroup
 from ..runtime.process import EXIT_SETUP_FAILED, ContainerProcess, start
 from ..runtime.pty import console_socketpair, receive_console
-from ..store.locks import try_lock_path
-from ..store.paths import MONITOR_LOCK, MONITOR_SOCKET, MONITOR_SPAWN_LOCK
+from ..store.paths import MONITOR_SOCKET, MONITOR_SPAWN_LOCK
 from .client import socket_path
+from .drain import Drainer
+from .keeper import KEEPER_FD_ENV, SafeStream, raise_fd_limit
 from .logs import LogWriter
 from .records import now_rfc3339
 from .recovery import EXIT_KILLED, should_restart
 from .spec import process_spec
 
-__all__ = ["Monitor", "socket_path", "main"]
+__all__ = ["Monitor", "socket_path", "main", "restart_delay"]
 
 # How long the monitor lingers with nothing to do before it exits.
 IDLE_SECONDS = 2.0
-_READ_SIZE = 64 * 1024
 _REQUEST_MAX = 64 * 1024
+_KEEPER_MESSAGE_MAX = 64 * 1024
+# Docker's restart manager: the first delay, its growth, its cap, and the run that resets it.
+RESTART_DELAY_FIRST = 0.1
+RESTART_DELAY_MAX = 60.0
+RESTART_RESET_AFTER = 10.0
+
+
+def restart_delay(previous: float, ran_seconds: float) -> float:
+    """The wait before the next restart: 100 ms, doubling up to a minute; back to 100 ms after a 10 s run."""
+    if ran_seconds >= RESTART_RESET_AFTER or previous <= 0:
+        return RESTART_DELAY_FIRST
+    return min(previous * 2, RESTART_DELAY_MAX)
 
 
 @dataclass
@@ -58,22 +80,25 @@ class Running:
 
     cid: str
     process: ContainerProcess
-    pidfd: int
     mount_id: str
     log: LogWriter
     streams: dict[int, str] = field(default_factory=dict)
+    """Output fds → stream name; owned by the drain thread once added."""
+    master: int = -1
+    """The pty master (``-t``), also in ``streams``: handed to ``attach``."""
     waiters: list[socket.socket] = field(default_factory=list)
-    held: tuple[int, ...] = ()
-    """fds the monitor keeps open for the container (the write end of an -i stdin nobody attached)."""
     cgroup: Cgroup | None = None
     network: Any = None
     """engine.network.supervise.ContainerNet: its netns and published-port listeners."""
+    started: float = field(default_factory=time.monotonic)
+    code: int | None = None
+    """Its exit code, once the keeper reaped it."""
 
 
 class Monitor:
-    """The event loop: accept requests, copy output to logs, reap exits."""
+    """The event loop: accept requests, start containers, record exits, run restart timers."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, keeper: socket.socket) -> None:
         from ..engine import Engine
 
         self.engine = Engine(root)
@@ -81,6 +106,21 @@ class Monitor:
         self.running: dict[str, Running] = {}
         self.clients: set[socket.socket] = set()
         self.listener: socket.socket | None = None
+        self.keeper = keeper
+        self.timers: list[tuple[float, int, str]] = []
+        """(when, sequence, container id): restarts waiting for their backoff, a heap."""
+        self._timer_seq = 0
+        self._record_exit_failed = False
+        self._last_retry = 0.0
+        self.unrecorded: dict[str, tuple[int, bool, float]] = {}
+        """Exits whose record could not be written yet (a full disk): (code, oom, run time), tried again."""
+        self.backoff: dict[str, float] = {}
+        """The last restart delay of each container, doubling while it keeps failing fast."""
+        self._drained: queue.SimpleQueue[Running] = queue.SimpleQueue()
+        self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        self.selector.register(self._wake_r, selectors.EVENT_READ, ("drained", None))
+        self.drainer = Drainer(self._on_drain_done)
+        self.drainer.start()
 
     # -- lifetime ------------------------------------------------------------
 
@@ -101,23 +141,30 @@ class Monitor:
         self.selector.register(sock, selectors.EVENT_READ, ("accept", None))
 
     def serve(self) -> None:
+        self.keeper.setblocking(False)
+        self.selector.register(self.keeper, selectors.EVENT_READ, ("keeper", None))
         idle_since = time.monotonic()
         while True:
-            for key, _ in self.selector.select(timeout=0.5):
+            timeout = 0.5
+            if self.timers:
+                timeout = max(0.0, min(timeout, self.timers[0][0] - time.monotonic()))
+            for key, _ in self.selector.select(timeout=timeout):
                 self._handle(key)
-            if self.running or self.clients:
+            self._run_timers()
+            if self.unrecorded:
+                self._record_again()
+            if self.running or self.clients or self.timers or self.unrecorded:
                 idle_since = time.monotonic()
             elif time.monotonic() - idle_since > IDLE_SECONDS and self._try_exit():
                 return
 
     def _handle(self, key: selectors.SelectorKey) -> None:
-        """One event; a bug in handling it is logged, never allowed to take every container down with us."""
+        """One event; a bug in handling it is logged, never allowed to take the monitor down."""
         kind, data = key.data
         try:
             getattr(self, "_on_" + kind)(key.fileobj, data)
-        except Exception:  # the monitor's death would SIGKILL every container: log and carry on
+        except Exception:
             traceback.print_exc(file=sys.stderr)
-            sys.stderr.flush()
 
     def _try_exit(self) -> bool:
         """Stop listening and exit, unless a client connected meanwhile.
@@ -144,6 +191,64 @@ class Monitor:
         for conn in pending:
             self._on_client(conn)
         return False
+
+    # -- the keeper ----------------------------------------------------------
+
+    def _to_keeper(self, message: dict[str, Any], fds: list[int] | tuple[int, ...] = ()) -> None:
+        data = json.dumps(message).encode()
+        blocking = self.keeper.getblocking()
+        self.keeper.setblocking(True)
+        try:
+            if fds:
+                socket.send_fds(self.keeper, [data], list(fds))
+            else:
+                self.keeper.send(data)
+        finally:
+            self.keeper.setblocking(blocking)
+
+    def _from_keeper(self) -> tuple[dict[str, Any], list[int]] | None:
+        """The keeper's next message (None: none buffered); a closed keeper means it died, and so must we."""
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(self.keeper, _KEEPER_MESSAGE_MAX, 16,
+                                                       socket.MSG_CMSG_CLOEXEC)
+        except BlockingIOError:
+            return None
+        if not data:
+            print("monitor: the keeper is gone; exiting", file=sys.stderr)
+            os._exit(1)
+        return json.loads(data), list(fds)
+
+    def _on_keeper(self, sock: socket.socket, _: Any) -> None:
+        while (got := self._from_keeper()) is not None:
+            message, fds = got
+            for fd in fds:
+                os.close(fd)
+            if message.get("op") == "exit":
+                run = self.running.get(str(message.get("id")))
+                if run is not None and run.code is None:
+                    run.code = int(message["code"])
+                    run.process.exit_code = run.code
+                    self.drainer.finish(run)
+
+    def _held(self) -> list[tuple[dict[str, Any], list[int]]]:
+        """Every container the keeper holds, with its fds: what a dead monitor left running."""
+        self._to_keeper({"op": "list"})
+        self.keeper.setblocking(True)
+        entries = []
+        try:
+            while True:
+                got = self._from_keeper()
+                assert got is not None
+                message, fds = got
+                if message.get("op") == "listed":
+                    return entries
+                if message.get("op") == "held":
+                    entries.append((message, fds))
+                else:
+                    for fd in fds:
+                        os.close(fd)
+        finally:
+            self.keeper.setblocking(False)
 
     # -- requests ------------------------------------------------------------
 
@@ -206,12 +311,11 @@ class Monitor:
     def _request_attach(self, conn: socket.socket, cid: str) -> None:
         """Hand the client the container's pty master (``-t``): it writes keys and sets the size there."""
         run = self.running.get(cid)
-        master = next(iter(run.streams), None) if run is not None and run.log.raw else None
-        if master is None:
+        if run is None or run.master < 0 or run.code is not None:
             self._reply(conn, {"error": f"Container {cid} is not running with a terminal"}, close=True)
             return
         try:
-            socket.send_fds(conn, [json.dumps({"ok": True}).encode() + b"\n"], [master])
+            socket.send_fds(conn, [json.dumps({"ok": True}).encode() + b"\n"], [run.master])
         except OSError:
             pass
         self._drop_client(conn)
@@ -292,8 +396,15 @@ class Monitor:
                 records.save(cid, config)
                 raise
             _record_started(config, run.process.pid)
-            records.save(cid, config)
+            try:
+                records.save(cid, config)
+            except BaseException:
+                run.process.kill()  # a container nobody can see is worse than one that did not start
+                self.running[cid] = run
+                self.drainer.add(run)
+                raise
         self.running[cid] = run
+        self.drainer.add(run)
         self._event(cid, "start")
         return run.process.pid
 
@@ -317,15 +428,25 @@ class Monitor:
         streams, child_fds, held = _stdio_for(config, stdin, tty)
         # -t: the container makes its pty in its own devpts and sends the master back (runc's console socket).
         ours, theirs = console_socketpair() if tty else (None, None)
+        master = -1
+        process: ContainerProcess | None = None
         try:
             spec = process_spec(config, host, rootfs, stdin=child_fds[0], stdout=child_fds[1],
                                 stderr=child_fds[2], cgroup_procs=cgroup.procs_files() if cgroup else (),
                                 netns_path=netns_path)
-            process = start(dataclasses.replace(spec, terminal=tty, console_socket=theirs, console_size=console_size))
+            process = start(dataclasses.replace(spec, terminal=tty, console_socket=theirs, console_size=console_size),
+                            orphan=True)
             if ours is not None:
                 sock, ours = ours, None
-                streams[_take_console(process, sock)] = "stdout"
+                master = _take_console(process, sock)
+                streams[master] = "stdout"
+            # The keeper keeps a copy of every end the container's life depends on, in case we die.
+            names = [("pty" if fd == master else streams[fd]) for fd in streams] + ["stdin"] * len(held)
+            self._to_keeper({"op": "hold", "id": cid, "pid": process.pid, "names": names,
+                             "meta": {"started": time.time()}}, [*streams, *held])
         except BaseException:
+            if process is not None:
+                process.kill()  # started, but the keeper does not hold it: nobody could supervise it
             for fd in (*streams, *held, *([ours] if ours is not None else [])):
                 os.close(fd)
             raise
@@ -335,60 +456,69 @@ class Monitor:
                     os.close(fd)
             if theirs is not None:
                 os.close(theirs)
-        run = Running(cid, process, os.pidfd_open(process.pid), mount_id, _log_writer(config, host, tty),
-                      held=held, cgroup=cgroup)
-        for fd, stream in streams.items():
-            os.set_blocking(fd, False)
-            run.streams[fd] = stream
-            self.selector.register(fd, selectors.EVENT_READ, ("output", run))
-        self.selector.register(run.pidfd, selectors.EVENT_READ, ("exit", run))
-        return run
+        for fd in held:  # the keeper's copy keeps ``run -di IMG sh`` waiting for input
+            os.close(fd)
+        return Running(cid, process, mount_id, _log_writer(config, host, tty), streams=streams, master=master,
+                       cgroup=cgroup)
 
-    def _on_output(self, fd: int, run: Running) -> None:
-        self._read_stream(run, fd)
-
-    def _read_stream(self, run: Running, fd: int) -> bool:
-        """Copy what is buffered in one pipe to the log; False once the stream has ended."""
+    def _on_drained(self, _fd: int, _: Any) -> None:
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except BlockingIOError:
+            pass
         while True:
             try:
-                data = os.read(fd, _READ_SIZE)
-            except BlockingIOError:
-                return True
-            except OSError:  # EIO: a pty master once every slave is closed
-                data = b""
-            if not data:
-                self.selector.unregister(fd)
-                os.close(fd)
-                del run.streams[fd]
-                return False
-            run.log.feed(run.streams[fd], data, time.time())
+                run = self._drained.get_nowait()
+            except queue.Empty:
+                return
+            self._finish_exit(run)
 
-    def _on_exit(self, pidfd: int, run: Running) -> None:
-        """Reap, drain the output (every writer died with the pid namespace), record, unmount, notify."""
-        code = run.process.wait()
-        for fd in list(run.streams):
-            if self._read_stream(run, fd):
-                self.selector.unregister(fd)
-                os.close(fd)
-        run.log.flush(time.time())
-        run.log.close()
-        for fd in run.held:
-            os.close(fd)
-        self.selector.unregister(pidfd)
-        os.close(pidfd)
-        del self.running[run.cid]
+    def _on_drain_done(self, run: Running) -> None:
+        """Called on the drain thread: hand the rest of the exit back to the main loop."""
+        self._drained.put(run)
+        try:
+            os.write(self._wake_w, b"\0")
+        except BlockingIOError:
+            pass
+
+    def _finish_exit(self, run: Running) -> None:
+        """Its output is all in the log: release it, record the exit, unmount, notify, apply the policy."""
+        code = run.code if run.code is not None else EXIT_KILLED
+        self.running.pop(run.cid, None)
+        if run.master >= 0:
+            os.close(run.master)  # the drain thread leaves it open for ``attach``
+            run.master = -1
+        _quietly(self._to_keeper, {"op": "release", "id": run.cid})
         if run.network is not None:
-            run.network.stop()
-        self.engine.rwlayers.unmount(run.mount_id)
-        oom = run.cgroup.oom_killed() if run.cgroup else False
+            _quietly(run.network.stop)
+        _quietly(self.engine.rwlayers.unmount, run.mount_id)
+        oom = bool(_quietly(run.cgroup.oom_killed)) if run.cgroup else False
         if run.cgroup is not None:
-            run.cgroup.remove()
+            _quietly(run.cgroup.remove)
         config = self._record_exit(run.cid, code, oom)
-        self._event(run.cid, "oom" if oom else "die")
+        self._event(run.cid, "oom" if oom else "die")  # before the waiters hear of it: they may ``rm`` at once
         for conn in run.waiters:
             self._reply(conn, {"exit_code": code}, close=True)
-        if config is not None:
-            self._after_exit(run.cid, config, code)
+        if config is None:
+            if self._record_exit_failed:
+                self.unrecorded[run.cid] = (code, oom, time.monotonic() - run.started)
+            return
+        self._after_exit(run.cid, config, code, time.monotonic() - run.started)
+
+    def _record_again(self) -> None:
+        """Exits a full disk kept out of their records: written as soon as there is room (at most twice a second)."""
+        now = time.monotonic()
+        if now - self._last_retry < 0.5:
+            return
+        self._last_retry = now
+        for cid, (code, oom, ran) in list(self.unrecorded.items()):
+            config = self._record_exit(cid, code, oom)
+            if config is None and self._record_exit_failed:
+                continue
+            del self.unrecorded[cid]
+            if config is not None:
+                self._after_exit(cid, config, code, ran)
 
     def _record_exit(self, cid: str, code: int, oom: bool) -> dict[str, Any] | None:
         def change(config: dict[str, Any]) -> None:
@@ -397,13 +527,23 @@ class Monitor:
                          FinishedAt=now_rfc3339(), OOMKilled=oom)
             _clear_network_settings(config)
 
+        self._record_exit_failed = False
         try:
             return self.engine.containers.update(cid, change)
-        except BerthError:
+        except (StoreFull, OSError) as err:  # a full disk: the record says running until a retry works
+            if cid not in self.unrecorded:
+                print(f"monitor: cannot record the exit of {cid[:12]} yet: {err}", file=sys.stderr)
+            self._record_exit_failed = True
+            return None
+        except BerthError:  # removed meanwhile (``rm -f``)
             return None
 
-    def _after_exit(self, cid: str, config: dict[str, Any], code: int) -> None:
-        """--rm, or a restart policy (unless ``rm -f`` removed the container as it exited)."""
+    def _after_exit(self, cid: str, config: dict[str, Any], code: int, ran: float | None = None) -> None:
+        """--rm, or a restart policy (unless ``rm -f`` removed the container as it exited).
+
+        ``ran``: how long the run lasted, for the backoff; None restarts at once (a dead monitor's
+        containers, as dockerd's own start does).
+        """
         try:
             host = self.engine.containers.load_host(cid)
         except BerthError:
@@ -414,11 +554,34 @@ class Monitor:
             remove_container_files(self.engine, cid, volumes=True)  # --rm takes anonymous volumes, as Docker's
             self._event(cid, "destroy", str(config.get("Name", "")).lstrip("/"))
         elif should_restart(config, host, code):
-            self.engine.containers.update(cid, lambda c: c.update(RestartCount=c.get("RestartCount", 0) + 1))
+            if ran is None:
+                self._restart(cid, code)
+                return
+            delay = self.backoff[cid] = restart_delay(self.backoff.get(cid, 0.0), ran)
+            self._timer_seq += 1
+            heapq.heappush(self.timers, (time.monotonic() + delay, self._timer_seq, cid))
+        else:
+            self.backoff.pop(cid, None)
+
+    def _run_timers(self) -> None:
+        now = time.monotonic()
+        while self.timers and self.timers[0][0] <= now:
+            _, _, cid = heapq.heappop(self.timers)
             try:
-                self.start_container(cid, None)
-            except Exception as err:
-                print(f"restart of {cid[:12]} failed: {err}", file=sys.stderr, flush=True)
+                config, host = self.engine.containers.load(cid), self.engine.containers.load_host(cid)
+            except BerthError:
+                continue  # removed meanwhile
+            code = int(config["State"].get("ExitCode") or 0)
+            if config["State"].get("Running") or cid in self.running or not should_restart(config, host, code):
+                continue  # started or stopped by a user meanwhile
+            self._restart(cid, code)
+
+    def _restart(self, cid: str, code: int) -> None:
+        try:
+            self.engine.containers.update(cid, lambda c: c.update(RestartCount=c.get("RestartCount", 0) + 1))
+            self.start_container(cid, None)
+        except Exception as err:
+            print(f"restart of {cid[:12]} failed: {err}", file=sys.stderr)
 
     def _event(self, cid: str, action: str, name: str = "") -> None:
         """Tell every berth process (``events``, the app) what changed; a journal failure is not the container's."""
@@ -429,18 +592,36 @@ class Monitor:
         except (BerthError, OSError):
             pass
 
-    def recover(self) -> None:
-        """Records that say running belong to a dead monitor: their containers died with it.
+    # -- after a monitor's death ---------------------------------------------
 
-        Then, as dockerd does when it starts, the restart policies decide: ``always``,
-        ``unless-stopped`` and ``on-failure`` (137 is a failure) start again under us, ``--rm`` ones go;
-        and after a monitor's death or a reboot, ``always`` ones a user stopped come back too.
+    def recover(self) -> None:
+        """Take back what the keeper holds; records that say running with nothing held died with an old keeper.
+
+        Held containers are adopted (their pipes, pty, ports, cgroup; an exit reaped meanwhile is
+        recorded now). For the dead ones, as dockerd does when it starts, the restart policies decide:
+        ``always``, ``unless-stopped`` and ``on-failure`` (137 is a failure) start again, ``--rm`` ones go;
+        and after a keeper's death or a reboot, ``always`` ones a user stopped come back too.
         """
         from .recovery import daemon_start_candidates, mark_dead, rebooted, record_boot
 
-        stale = [c["ID"] for c in self.engine.containers.all() if c["State"].get("Running")]
+        held = self._held()
+        # Read once: with a thousand containers mountinfo has a thousand overlays, and every adoption needs it.
+        # Only the cgroup mounts matter to ``cgroups.for_container``.
+        tables = ("\n".join(line for line in _read_text("/proc/self/mountinfo").splitlines() if " - cgroup" in line),
+                  _read_text("/proc/self/cgroup")) if held else ("", "")
+        for message, fds in held:
+            try:
+                self._adopt(message, fds, tables)
+            except Exception:
+                traceback.print_exc(file=sys.stderr)
+        stale = [c["ID"] for c in self.engine.containers.all()
+                 if c["State"].get("Running") and c["ID"] not in self.running]
         for cid in stale:
-            mark_dead(self.engine, cid)
+            try:
+                mark_dead(self.engine, cid)
+            except BerthError as err:  # a full disk: ``reconcile`` shows it exited meanwhile
+                print(f"monitor: cannot record {cid[:12]} as exited: {err}", file=sys.stderr)
+                continue
             self._event(cid, "die")
             try:
                 self._after_exit(cid, self.engine.containers.load(cid), EXIT_KILLED)
@@ -451,8 +632,66 @@ class Monitor:
                 try:
                     self.start_container(cid, None)
                 except Exception as err:  # one container's failure must not stop the others' recovery
-                    print(f"restart of {cid[:12]} failed: {err}", file=sys.stderr, flush=True)
-        record_boot(self.engine.paths)
+                    print(f"restart of {cid[:12]} failed: {err}", file=sys.stderr)
+        _quietly(record_boot, self.engine.paths)
+
+    def _adopt(self, message: dict[str, Any], fds: list[int], tables: tuple[str, str]) -> None:
+        """One container a dead monitor ran: read its pipes again, listen on its ports again."""
+        from .remove import mount_id_of
+
+        cid, pid, names = str(message["id"]), int(message["pid"]), list(message["names"])
+        try:
+            config, host = self.engine.containers.load(cid), self.engine.containers.load_host(cid)
+        except BerthError:
+            config = host = None
+        if config is None or not config["State"].get("Running") or int(config["State"].get("Pid") or 0) != pid:
+            for fd in fds:
+                os.close(fd)
+            if message.get("code") is None:
+                _quietly(os.kill, pid, signal.SIGKILL)  # nobody's container: its record is gone
+            self._to_keeper({"op": "release", "id": cid})
+            return
+        streams, master = {}, -1
+        for fd, name in zip(fds, names):
+            if name == "stdin":
+                os.close(fd)  # the keeper keeps its own copy
+            else:
+                streams[fd] = "stdout" if name == "pty" else name
+                master = fd if name == "pty" else master
+        tty = bool(config["Config"].get("Tty"))
+        ran = time.time() - float((message.get("meta") or {}).get("started") or time.time())
+        process = ContainerProcess(pid, child=False)
+        run = Running(cid, process, mount_id_of(self.engine, cid), _log_writer(config, host, tty),
+                      streams=streams, master=master,
+                      cgroup=cgroups.for_container(cid, mountinfo=tables[0], proc_cgroup=tables[1]),
+                      started=time.monotonic() - max(0.0, ran))
+        if message.get("code") is None:
+            try:
+                from ..network.supervise import adopt_network
+
+                run.network = adopt_network(self.engine, cid, config, host, self.selector,
+                                            lambda callback: ("net", callback))
+            except Exception as err:  # its ports are lost, not the container
+                print(f"monitor: cannot re-open the ports of {cid[:12]}: {err}", file=sys.stderr)
+        self.running[cid] = run
+        self.drainer.add(run)
+        if message.get("code") is not None:
+            run.code = process.exit_code = int(message["code"])
+            self.drainer.finish(run)
+
+
+def _read_text(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def _quietly(call: Any, *args: Any) -> Any:
+    """One step of an exit's cleanup: its failure (a full disk, a busy mount) must not skip the others."""
+    try:
+        return call(*args)
+    except Exception as err:
+        print(f"monitor: {getattr(call, '__name__', call)} failed: {err}", file=sys.stderr)
+        return None
 
 
 def _clear_network_settings(config: dict[str, Any]) -> None:
@@ -543,38 +782,35 @@ def _recv_request(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
     return request, list(fds)
 
 
-def _daemonize() -> None:
-    """Fork twice into a new session, so the monitor is nobody's child that waits on it."""
-    if os.fork() > 0:
-        os._exit(0)
-    os.setsid()
-    if os.fork() > 0:
-        os._exit(0)
-    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
-        signal.signal(sig, signal.SIG_IGN)
+def _die_with_keeper() -> None:
+    """SIGKILL when the keeper dies (its containers die with it too), and exit now if it already has."""
+    from ..runtime import syscalls
 
-
-def _take_monitor_lock(path: str) -> int | None:
-    """The monitor lock, or None when another monitor holds it; a checker holds it only for an instant."""
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
-    for _ in range(40):
-        fd = try_lock_path(path)
-        if fd is not None:
-            return fd
-        time.sleep(0.025)
-    return None
+    keeper = os.getppid()
+    syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != keeper or keeper == 1:
+        os._exit(1)
 
 
 def main(argv: list[str]) -> int:
-    """``python -m engine.containers.monitor ROOT``: become the store's monitor, unless one runs."""
+    """``python -m engine.containers.monitor ROOT``: the monitor its keeper starts (``BERTH_KEEPER_FD``).
+
+    Run by hand (no keeper fd), it becomes the keeper, which then starts the monitor.
+    """
+    fd = os.environ.pop(KEEPER_FD_ENV, "")
+    if not fd:
+        from .keeper import main as keeper_main
+
+        return keeper_main(argv)
     root = os.path.abspath(argv[0])
-    _daemonize()
-    lock_fd = _take_monitor_lock(os.path.join(root, MONITOR_LOCK))
-    if lock_fd is None:
-        return 0
-    os.ftruncate(lock_fd, 0)
-    os.write(lock_fd, f"{os.getpid()}\n".encode())
-    monitor = Monitor(root)
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_IGN)
+    sys.stderr = SafeStream()  # type: ignore[assignment]  # a full disk must not kill us through monitor.log
+    _die_with_keeper()
+    raise_fd_limit()
+    keeper = socket.socket(fileno=int(fd))
+    os.set_inheritable(keeper.fileno(), False)
+    monitor = Monitor(root, keeper)
     monitor.recover()
     monitor.listen()
     monitor.serve()

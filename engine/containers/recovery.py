@@ -1,8 +1,11 @@
-"""Honest state after a monitor died (killed, or the host rebooted): its containers died with it.
+"""Honest state after the store's keeper died (killed, or the host rebooted): its containers died with it.
 
-What happens next is dockerd's rule for its own start: the next monitor marks them
-exited and starts again those whose restart policy says so (``reconcile`` starts
-that monitor when a berth command finds the dead one's records).
+A monitor's death alone kills nothing (the keeper holds the containers and starts
+another monitor, see ``keeper``); the keeper's death, like a reboot, frees
+``monitor.lock`` and takes every container with it. What happens next is dockerd's
+rule for its own start: the next monitor marks them exited and starts again those
+whose restart policy says so (``reconcile`` starts that monitor when a berth command
+finds the dead one's records).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ __all__ = [
     "should_restart",
 ]
 
-# The monitor's death SIGKILLs every container (PR_SET_PDEATHSIG): 128 + 9.
+# The keeper's death SIGKILLs every container (PR_SET_PDEATHSIG): 128 + 9.
 EXIT_KILLED = 137
 # How long a dead monitor's container may take to finish dying (normally a few milliseconds).
 _DEATH_WAIT_SECONDS = 5.0
@@ -44,7 +47,7 @@ BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"
 
 
 def monitor_alive(engine: Engine) -> bool:
-    """True while a monitor holds the store's monitor lock."""
+    """True while a keeper (and so a monitor, or one about to start) holds the store's monitor lock."""
     return monitor_alive_at(engine.paths)
 
 
@@ -107,7 +110,9 @@ def _wait_gone(pid: int) -> None:
     except OSError:
         return  # already gone (and reaped)
     try:
-        select.select([pidfd], [], [], _DEATH_WAIT_SECONDS)
+        poller = select.poll()  # not select(): the monitor's fd numbers may be above 1024
+        poller.register(pidfd, select.POLLIN)
+        poller.poll(_DEATH_WAIT_SECONDS * 1000)
     finally:
         os.close(pidfd)
 

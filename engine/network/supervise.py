@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from ..engine import Engine
     from .ports import PortProxy
 
-__all__ = ["ContainerNet", "start_network"]
+__all__ = ["ContainerNet", "adopt_network", "start_network"]
 
 
 @dataclass
@@ -78,4 +78,26 @@ def start_network(engine: Engine, cid: str, config: dict[str, Any], host: dict[s
     except BaseException:
         net.stop()
         raise
+    return net
+
+
+def adopt_network(engine: Engine, cid: str, config: dict[str, Any], host: dict[str, Any],
+                  selector: selectors.BaseSelector, tag: Callable[[Callable[[Any], None]], Any]) -> ContainerNet | None:
+    """A running container's network as a new monitor takes it over: the netns is there, the listeners are not.
+
+    They died with the old monitor; the same host ports (recorded in NetworkSettings.Ports) are bound again.
+    """
+    mode = str(host.get("NetworkMode", "none"))
+    if mode in ("none", "host"):
+        return None
+    ns = config.get("NetworkSettings") or {}
+    sandbox = str(ns.get("SandboxKey") or "")
+    ip = str(ns.get("IPAddress") or "")
+    net = ContainerNet(engine.paths.root, cid, endpoint.Attached(sandbox, owned=bool(sandbox), ip=ip))
+    recorded = {key: items for key, items in (ns.get("Ports") or {}).items() if items}
+    if recorded and ip:
+        from .ports import PortProxy
+
+        net.proxy = PortProxy(selector, tag)
+        net.proxy.open(recorded, list(ns.get("Ports") or {}), ip)
     return net

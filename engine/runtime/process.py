@@ -53,6 +53,10 @@ EXIT_CANNOT_EXECUTE = 126
 EXIT_NOT_FOUND = 127
 # A command killed by signal N exits 128 + N.
 _SIGNAL_EXIT_BASE = 128
+# What ``ContainerProcess.wait`` says of an orphan: its exit status went to its subreaper.
+EXIT_UNKNOWN = -1
+# The intermediate process of an orphan start sends the init's host pid as one native int.
+_PID_REPORT = struct.Struct("=i")
 
 _NAMESPACES = syscalls.CLONE_NEWNS | syscalls.CLONE_NEWUTS | syscalls.CLONE_NEWIPC
 # The failure report: exit code and errno as native ints, then a UTF-8 message.
@@ -135,15 +139,20 @@ def _exit_code(status: int) -> int:
 
 
 class ContainerProcess:
-    """A running container's first process (PID 1 of its pid namespace), a direct child of this thread.
+    """A running container's first process (PID 1 of its pid namespace).
 
-    It is killed when the thread that started it exits (PR_SET_PDEATHSIG), so
-    start it on a thread that lives as long as the container.
+    Started plainly, it is a direct child of this thread and is killed when that
+    thread exits (PR_SET_PDEATHSIG), so start it on a thread that lives as long as
+    the container. Started with ``orphan=True`` it is the child of this process's
+    nearest subreaper instead (the store's keeper), which reaps it: ``wait`` then
+    only waits for it to be gone, and knows no exit code.
     """
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, child: bool = True) -> None:
         self.pid = pid
         """Host pid of the container's init."""
+        self.child = child
+        """False for an orphan: someone else reaps it."""
         self.exit_code: int | None = None
         """Set once the process has been reaped."""
 
@@ -158,15 +167,21 @@ class ContainerProcess:
     def wait(self, cancel: threading.Event | None = None) -> int:
         """Wait for the container to end and return its exit code; setting ``cancel`` kills it first."""
         if self.exit_code is None:
-            if cancel is not None:
-                self._wait_or_cancel(cancel)
+            if cancel is not None or not self.child:
+                self._wait_or_cancel(cancel or threading.Event())
+            if not self.child:
+                self.exit_code = EXIT_UNKNOWN
+                return self.exit_code
             _, status = os.waitpid(self.pid, 0)
             self.exit_code = _exit_code(status)
         return self.exit_code
 
     def _wait_or_cancel(self, cancel: threading.Event) -> None:
         """Block until the process exits (without reaping it) or ``cancel`` is set, which kills it."""
-        pidfd = os.pidfd_open(self.pid)
+        try:
+            pidfd = os.pidfd_open(self.pid)
+        except ProcessLookupError:  # an orphan already reaped by its subreaper
+            return
         try:
             poller = select.poll()
             poller.register(pidfd, select.POLLIN)
@@ -201,8 +216,13 @@ def run_isolated(spec: ProcessSpec, cancel: threading.Event | None = None) -> in
         raise
 
 
-def start(spec: ProcessSpec) -> ContainerProcess:
+def start(spec: ProcessSpec, *, orphan: bool = False) -> ContainerProcess:
     """Start ``spec`` and return once its command has been exec'd.
+
+    ``orphan``: fork the init from a short-lived intermediate process, so it is
+    re-parented to this process's nearest subreaper (the store's keeper) at once and
+    outlives us; it then dies with that subreaper instead (PR_SET_PDEATHSIG, armed
+    only once the re-parenting is done).
 
     Raises:
         InvalidArgument: the spec cannot describe a container.
@@ -213,12 +233,12 @@ def start(spec: ProcessSpec) -> ContainerProcess:
     # Ctrl-C is held back until the child has a ContainerProcess to be killed through.
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
-        pid = _fork_child(spec, report_r, report_w)
+        pid = _fork_orphan(spec, report_r, report_w) if orphan else _fork_child(spec, report_r, report_w)
     except BaseException:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.close(report_r)
         raise
-    process = ContainerProcess(pid)
+    process = ContainerProcess(pid, child=not orphan)
     try:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         report = _read_report(report_r)
@@ -245,6 +265,46 @@ def _fork_child(spec: ProcessSpec, report_r: int, report_w: int) -> int:
     finally:
         os.close(report_w)
     return pid
+
+
+def _fork_orphan(spec: ProcessSpec, report_r: int, report_w: int) -> int:
+    """Fork an intermediate that forks the init and exits; the init's host pid comes back on a pipe."""
+    pid_r, pid_w = os.pipe2(os.O_CLOEXEC)
+    try:
+        middle = os.fork()
+        if middle == 0:
+            _intermediate(spec, report_r, report_w, pid_r, pid_w)
+    except OSError as err:
+        os.close(pid_r)
+        raise ContainerStartError(f"cannot start the container: {_describe(err)}", EXIT_SETUP_FAILED) from err
+    finally:
+        os.close(report_w)
+        os.close(pid_w)
+    try:
+        data = _read_report(pid_r)
+    finally:
+        os.close(pid_r)
+        os.waitpid(middle, 0)
+    if len(data) != _PID_REPORT.size:
+        raise ContainerStartError("cannot start the container: its init was not forked", EXIT_SETUP_FAILED)
+    return int(_PID_REPORT.unpack(data)[0])
+
+
+def _intermediate(spec: ProcessSpec, report_r: int, report_w: int, pid_r: int, pid_w: int) -> NoReturn:
+    """The orphan's parent for an instant: fork the init, say its pid, exit (never unwind into the engine)."""
+    code = EXIT_SETUP_FAILED
+    try:
+        os.close(pid_r)
+        # The init waits on this to be gone (readable once re-parenting is done) before it arms PR_SET_PDEATHSIG.
+        me = os.pidfd_open(os.getpid())
+        pid = _fork_as_pid_ns_init()
+        if pid == 0:
+            os.close(pid_w)
+            _child(spec, report_r, report_w, parent_pidfd=me)
+        os.write(pid_w, _PID_REPORT.pack(pid))
+        code = 0
+    finally:
+        os._exit(code)
 
 
 def _validate(spec: ProcessSpec) -> None:
@@ -305,13 +365,15 @@ def _start_error(report: bytes) -> ContainerStartError:
 # Everything below runs in the child only.
 
 
-def _child(spec: ProcessSpec, report_r: int, report_w: int) -> NoReturn:
+def _child(spec: ProcessSpec, report_r: int, report_w: int, parent_pidfd: int | None = None) -> NoReturn:
     """The container's init until exec: report any failure to the engine, never unwind into its code."""
     code = EXIT_SETUP_FAILED
     try:
         os.close(report_r)
         report = fcntl.fcntl(report_w, fcntl.F_DUPFD_CLOEXEC, _FIRST_FREE_FD)
         try:
+            if parent_pidfd is not None:
+                _await_reparent(parent_pidfd)
             _setup_and_exec(spec, report)
         except _ExecFailed as failure:
             code = failure.exit_code
@@ -372,6 +434,17 @@ def _setup_and_exec(spec: ProcessSpec, report: int) -> NoReturn:
     os.umask(0o022)
     _mark_fds_cloexec()
     _exec(path, spec.argv, env)
+
+
+def _await_reparent(parent_pidfd: int) -> None:
+    """Wait until the intermediate parent is gone: a parent-death signal armed before then would fire at once.
+
+    A pidfd turns readable only after the kernel re-parented the exiting process's children.
+    """
+    poller = select.poll()  # not select(): a monitor of a thousand containers hands out fd numbers above 1024
+    poller.register(parent_pidfd, select.POLLIN)
+    poller.poll()
+    os.close(parent_pidfd)
 
 
 def confine_as_root(spec: ProcessSpec) -> None:

@@ -41,7 +41,8 @@ def monitor_pid(engine) -> int | None:  # type: ignore[no-untyped-def]
 
 
 def stop_monitor(engine) -> None:  # type: ignore[no-untyped-def]
-    """Kill the store's monitor (its containers die with it) and wait until its lock is free."""
+    """Kill the store's keeper, the monitor lock's holder (its monitor and containers die with it), and wait
+    until the lock is free. (Killing only the monitor kills nothing: see test_monitor_faults.)"""
     pid = monitor_pid(engine)
     if pid and monitor_alive(engine):
         try:

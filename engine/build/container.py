@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from ..archive import write_layer
 from ..errors import Cancelled
-from ..runtime.process import BindMount, ContainerStartError, ProcessSpec, start
+from ..runtime.process import BindMount, ContainerStartError, ProcessSpec, empty_stdin, start
 from ..runtime.rootfs import resolve_in_root
 from ..store.layers import Layer, LayerStore
 from ..store.locks import get_lock
@@ -149,7 +149,7 @@ class BuildContainer:
 def _run_streaming(spec: ProcessSpec, output: Callable[[str], None], cancel: threading.Event | None) -> int:
     """Start the process with stdout and stderr on one pipe, pump the pipe, reap; cancel kills it."""
     read_end, write_end = os.pipe2(os.O_CLOEXEC)
-    devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    devnull = empty_stdin()  # never the host's /dev/null inode
     try:
         try:
             process = start(dataclasses.replace(spec, stdin=devnull, stdout=write_end, stderr=write_end))

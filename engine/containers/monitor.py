@@ -44,7 +44,7 @@ from typing import Any
 from ..errors import BerthError, ContainerConflict, ContainerStartError, StoreFull
 from ..runtime import cgroups
 from ..runtime.cgroups import Cgroup
-from ..runtime.process import EXIT_SETUP_FAILED, ContainerProcess, start
+from ..runtime.process import EXIT_SETUP_FAILED, ContainerProcess, empty_stdin, start
 from ..runtime.pty import console_socketpair, receive_console
 from ..store.paths import MONITOR_SOCKET, MONITOR_SPAWN_LOCK
 from .client import socket_path
@@ -742,7 +742,7 @@ def _stdio_for(config: dict[str, Any], given: int | None,
         stdin, write_end = os.pipe2(os.O_CLOEXEC)
         held = (write_end,)
     else:
-        stdin = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        stdin = empty_stdin()
     return {out_r: "stdout", err_r: "stderr"}, (stdin, out_w, err_w), held
 
 

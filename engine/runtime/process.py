@@ -193,6 +193,17 @@ class ContainerProcess:
             os.close(pidfd)
 
 
+def empty_stdin() -> int:
+    """A stdin that reads EOF at once, as /dev/null does, but is no host file (a pipe with no writer).
+
+    The host's /dev/null handed to a container is the host's inode: root inside can chmod or chown
+    it through /proc/self/fd/0 (Docker gives none of the host's files either).
+    """
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    os.close(write_end)
+    return read_end
+
+
 def run_isolated(spec: ProcessSpec, cancel: threading.Event | None = None) -> int:
     """Run ``spec`` to completion in new mount, UTS, IPC and pid namespaces and return its exit code.
 

@@ -32,3 +32,18 @@ def test_piped_stdin_still_reaches_the_container(store_root: Path) -> None:
     done = subprocess.run(berth_cmd(store_root, "run", "-i", "--rm", "--network", "none", "busybox", "cat"),
                           input="hi\n", capture_output=True, text=True, timeout=60, cwd=REPO)
     assert (done.returncode, done.stdout) == (0, "hi\n"), done.stderr
+
+
+def test_run_without_i_holds_no_host_file_as_stdin(store_root: Path) -> None:
+    """Not the host's /dev/null either: root in the container could chmod or chown it through fd 0."""
+    import os
+
+    assert run(store_root, "bootstrap").returncode == 0
+    null = os.stat("/dev/null")
+    done = subprocess.run(berth_cmd(store_root, "run", "--rm", "--network", "none", "busybox", "sh", "-c",
+                                    "stat -L -c '%d %i' /proc/self/fd/0; read line || echo eof"),
+                          capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    device, inode = done.stdout.split("\n")[0].split()
+    assert (int(device), int(inode)) != (null.st_dev, null.st_ino)
+    assert done.stdout.endswith("eof\n")  # it still reads end-of-file at once

@@ -110,7 +110,7 @@ def remove_many_files(engine: Engine, cids: list[str], volumes: bool = False) ->
             os.unlink(engine.paths.container_lock(cid))
         except FileNotFoundError:
             pass
-        remove_cgroup(cid)
+        remove_cgroup(engine.paths.root, cid)
         detach(engine.paths.root, cid)
     release_many(engine, cids)
     for config in filter(None, configs):

@@ -136,9 +136,45 @@ def _bind_readonly(source: str, target: str, root: str, recursive: bool = False)
     _mount("", target, None, flags, None, root)
 
 
-def _make_mounts_private() -> None:
+def _make_mounts_private(root: str) -> None:
     """Stop mount events crossing between this namespace and the host's, in either direction."""
-    syscalls.mount("", "/", None, syscalls.MS_REC | syscalls.MS_PRIVATE, None)
+    try:
+        syscalls.mount("", "/", None, syscalls.MS_REC | syscalls.MS_PRIVATE, None)
+    except OSError as err:
+        if err.errno != errno.EINVAL:
+            raise
+        _reroot_on_a_mount(root)  # a chroot: "/" is a plain directory, which neither this nor pivot_root takes
+        syscalls.mount("", "/", None, syscalls.MS_REC | syscalls.MS_PRIVATE, None)
+
+
+def _visible_mount_points() -> list[str]:
+    """Mount points this process can reach (in a chroot, only those under its root), from mountinfo."""
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        return [line.split()[4].encode().decode("unicode_escape") for line in f]
+
+
+def _reroot_on_a_mount(root: str) -> None:
+    """Give a process whose ``/`` is a chroot's plain directory a ``/`` that is a mount, keeping every path.
+
+    Every mount it can see is made private first; the container's root is one of them (its overlay), so the
+    recursive bind of ``/`` attached on top of it propagates nowhere. Moving into that bind (chdir, chroot .)
+    makes ``/`` a mount root, the same tree seen through a copy, ``root`` included: making it all private
+    and pivot_root then work as on a host, and the chroot's own tree is detached after the pivot as the
+    host's is elsewhere (runc stops here; a bare chroot + MS_MOVE would leave it reachable).
+    """
+    points = _visible_mount_points()
+    if os.path.normpath(root) not in points:
+        raise OSError(errno.EINVAL, "the root directory is not a mount point (a chroot?) and neither is the "
+                      "container's root: bind-mount the chroot onto itself", root)
+    for point in points:
+        try:
+            syscalls.mount("", point, None, syscalls.MS_PRIVATE, None)
+        except OSError:
+            pass  # covered by a later mount: unreachable, so nothing is mounted through it
+    syscalls.mount("/", root, None, syscalls.MS_BIND | syscalls.MS_REC, None)
+    os.chdir(root)
+    os.chroot(".")
+    os.chdir("/")
 
 
 def _bind_root_onto_itself(root: str) -> None:
@@ -248,7 +284,7 @@ def _readonly_root(root: str) -> None:
 def prepare_rootfs(root: str, mounts: Sequence[BindMount] = (), *, tmpfs: Sequence[tuple[str, str]] = (),
                    readonly: bool = False) -> None:
     """Mount /proc, /dev, /sys and ``mounts`` under ``root`` and pivot into it (in a new mount namespace only)."""
-    _make_mounts_private()
+    _make_mounts_private(root)
     _bind_root_onto_itself(root)
     _mount_proc(root)
     _mount_dev(root)

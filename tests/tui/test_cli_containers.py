@@ -173,10 +173,13 @@ def test_run_it_pty_ctrl_c_detach_attach_and_exec_it(cengine, store_root) -> Non
         subprocess.run(["tmux", "send-keys", "-t", session, "C-p", "C-q"], check=True)
         _tmux_wait(session, "EXIT=0")
         assert cengine.containers.load(cengine.container_resolve("itc"))["State"]["Running"]
-        subprocess.run(["tmux", "kill-session", "-t", session], check=True)
+        # The next session comes up before this one goes: a tmux server left with no session exits, and a
+        # new-session racing its exit fails ("server exited unexpectedly") where no other session keeps it.
+        first, session = session, session + "-2"
         subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24",
                         f"{berth} exec -it itc sh; echo EXEC=$?; {berth} attach itc; echo ATTACH=$?; sleep 60"],
                        check=True)
+        subprocess.run(["tmux", "kill-session", "-t", first], check=True)
         _tmux_wait(session, "/ #")
         subprocess.run(["tmux", "send-keys", "-t", session, "stty size; exit 3", "Enter"], check=True)
         _tmux_wait(session, "EXEC=3")
@@ -190,7 +193,8 @@ def test_run_it_pty_ctrl_c_detach_attach_and_exec_it(cengine, store_root) -> Non
         subprocess.run(["tmux", "send-keys", "-t", session, "exit 5", "Enter"], check=True)
         _tmux_wait(session, "ATTACH=5")
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], stderr=subprocess.DEVNULL)
+        for name in {session, session.removesuffix("-2")}:
+            subprocess.run(["tmux", "kill-session", "-t", name], stderr=subprocess.DEVNULL)
 
 
 def test_system_prune_and_container_prune(cengine, berth) -> None:  # type: ignore[no-untyped-def]

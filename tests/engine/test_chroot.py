@@ -13,10 +13,10 @@ REPO = Path(__file__).resolve().parents[2]
 _CHILD = r"""
 import os, sys
 sys.path.insert(0, {repo!r})
-from engine.runtime import syscalls
+from engine.runtime import rootfs, syscalls
 top, store = sys.argv[1], sys.argv[2]
 syscalls.unshare(syscalls.CLONE_NEWNS)
-syscalls.mount(None, "/", None, syscalls.MS_REC | syscalls.MS_PRIVATE)
+rootfs.make_mounts_private("/proc")  # (this suite may itself run in such a chroot)
 syscalls.mount("tmpfs", top, "tmpfs")
 jail = os.path.join(top, "jail")
 os.mkdir(jail)

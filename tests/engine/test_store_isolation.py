@@ -49,14 +49,15 @@ def _age(path: str) -> None:
     os.utime(path, (_AGED, _AGED))
 
 
-def test_repair_of_one_store_keeps_another_stores_cgroups(cengine, other_store, berth) -> None:  # type: ignore[no-untyped-def]
+def test_repair_of_one_store_keeps_another_stores_cgroups(  # type: ignore[no-untyped-def]
+        cengine, other_store, berth) -> None:
     # Store B's container dies with its monitor: its cgroups stay, empty, until B's own recovery removes them.
     # They look exactly like a leak, but of B's: A has no say over them.
     theirs = start_d(other_store, "sleep", "100", network="none")
     their_dirs = list(cgroups.for_container(theirs, other_store.root).dirs.values())  # type: ignore[union-attr]
     stop_monitor(other_store)
     deadline = time.monotonic() + 10
-    while any(open(os.path.join(d, "cgroup.procs")).read() for d in their_dirs):
+    while any(Path(d, "cgroup.procs").read_text() for d in their_dirs):
         assert time.monotonic() < deadline, "the container outlived its monitor"
         time.sleep(0.02)
     for d in their_dirs:
@@ -102,7 +103,7 @@ def test_container_cgroups_sit_in_their_stores_own_dir(cengine, other_store) -> 
         assert procs and all(os.path.dirname(os.path.dirname(p)) in own for p in procs)
         cengine.container_pause(mine)
         freezer = cgroups.for_container(mine, cengine.root).dirs["freezer"]  # type: ignore[union-attr]
-        assert open(os.path.join(freezer, "freezer.state")).read().strip() in ("FREEZING", "FROZEN")
+        assert Path(freezer, "freezer.state").read_text().strip() in ("FREEZING", "FROZEN")
         cengine.container_unpause(mine)
     finally:
         clean_containers(other_store)
@@ -129,11 +130,11 @@ import json, os, sys
 sys.path.insert(0, {tree!r})
 from engine import Engine
 from engine.network import links, manage
-from engine.runtime import syscalls
+from engine.runtime import rootfs, syscalls
 how, hidden, place, subnet = sys.argv[1:5]
 if how == "unshare":  # another mount namespace, where the other store's dir is covered; a test run of its own
     syscalls.unshare(syscalls.CLONE_NEWNS)
-    syscalls.mount(None, "/", None, syscalls.MS_REC | syscalls.MS_PRIVATE)
+    rootfs.make_mounts_private("/proc")  # (this suite may itself run in a chroot whose / is no mount)
     syscalls.mount("tmpfs", hidden, "tmpfs")
     own = Engine(os.path.join(place, "store"))
     own.network_create("n1", subnet=subnet)

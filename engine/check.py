@@ -498,15 +498,10 @@ class StoreChecker:
 
     def _check_cgroups(self, problems: list[CheckProblem]) -> None:
         """Empty container cgroups of containers that are not running: left by a monitor killed mid-exit."""
-        from .runtime.cgroups import CgroupV1, for_container
+        from .runtime.cgroups import store_dirs
 
-        probe = for_container("probe")
-        if probe is None:
-            return
-        groups = [os.path.dirname(d) for d in probe.dirs.values()] if isinstance(probe, CgroupV1) \
-            else [os.path.dirname(probe.dir)]  # type: ignore[attr-defined]
         running = self._running_containers()
-        for group in groups:
+        for group in store_dirs(self.paths.root):  # this store's own: another's are not ours to judge
             try:
                 names = os.listdir(group)
             except FileNotFoundError:

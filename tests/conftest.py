@@ -34,6 +34,20 @@ def unmount_all(root: Path) -> None:
 def pytest_sessionstart(session: pytest.Session) -> None:
     if os.geteuid() != 0:
         raise pytest.UsageError("berth's tests mount overlays and create namespaces: run them as root")
+    _reap_killed_runs()
+
+
+def _reap_killed_runs() -> None:
+    """Bridges left by a test run killed before its teardown, whose store dir has since gone.
+
+    Only stores provably gone go (made from this filesystem view, root removed: ``reap_orphans``): a run in
+    a chroot never takes the host's stores, which it cannot see, for dead ones. Teardown itself removes only
+    its own store's objects.
+    """
+    if os.path.isdir("/sys/class/net"):
+        from engine.network.manage import reap_orphans
+
+        reap_orphans()
 
 
 @pytest.fixture
@@ -73,9 +87,15 @@ def _containers_teardown(root: Path) -> None:
     # A container the monitor was still removing (``--rm``) may have lost its record before its cgroup: every
     # container this store ever made is in its event journal.
     from engine.containers.recovery import remove_cgroup
+    from engine.runtime.cgroups import store_dirs
 
     for cid in {e.id for e in engine.events_read(0)[0] if e.type == "container"}:
-        remove_cgroup(cid)
+        remove_cgroup(str(root), cid)
+    for group in store_dirs(str(root)):  # the store's own ``berth-<hash>`` dirs: nobody else's
+        try:
+            os.rmdir(group)
+        except OSError:
+            pass  # absent (no container ever started), or still holding a leak that clean_containers reports
 
 
 def _network_teardown(root: Path) -> None:

@@ -80,7 +80,7 @@ def _thaw_quietly(engine: Engine, cid: str) -> None:
     except BerthError:
         from ..runtime.cgroups import for_container
 
-        group = for_container(cid)
+        group = for_container(cid, engine.paths.root)
         if group is not None:
             try:
                 group.freeze(False)

@@ -375,7 +375,7 @@ class Monitor:
                 raise ContainerConflict(f"container {cid[:12]} is already running")
             mount_id = mount_id_of(self.engine, cid)
             rootfs = self.engine.rwlayers.mount(mount_id)
-            cgroup = _make_cgroup(cid, host)
+            cgroup = _make_cgroup(self.engine.paths.root, cid, host)
             network = None
             try:
                 from .volumes import populate
@@ -663,7 +663,8 @@ class Monitor:
         process = ContainerProcess(pid, child=False)
         run = Running(cid, process, mount_id_of(self.engine, cid), _log_writer(config, host, tty),
                       streams=streams, master=master,
-                      cgroup=cgroups.for_container(cid, mountinfo=tables[0], proc_cgroup=tables[1]),
+                      cgroup=cgroups.for_container(cid, self.engine.paths.root, mountinfo=tables[0],
+                                                   proc_cgroup=tables[1]),
                       started=time.monotonic() - max(0.0, ran))
         if message.get("code") is None:
             try:
@@ -712,9 +713,9 @@ def _log_writer(config: dict[str, Any], host: dict[str, Any], tty: bool) -> LogW
                      max_file=int(opts.get("max-file", "1")))
 
 
-def _make_cgroup(cid: str, host: dict[str, Any]) -> Cgroup | None:
+def _make_cgroup(root: str, cid: str, host: dict[str, Any]) -> Cgroup | None:
     """The container's cgroup with its limits, made before the container exists (None: no cgroupfs here)."""
-    cgroup = cgroups.for_container(cid)
+    cgroup = cgroups.for_container(cid, root)
     if cgroup is not None:
         cgroup.create(cgroups.Limits(memory=int(host.get("Memory") or 0), nano_cpus=int(host.get("NanoCpus") or 0),
                                      pids=int(host.get("PidsLimit") or 0),

@@ -92,7 +92,7 @@ def mark_dead(engine: Engine, cid: str) -> None:
         engine.rwlayers.unmount(mount_id_of(engine, cid))
     except BerthError:
         pass
-    remove_cgroup(cid)
+    remove_cgroup(engine.paths.root, cid)
     from ..network.endpoint import detach
 
     detach(engine.paths.root, cid)  # its init is dead, so the namespace and veths go with the mount
@@ -117,11 +117,11 @@ def _wait_gone(pid: int) -> None:
         os.close(pidfd)
 
 
-def remove_cgroup(cid: str) -> None:
+def remove_cgroup(root: str, cid: str) -> None:
     """Drop the container's (now empty) cgroup dirs, which only its dead monitor would have removed."""
     from ..runtime.cgroups import for_container
 
-    group = for_container(cid)
+    group = for_container(cid, root)
     if group is not None:
         try:
             group.remove()

@@ -57,7 +57,7 @@ def remove_containers(engine: Engine, names: list[str], *, force: bool = False,
                 if not force:
                     raise
                 # A torn config.v2.json: its process is found by its cgroup, killed, and the rest removed as usual.
-                kill_by_cgroup(cid)
+                kill_by_cgroup(cid, engine.paths.root)
                 stopped.append(cid)
                 results.append((cid, "", None))
                 continue
@@ -125,7 +125,7 @@ def remove_many_files(engine: Engine, cids: list[str], volumes: bool = False) ->
             os.unlink(engine.paths.container_lock(cid))
         except FileNotFoundError:
             pass
-        remove_cgroup(cid)
+        remove_cgroup(engine.paths.root, cid)
         detach(engine.paths.root, cid)
     if leases:
         release_many(engine, cids)
@@ -155,7 +155,7 @@ def pids_in_cgroup_of(cid: str) -> list[int]:
     return out
 
 
-def kill_by_cgroup(cid: str) -> None:
+def kill_by_cgroup(cid: str, root: str) -> None:
     """SIGKILL every process in a cgroup named for ``cid`` and wait until each is gone (a few seconds at most).
 
     For a container whose record cannot say its pid: /proc/<pid>/cgroup still can.
@@ -177,7 +177,7 @@ def kill_by_cgroup(cid: str) -> None:
     if pidfds:
         from ..runtime.cgroups import for_container
 
-        group = for_container(cid)
+        group = for_container(cid, root)
         try:
             if group is not None:
                 group.freeze(False)  # a paused container's processes die only once thawed

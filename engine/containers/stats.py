@@ -212,12 +212,12 @@ def _cpu_percent(usage: int, now: float, previous: ContainerStats | None) -> flo
     return (usage - previous.cpu_usage_ns) / ((now - previous.read_at) * 1e9) * 100.0
 
 
-def sample_config(config: dict[str, Any], host: dict[str, Any],
+def sample_config(root: str, config: dict[str, Any], host: dict[str, Any],
                   previous: ContainerStats | None = None) -> ContainerStats:
-    """A sample of the container its records (config.v2.json, hostconfig.json) describe."""
+    """A sample of the container its records (config.v2.json, hostconfig.json) in the store at ``root`` describe."""
     cid, name = config["ID"], str(config.get("Name", "")).lstrip("/")
     state = config["State"]
-    group = for_container(cid) if state.get("Running") and state.get("Pid") else None
+    group = for_container(cid, root) if state.get("Running") and state.get("Pid") else None
     if group is None:
         return _zeros(cid, name)
     now = time.monotonic()
@@ -235,8 +235,8 @@ def sample(engine: Engine, cid: str, previous: ContainerStats | None = None) -> 
     from .lifecycle import current
 
     config = current(engine, cid)
-    return sample_config(config, engine.containers.load_host(cid) if config["State"].get("Running") else {},
-                         previous)
+    return sample_config(engine.paths.root, config,
+                         engine.containers.load_host(cid) if config["State"].get("Running") else {}, previous)
 
 
 def _targets(engine: Engine, ids: list[str] | None, all: bool) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hashlib
 import os
 import threading
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from typing import Any, TypeVar
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from . import netns
+from . import naming, netns
 
 __all__ = ["add_endpoint", "delete_link", "ensure_bridge", "link_names"]
 
@@ -56,21 +57,48 @@ def _off_event_loop(func: Callable[..., _R]) -> Callable[..., _R]:
     return wrapper
 
 
+def view_group(view: str | None = None) -> int:
+    """The interface group a store's bridges carry: 32 bits naming the filesystem view that made them.
+
+    The alias stays ``berth:<store root>`` (what older berths read); the group says from which view that
+    path was meant (naming.filesystem_view). 0, the kernel's default group, means unknown: a bridge made
+    before views were recorded, or from a view that could not be named.
+    """
+    view = naming.filesystem_view() if view is None else view
+    return (int(hashlib.sha256(view.encode()).hexdigest()[:8], 16) or 1) if view else 0
+
+
 @_off_event_loop
-def bridges_of(root: str) -> list[str]:
-    """Bridges tagged with this store root."""
+def bridges_of(root: str, legacy: bool = False) -> list[str]:
+    """Bridges this store made, from this filesystem view; with ``legacy``, also those of unknown view.
+
+    A store at the same path seen from another chroot or mount namespace is another store, with bridges of
+    its own: they are never listed here.
+    """
+    group = view_group()
+    wanted = {group, 0} if legacy else {group} - {0}
     with IPRoute() as ipr:
-        return [link.get("ifname") for link in ipr.get_links() if link.get("ifalias") == ALIAS_PREFIX + root]
+        return [link.get("ifname") for link in ipr.get_links()
+                if link.get("ifalias") == ALIAS_PREFIX + root and (link.get("group") or 0) in wanted]
 
 
 @_off_event_loop
 def orphan_bridges() -> list[tuple[str, str]]:
-    """(bridge, store root) of berth bridges whose store root no longer exists (a discarded test store)."""
+    """(bridge, store root) of berth bridges whose store root is provably gone (a discarded test store).
+
+    Provably: the bridge was made from this process's filesystem view and its root is not there. From any
+    other view (a chroot, another mount namespace) the path is meaningless and nothing is judged an orphan;
+    nor is a bridge whose view is unknown.
+    """
+    group = view_group()
+    if not group:
+        return []
     found = []
     with IPRoute() as ipr:
         for link in ipr.get_links():
             alias = link.get("ifalias") or ""
-            if alias.startswith(ALIAS_PREFIX) and not os.path.isdir(alias[len(ALIAS_PREFIX):]):
+            if (alias.startswith(ALIAS_PREFIX) and (link.get("group") or 0) == group
+                    and not os.path.isdir(alias[len(ALIAS_PREFIX):])):
                 found.append((link.get("ifname"), alias[len(ALIAS_PREFIX):]))
     return found
 
@@ -84,7 +112,8 @@ def _index(ipr: Any, name: str) -> int | None:
 def ensure_bridge(name: str, cidr: str, owner: str = "") -> None:
     """The bridge ``name`` with ``cidr`` (the gateway), up; made when missing (after a reboot, too).
 
-    ``owner`` (the store root) goes into the link's alias, so a bridge whose store is gone can be found.
+    ``owner`` (the store root) goes into the link's alias and the view it is meant in into its group
+    (``view_group``), so a bridge whose store is gone can be found, from where that is provable.
     """
     address, prefix = cidr.split("/")
     with IPRoute() as ipr:
@@ -97,7 +126,7 @@ def ensure_bridge(name: str, cidr: str, owner: str = "") -> None:
                     raise
             index = _index(ipr, name)
             if owner:
-                ipr.link("set", index=index, ifalias=ALIAS_PREFIX + owner)
+                ipr.link("set", index=index, ifalias=ALIAS_PREFIX + owner, group=view_group())
         if not any(a.get("address") == address for a in ipr.get_addr(index=index)):
             with contextlib.suppress(NetlinkError):
                 ipr.addr("add", index=index, address=address, prefixlen=int(prefix))

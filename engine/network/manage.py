@@ -135,27 +135,33 @@ def _rewrite_own_hosts(engine: Engine, cid: str) -> None:
 def teardown_store(root: str) -> list[str]:
     """Remove every kernel object of the store's networks (bridges, NAT rules, netns mounts); what went.
 
-    For a store being thrown away (tests, ``system reset``): records are left as they are.
+    For a store being thrown away (tests, ``system reset``): records are left as they are. Only what this
+    store made goes: bridges carrying its own alias (``links.bridges_of``), never another store's, even one
+    whose root cannot be seen from here (a test run in a chroot once took the host's live bridges for orphans).
     """
-    from ..store.paths import StorePaths
+    from ..store.paths import NETWORKS_FILE, StorePaths
 
+    paths = StorePaths(root)
     gone = _remove_netns_dir(root)
-    recs = NetworkStore(StorePaths(root)).all().values()
-    if not recs:
-        return gone
+    if not os.path.isdir(os.path.dirname(paths.network_file(NETWORKS_FILE))):
+        return gone  # never had a network: no bridge, no table (and no pyroute2 import)
     from . import links
 
-    for rec in recs:
-        if links.delete_link(rec["Options"][BRIDGE_NAME_OPTION]):
-            gone.append("bridge " + rec["Options"][BRIDGE_NAME_OPTION])
-    if masquerade.rules_present(root):
+    for bridge in links.bridges_of(root, legacy=True):
+        if links.delete_link(bridge):
+            gone.append("bridge " + bridge)
+    if NetworkStore(paths).all() and masquerade.rules_present(root):
         masquerade.remove(root)
         gone.append("nat " + naming.nft_table(root))
-    return gone + reap_orphans()
+    return gone
 
 
 def reap_orphans() -> list[str]:
-    """Bridges (and their NAT tables) of stores whose root is gone: nobody else will ever remove them."""
+    """Bridges (and their NAT tables) of stores provably gone: made from this filesystem view, root removed.
+
+    Nobody else will ever remove them. From a chroot or another mount namespace, another view's stores are
+    invisible, not gone: their bridges are left alone (``links.orphan_bridges``).
+    """
     from . import links
 
     gone = []
@@ -165,7 +171,7 @@ def reap_orphans() -> list[str]:
         if masquerade.rules_present(root):
             masquerade.remove(root)
             gone.append("nat " + naming.nft_table(root))
-        _remove_netns_dir(root)
+        gone += _remove_netns_dir(root)
     return gone
 
 

@@ -1,10 +1,13 @@
 """cgroups for containers: memory, cpu quota, pids, freezer and devices, on v1 and v2 hierarchies.
 
-A container's cgroup is ``<parent>/berth/<id>`` where ``<parent>`` is the
-engine's own cgroup in that hierarchy (so berth stays inside whatever slice
-the host put it in). The container's init joins it before it unshares its
-cgroup namespace (``ProcessSpec.cgroup_procs``), so its view starts at its own
-cgroup. Hybrid hosts (v1 controllers plus an empty v2 tree) use v1.
+A container's cgroup is ``<parent>/berth-<store hash>/<id>`` where ``<parent>``
+is the engine's own cgroup in that hierarchy (so berth stays inside whatever
+slice the host put it in) and the hash names the store root as its bridge and
+NAT table are named (``network.naming``): one store's ``system check`` looks
+at its own dir only, never at another store's containers. The container's init
+joins it before it unshares its cgroup namespace (``ProcessSpec.cgroup_procs``),
+so its view starts at its own cgroup. Hybrid hosts (v1 controllers plus an
+empty v2 tree) use v1.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-__all__ = ["DEVICE_RULES", "GROUP_DIR", "Cgroup", "CgroupV1", "CgroupV2", "Limits", "for_container"]
+__all__ = ["DEVICE_RULES", "GROUP_PREFIX", "Cgroup", "CgroupV1", "CgroupV2", "Limits", "for_container", "store_dirs"]
 
-GROUP_DIR = "berth"
+# Every store's dir starts so: ``nsenter`` finds a container's own cgroups in /proc/<pid>/cgroup by it.
+GROUP_PREFIX = "berth-"
 # CFS period in µs (Docker's default); a quota of N CPUs is N × this.
 CPU_PERIOD_US = 100_000
 _NANO = 1_000_000_000
@@ -102,7 +106,7 @@ class Cgroup:
 
 
 class CgroupV1(Cgroup):
-    """One dir per controller hierarchy: ``{controller: <mount>/<own path>/berth/<id>}``."""
+    """One dir per controller hierarchy: ``{controller: <mount>/<own path>/berth-<store hash>/<id>}``."""
 
     def __init__(self, dirs: dict[str, str]) -> None:
         self.dirs = dirs
@@ -164,8 +168,8 @@ class CgroupV1(Cgroup):
 class CgroupV2(Cgroup):
     """One dir in the unified hierarchy; controllers must be enabled in the parent's subtree_control.
 
-    The ``berth`` parent sits right under the hierarchy's root, as Docker's cgroupfs
-    driver puts ``docker/``: a cgroup that holds processes (the caller's own, say a
+    The store's ``berth-<hash>`` parent sits right under the hierarchy's root, as Docker's
+    cgroupfs driver puts ``docker/``: a cgroup that holds processes (the caller's own, say a
     login session's scope) cannot enable controllers for children ("no internal
     processes"), the root can.
     """
@@ -246,19 +250,35 @@ def _own_paths(proc_cgroup: str) -> dict[str, str]:
     return out
 
 
-def for_container(cid: str, mountinfo: str | None = None, proc_cgroup: str | None = None,
+def _store_dir_name(root: str) -> str:
+    from ..network.naming import cgroup_dir_name
+
+    return cgroup_dir_name(root)
+
+
+def for_container(cid: str, root: str, mountinfo: str | None = None, proc_cgroup: str | None = None,
                   controllers: Sequence[str] = V1_CONTROLLERS) -> Cgroup | None:
-    """The container's cgroup on this host: v2 when /sys/fs/cgroup is unified, v1 otherwise; None if neither."""
+    """The cgroup of container ``cid`` of the store at ``root``: v2 when /sys/fs/cgroup is unified, v1
+    otherwise; None if neither."""
     mountinfo = _read("/proc/self/mountinfo") if mountinfo is None else mountinfo
     own = _own_paths(_read("/proc/self/cgroup") if proc_cgroup is None else proc_cgroup)
     mounts = list(_mounts(mountinfo))
+    store = _store_dir_name(root)
     for point, fstype, _ in mounts:
         if fstype == "cgroup2" and point == "/sys/fs/cgroup":
-            return CgroupV2(os.path.join(point, GROUP_DIR, cid), hierarchy_root=point)
+            return CgroupV2(os.path.join(point, store, cid), hierarchy_root=point)
     dirs: dict[str, str] = {}
     for point, fstype, options in mounts:
         for name in controllers:
-            path = os.path.join(point, own.get(name, "/").lstrip("/"), GROUP_DIR, cid)
+            path = os.path.join(point, own.get(name, "/").lstrip("/"), store, cid)
             if fstype == "cgroup" and name in options and name not in dirs and path not in dirs.values():
                 dirs[name] = path
     return CgroupV1(dirs) if dirs else None
+
+
+def store_dirs(root: str, mountinfo: str | None = None, proc_cgroup: str | None = None) -> list[str]:
+    """The store's own cgroup dirs (``…/berth-<hash>``, one per hierarchy), each holding its containers' only."""
+    probe = for_container("probe", root, mountinfo, proc_cgroup)
+    if isinstance(probe, CgroupV1):
+        return sorted({os.path.dirname(d) for d in probe.dirs.values()})
+    return [os.path.dirname(probe.dir)] if isinstance(probe, CgroupV2) else []

@@ -41,7 +41,7 @@ _NAMESPACES = (
 )
 
 
-def container_cgroup_procs(pid: int, marker: str = "/berth/") -> tuple[str, ...]:
+def container_cgroup_procs(pid: int, marker: str = "/berth-") -> tuple[str, ...]:
     """The cgroup.procs files of ``pid``'s own cgroups (those under berth's group dir), host paths."""
     from engine.runtime.cgroups import _mounts, _read
 

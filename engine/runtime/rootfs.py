@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from engine.runtime import syscalls
 
-__all__ = ["MASKED_PATHS", "READONLY_PATHS", "BindMount", "prepare_rootfs", "resolve_in_root"]
+__all__ = ["MASKED_PATHS", "READONLY_PATHS", "BindMount", "make_mounts_private", "prepare_rootfs",
+           "resolve_in_root"]
 
 # Same limit as the kernel's MAXSYMLINKS.
 _MAX_SYMLINKS = 40
@@ -136,9 +137,49 @@ def _bind_readonly(source: str, target: str, root: str, recursive: bool = False)
     _mount("", target, None, flags, None, root)
 
 
-def _make_mounts_private() -> None:
-    """Stop mount events crossing between this namespace and the host's, in either direction."""
-    syscalls.mount("", "/", None, syscalls.MS_REC | syscalls.MS_PRIVATE, None)
+def make_mounts_private(anchor: str) -> None:
+    """Stop mount events crossing between this (new) mount namespace and the host's, in either direction.
+
+    In a chroot whose ``/`` is a plain directory, first re-root on ``anchor``, a mount point this process can
+    see (``_reroot_on_a_mount``); every path stays what it was.
+    """
+    try:
+        syscalls.mount("", "/", None, syscalls.MS_REC | syscalls.MS_PRIVATE, None)
+    except OSError as err:
+        if err.errno != errno.EINVAL:
+            raise
+        _reroot_on_a_mount(anchor)  # a chroot: "/" is a plain directory, which neither this nor pivot_root takes
+        syscalls.mount("", "/", None, syscalls.MS_REC | syscalls.MS_PRIVATE, None)
+
+
+def _visible_mount_points() -> list[str]:
+    """Mount points this process can reach (in a chroot, only those under its root), from mountinfo."""
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        return [line.split()[4].encode().decode("unicode_escape") for line in f]
+
+
+def _reroot_on_a_mount(anchor: str) -> None:
+    """Give a process whose ``/`` is a chroot's plain directory a ``/`` that is a mount, keeping every path.
+
+    Every mount it can see is made private first; ``anchor`` is one of them (a container's overlay root),
+    so the recursive bind of ``/`` attached on top of it propagates nowhere. Moving into that bind (chdir,
+    chroot .) makes ``/`` a mount root, the same tree seen through a copy, ``anchor`` included: making it
+    all private and pivot_root then work as on a host, and the chroot's own tree is detached after the
+    pivot as the host's is elsewhere (runc stops here; a bare chroot + MS_MOVE would leave it reachable).
+    """
+    points = _visible_mount_points()
+    if os.path.normpath(anchor) not in points:
+        raise OSError(errno.EINVAL, "the root directory is not a mount point (a chroot?) and neither is the "
+                      "container's root: bind-mount the chroot onto itself", anchor)
+    for point in points:
+        try:
+            syscalls.mount("", point, None, syscalls.MS_PRIVATE, None)
+        except OSError:
+            pass  # covered by a later mount: unreachable, so nothing is mounted through it
+    syscalls.mount("/", anchor, None, syscalls.MS_BIND | syscalls.MS_REC, None)
+    os.chdir(anchor)
+    os.chroot(".")
+    os.chdir("/")
 
 
 def _bind_root_onto_itself(root: str) -> None:
@@ -282,7 +323,7 @@ def prepare_rootfs(root: str, mounts: Sequence[BindMount] = (), *, tmpfs: Sequen
 
     ``privileged``: Docker's ``--privileged``: the host's devices, a writable /sys, nothing masked.
     """
-    _make_mounts_private()
+    make_mounts_private(root)
     _bind_root_onto_itself(root)
     _mount_proc(root)
     _mount_dev(root)

@@ -55,10 +55,10 @@ def stop_monitor(engine) -> None:  # type: ignore[no-untyped-def]
         time.sleep(0.02)
 
 
-def cgroup_dirs(cid: str) -> list[str]:
+def cgroup_dirs(root: str, cid: str) -> list[str]:
     from engine.runtime.cgroups import CgroupV1, CgroupV2, for_container
 
-    group = for_container(cid)
+    group = for_container(cid, root)
     if isinstance(group, CgroupV1):
         return list(group.dirs.values())
     return [group.dir] if isinstance(group, CgroupV2) else []
@@ -76,7 +76,7 @@ def clean_containers(engine) -> None:  # type: ignore[no-untyped-def]
     for s in engine.container_list(all=True):  # records the killed monitor left running
         seen.add(s.id)
         engine.container_remove(s.id, force=True)
-    leaked = [d for cid in seen for d in cgroup_dirs(cid) if os.path.exists(d)]
+    leaked = [d for cid in seen for d in cgroup_dirs(engine.paths.root, cid) if os.path.exists(d)]
     assert not leaked, f"test left cgroups behind: {leaked}"
 
 

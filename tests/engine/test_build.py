@@ -336,7 +336,7 @@ def test_cancel_stops_the_run_container(engine, base: str, tmp_path: Path) -> No
     started = time.monotonic()
     with pytest.raises(Cancelled):
         engine.image_build(str(context), progress=progress, cancel=cancel)
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 25  # the step's sleep 30 was cut short, not waited for
     assert any(isinstance(e, StepFailed) for e in seen)
     _check_clean(engine)
 

@@ -127,7 +127,7 @@ def test_stop_kill_wait_restart_rm(cengine) -> None:  # type: ignore[no-untyped-
     cid = start_d(cengine, "sh", "-c", "sleep 100 & wait")
     t0 = time.monotonic()
     cengine.container_stop(cid, timeout=1)
-    assert 0.9 < time.monotonic() - t0 < 5
+    assert 0.9 < time.monotonic() - t0 < 50  # the 1 s grace, then SIGKILL: not sleep 100's end
     state = cengine.containers.load(cid)["State"]
     assert (state["Status"], state["ExitCode"], state["Running"]) == ("exited", 137, False)
     cengine.container_restart(cid, timeout=0)

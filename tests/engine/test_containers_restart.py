@@ -38,7 +38,7 @@ def test_ps_after_a_killed_monitor_restarts_by_policy(cengine) -> None:  # type:
         assert os.path.exists(f"/proc/{pid}") and config["RestartCount"] == 1
     assert (rows["nop"].state, rows["nop"].exit_code) == ("exited", 137)
     # its cgroup went too, and nothing was left mounted for it (the fixtures check mounts at teardown)
-    assert not [d for d in containers_fixtures.cgroup_dirs(started["nop"][0]) if os.path.exists(d)]
+    assert not [d for d in containers_fixtures.cgroup_dirs(cengine.paths.root, started["nop"][0]) if os.path.exists(d)]
     assert rows["stp"].state == "exited"
     assert rows["alwstp"].state == "running"  # dockerd at start: ``always`` even after a manual stop
     assert containers_fixtures.monitor_pid(cengine) not in (None, old_monitor)

@@ -89,16 +89,12 @@ def test_kill_9_during_build(store_root: Path, tmp_path: Path) -> None:
     assert after.returncode == 0, after.stderr
 
 
-def _berth_cgroups() -> set[str]:
-    """Container cgroup dirs (``…/berth/<id>``) where berth makes them, in every hierarchy."""
-    from engine.runtime.cgroups import CgroupV1, for_container
+def _berth_cgroups(root: Path) -> set[str]:
+    """Container cgroup dirs (``…/berth-<store hash>/<id>``) where berth makes them, in every hierarchy."""
+    from engine.runtime.cgroups import store_dirs
 
-    probe = for_container("probe")
-    if probe is None:
-        return set()
-    dirs = probe.dirs.values() if isinstance(probe, CgroupV1) else [probe.dir]  # type: ignore[attr-defined]
     found = set()
-    for group in {os.path.dirname(d) for d in dirs}:
+    for group in store_dirs(str(root)):
         try:
             found |= {e.name for e in os.scandir(group) if e.is_dir()}
         except FileNotFoundError:
@@ -137,7 +133,7 @@ def assert_containers_honest(root: Path, cgroups_before: set[str]) -> None:
     ours = _store_container_ids(root)
     while True:  # a container killed a moment ago is still being reaped by its monitor
         # Only this store's containers, removed ones included: other stores may run containers meanwhile.
-        extra = (_berth_cgroups() - cgroups_before) & ours
+        extra = (_berth_cgroups(root) - cgroups_before) & ours
         leaked = {c for c in extra if not any(r.startswith(c) or c.startswith(r) for r in running)}
         if not leaked or time.monotonic() > deadline:
             break
@@ -149,7 +145,7 @@ def test_kill_9_during_run_stop_rm_and_commit(store_root: Path) -> None:
     """kill -9 of run -d, stop, rm -f and commit, five moments each; plus the monitor itself."""
     assert run(store_root, "bootstrap").returncode == 0
     base = run(store_root, "images", "-q", "--no-trunc").stdout.split()
-    cgroups_before = _berth_cgroups()
+    cgroups_before = _berth_cgroups(store_root)
     rng = random.Random(44)
     points = max(5, KILL_POINTS // 4)
     verbs = {

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from engine.containers import stats
+from engine.network.naming import cgroup_dir_name
 from engine.errors import ContainerNotFound
 from engine.runtime import cgroups
 from tests.engine import containers_fixtures
@@ -138,7 +139,7 @@ def stats_options():  # type: ignore[no-untyped-def]
 
 def test_v1_cgroup_joins_cpuacct_and_blkio(cengine) -> None:  # type: ignore[no-untyped-def]
     cid = start_d(cengine, "sleep", "100")
-    group = cgroups.for_container(cid)
+    group = cgroups.for_container(cid, cengine.paths.root)
     assert isinstance(group, cgroups.CgroupV1)
     pid = str(cengine.containers.load(cid)["State"]["Pid"])
     for controller in ("cpuacct", "blkio"):
@@ -208,9 +209,10 @@ def test_v1_readers_with_cpu_and_cpuacct_comounted(tmp_path: Path) -> None:
 def test_comounted_v1_controllers_share_one_dir() -> None:
     mountinfo = ("41 30 0:36 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n"
                  "43 30 0:38 / /sys/fs/cgroup/blkio rw - cgroup cgroup rw,blkio\n")
-    group = cgroups.for_container("abc", mountinfo=mountinfo, proc_cgroup="1:cpu,cpuacct:/\n7:blkio:/x\n")
+    group = cgroups.for_container("abc", "/s", mountinfo=mountinfo, proc_cgroup="1:cpu,cpuacct:/\n7:blkio:/x\n")
     assert isinstance(group, cgroups.CgroupV1)
-    assert group.dirs == {"cpu": "/sys/fs/cgroup/cpu,cpuacct/berth/abc", "blkio": "/sys/fs/cgroup/blkio/x/berth/abc"}
+    store = cgroup_dir_name("/s")
+    assert group.dirs == {"cpu": f"/sys/fs/cgroup/cpu,cpuacct/{store}/abc", "blkio": f"/sys/fs/cgroup/blkio/x/{store}/abc"}
 
 
 def test_net_dev_parser_skips_lo_and_headers() -> None:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import time
 from dataclasses import dataclass
 
 from .errors import BerthError
 from .models import CheckProblem, CheckReport
 from .store import atomic
+from .store.removal import delete_tree
 from .store.images import ImageDB, image_id_for
 from .store.layers import Layer, LayerStore, chain_id_for, remove_layer_dir
 from .store.locks import FileLock, try_lock_path
@@ -591,7 +591,7 @@ class StoreChecker:
         elif kind in ("dangling short link", "stale staging lock") or os.path.isfile(path) or os.path.islink(path):
             _unlink_quietly(path)
         elif os.path.isdir(path):
-            shutil.rmtree(path, ignore_errors=True)
+            delete_tree(path, ignore_errors=True)
             if kind == "abandoned staging dir":
                 _unlink_quietly(path + ".lock")
         atomic.fsync_dir(os.path.dirname(path))

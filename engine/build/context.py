@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import shutil
 import stat
 import tarfile
 import tempfile
@@ -21,6 +20,7 @@ from typing import BinaryIO, Self
 
 from ..errors import BuildError, Cancelled
 from ..runtime.rootfs import resolve_in_root
+from ..store.removal import delete_tree
 from .dockerignore import DOCKERIGNORE, PatternMatcher, read_patterns
 from .globs import compile_glob
 
@@ -79,12 +79,12 @@ class BuildContext:
             _unpack(head, data, tmp, cancel)
             return cls(tmp, temporary=True)
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            delete_tree(tmp, ignore_errors=True)
             raise
 
     def close(self) -> None:
         if self._temporary:
-            shutil.rmtree(self.root, ignore_errors=True)
+            delete_tree(self.root, ignore_errors=True)
 
     def __enter__(self) -> Self:
         return self
@@ -139,19 +139,24 @@ class BuildContext:
         return _drop_nested([rel for rel, _ in self.walk(".") if matches(rel)])
 
     def walk(self, rel_dir: str) -> Iterator[tuple[str, os.stat_result]]:
-        """(context-relative path, lstat) below ``rel_dir``, depth first, names sorted, ignored paths left out."""
+        """(context-relative path, lstat) below ``rel_dir``, depth first, names sorted, ignored paths left out.
+
+        A loop over a stack of paths, not a recursion: the context chooses how deep its dirs go.
+        """
         try:
-            names = sorted(os.listdir(os.path.join(self.root, rel_dir)))
+            names = sorted(os.listdir(os.path.join(self.root, rel_dir)), reverse=True)
         except NotADirectoryError:
             return
-        for name in names:
-            rel = name if rel_dir in (".", "") else f"{rel_dir}/{name}"
+        prefix = "" if rel_dir in (".", "") else rel_dir + "/"
+        stack = [prefix + name for name in names]
+        while stack:
+            rel = stack.pop()
             st = os.lstat(os.path.join(self.root, rel))
             excluded = self.excluded(rel)
             if not excluded:
                 yield rel, st
             if stat.S_ISDIR(st.st_mode) and (not excluded or self.matcher.may_reinclude_below(rel)):
-                yield from self.walk(rel)
+                stack.extend(f"{rel}/{name}" for name in sorted(os.listdir(os.path.join(self.root, rel)), reverse=True))
 
 
 def _go_match(pattern: str) -> Callable[[str], bool]:

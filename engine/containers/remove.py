@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import BerthError, ContainerConflict, ContainerNotFound, StoreCorrupt
 from ..store import atomic
 from ..store.paths import INIT_SUFFIX, MOUNT_ID_FILE
+from ..store.removal import delete_tree
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -196,7 +196,7 @@ def _delete_in_background(trees: list[str]) -> list[threading.Thread]:
                 tree = pending.pop()
             except IndexError:
                 return
-            shutil.rmtree(tree, ignore_errors=True)
+            delete_tree(tree, ignore_errors=True)
 
     threads = [threading.Thread(target=work, daemon=True) for _ in range(min(_DELETERS, len(trees)))]
     for thread in threads:

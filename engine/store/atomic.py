@@ -7,7 +7,8 @@ directory; the temp file goes on any failure, Ctrl-C included.
 from __future__ import annotations
 
 import os
-import shutil
+
+from .removal import delete_tree
 
 __all__ = ["write_file", "write_dir", "fsync_dir", "remove_tree", "rename_aside"]
 
@@ -67,7 +68,7 @@ def write_dir(path: str, files: dict[str, bytes | str]) -> None:
         fsync_dir(tmp)
         os.rename(tmp, path)
     except BaseException as err:
-        shutil.rmtree(tmp, ignore_errors=True)
+        delete_tree(tmp, ignore_errors=True)
         _raise_full(err, path)
         raise
     fsync_dir(parent)
@@ -93,7 +94,7 @@ def remove_tree(path: str) -> None:
     if doomed is None:
         return
     fsync_dir(os.path.dirname(path))
-    shutil.rmtree(doomed, ignore_errors=True)
+    delete_tree(doomed, ignore_errors=True)
 
 
 def rename_aside(path: str) -> str | None:

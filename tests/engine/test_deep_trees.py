@@ -10,6 +10,7 @@ import io
 import os
 import tarfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,14 @@ from tests.engine.containers_fixtures import cengine, clean_containers, start_d 
 
 DEPTH = 1200
 _LOOP = f'i=0; while [ $i -lt {DEPTH} ]; do mkdir d; cd d; i=$((i+1)); done; echo deep > f'
+
+
+@pytest.fixture(autouse=True)
+def _no_deep_tree_left(tmp_path: Path) -> Iterator[None]:
+    """Delete the test's trees last (after the store's teardown): pytest's own cleanup is ``shutil.rmtree``."""
+    yield
+    for name in os.listdir(tmp_path):
+        delete_tree(os.path.join(tmp_path, name), ignore_errors=True)
 
 
 def _chain(top: str, depth: int = DEPTH, name: str = "d") -> None:

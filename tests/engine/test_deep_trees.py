@@ -110,6 +110,30 @@ def test_diff_ps_s_and_df_v_of_a_deep_container(cengine, berth) -> None:  # type
     assert status == 0 and "Traceback" not in err, err
 
 
+def test_ps_s_and_df_v_size_a_container_deeper_than_path_max(cengine, berth) -> None:  # type: ignore[no-untyped-def]
+    status, out, err = berth("create", "--network", "none", "busybox", "true")
+    cid = out.strip()
+    upper = cengine.paths.diff_dir(_mount_id(cengine, cid))
+    _chain(upper, 2100)  # "/d" * 2100 is past PATH_MAX (4096): no walk by path can reach the bottom
+    fd = os.open(upper, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(2100):
+            child = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = child
+        file_fd = os.open("f", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+        os.write(file_fd, b"x" * 777)
+        os.close(file_fd)
+    finally:
+        os.close(fd)
+    [summary] = [s for s in cengine.container_list(all=True, size=True) if s.id == cid]
+    assert summary.size_rw == 777
+    status, out, err = berth("ps", "-a", "-s")
+    assert status == 0 and "777B" in out, out + err
+    status, out, err = berth("system", "df", "-v")
+    assert status == 0, err
+
+
 def test_commit_then_a_volume_copies_and_drops_the_deep_tree(cengine, berth) -> None:  # type: ignore[no-untyped-def]
     cid = _deep_stopped(cengine, berth)
     status, out, err = berth("commit", cid, "deep:1")

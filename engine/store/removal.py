@@ -65,7 +65,7 @@ def delete_tree(path: str, *, ignore_errors: bool = False) -> None:
 
 
 def _empty(fd: int, top_st: os.stat_result, path: str, ignore_errors: bool) -> None:
-    """Delete everything below the open dir ``fd``; ``fd`` is the top again (same inode) on return.
+    """Delete everything below the open dir ``fd`` (which stays the caller's, open).
 
     ``frames`` holds, per level from the top down, the dir's name in its parent,
     its (dev, ino) and the names still to visit; only the deepest dir is open.

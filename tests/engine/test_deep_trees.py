@@ -20,6 +20,7 @@ from engine.build.context import BuildContext
 from engine.runtime import syscalls
 from engine.store.paths import MOUNT_ID_FILE
 from engine.store.removal import delete_tree
+from tests.engine.build_helpers import BASE, build, file_in_image, import_base, make_context
 from tests.engine.containers_fixtures import cengine, clean_containers, start_d  # noqa: F401
 
 DEPTH = 1200
@@ -218,3 +219,16 @@ def test_delete_tree_never_follows_a_link_nor_enters_a_mount(tmp_path: Path) -> 
         syscalls.umount2(str(top / "mnt"), 0)
     delete_tree(str(top))
     assert not top.exists()
+
+
+def test_build_adds_a_tar_naming_a_file_1200_deep_without_its_dirs(engine, busybox_tar: Path, tmp_path: Path) -> None:
+    import_base(engine, busybox_tar)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("/".join(["d"] * DEPTH) + "/f")  # no entry for any of its dirs
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"ok"))
+    context = make_context(tmp_path / "ctx", {"deep.tar": buf.getvalue()})
+    image_id, _ = build(engine, context, f"FROM {BASE}\nADD deep.tar /x/\n")
+    assert file_in_image(engine, image_id, "/x/" + "d/" * DEPTH + "f") == b"ok"
+    assert engine.system_check().ok

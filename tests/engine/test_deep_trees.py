@@ -165,6 +165,12 @@ def test_layer_contents_of_a_layer_that_deletes_a_deep_tree(cengine, berth) -> N
     contents = cengine.image_layer_contents("deep:2", top.chain_id)
     assert (contents.deleted, contents.deleted_bytes) == (1, 1000)
     assert cengine.image_efficiency("deep:2").wasted == 1000
+    before = _overlay_names(cengine)
+    clean_containers(cengine)
+    status, out, err = berth("rmi", "deep:2", "deep:1")
+    assert status == 0 and "Traceback" not in err, err
+    assert len(_overlay_names(cengine)) == len(before) - 6  # two containers' layers and their -init, two image layers
+    assert berth("system", "check")[0] == 0
 
 
 def test_applying_a_layer_that_replaces_a_deep_dir(tmp_path: Path) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import time
 from dataclasses import dataclass
 
@@ -18,6 +17,7 @@ from .containers import names
 from .errors import BerthError
 from .models import CheckProblem, CheckReport
 from .store import atomic
+from .store.removal import delete_tree
 from .store.images import ImageDB, image_id_for
 from .store.layers import Layer, LayerStore, chain_id_for, remove_layer_dir
 from .store.locks import FileLock, try_lock_path
@@ -425,7 +425,7 @@ class StoreChecker:
             except FileNotFoundError:
                 continue
             for name in names:
-                if name.startswith(".tmp-"):
+                if name.startswith(".tmp-") and atomic.trash_abandoned(os.path.join(directory, name)):
                     problems.append(CheckProblem("leftover temp file", os.path.join(directory, name),
                                                  "left by an interrupted write"))
 
@@ -552,6 +552,8 @@ class StoreChecker:
 
         if repair_network(self.paths, problem):
             return
+        if kind == "leftover temp file" and not atomic.trash_abandoned(path):
+            return  # a remover took it up since the scan
         if kind in names.INDEX_PROBLEMS:
             if not self._index_rebuilt:  # one rebuild answers every entry
                 names.rebuild(self.paths)
@@ -594,7 +596,7 @@ class StoreChecker:
         elif kind in ("dangling short link", "stale staging lock") or os.path.isfile(path) or os.path.islink(path):
             _unlink_quietly(path)
         elif os.path.isdir(path):
-            shutil.rmtree(path, ignore_errors=True)
+            delete_tree(path, ignore_errors=True)
             if kind == "abandoned staging dir":
                 _unlink_quietly(path + ".lock")
         atomic.fsync_dir(os.path.dirname(path))

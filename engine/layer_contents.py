@@ -153,20 +153,20 @@ def _lookup(view: _View, path: tuple[str, ...]) -> _View | int | None:
 
 
 def _total(node: _View | int | None) -> int:
-    if node is None:
-        return 0
-    if isinstance(node, int):
-        return node
-    return sum(_total(child) for child in node.values())
+    """Bytes of the files under ``node`` (a loop, not a recursion: a layer chooses how deep its dirs go)."""
+    return sum(size for _, size in _files(node, ())) if node is not None else 0
 
 
 def _files(node: _View | int, prefix: tuple[str, ...]) -> list[tuple[tuple[str, ...], int]]:
-    """Every file under ``node`` with its size."""
-    if isinstance(node, int):
-        return [(prefix, node)]
+    """Every file under ``node`` with its size, walked with a stack (a layer's dirs may nest thousands deep)."""
     found = []
-    for name, child in node.items():
-        found += _files(child, (*prefix, name))
+    stack = [(prefix, node)]
+    while stack:
+        path, here = stack.pop()
+        if isinstance(here, int):
+            found.append((path, here))
+        else:
+            stack.extend(((*path, name), child) for name, child in reversed(here.items()))
     return found
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import stat
 import tarfile
 import threading
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from ..errors import ArchiveError, Cancelled, UnsafeEntry
+from ..store.removal import delete_tree
 from .compression import open_maybe_compressed
 from .digest import ByteSource, HashingReader
 from .formats import (
@@ -278,7 +278,7 @@ class _Extractor:
 
     def _remove(self, rel: str, path: str) -> None:
         if stat.S_ISDIR(os.lstat(path).st_mode):
-            shutil.rmtree(path)  # fd-based: never follows a symlink inside
+            delete_tree(path)  # a loop, not a recursion: a hostile layer chooses the depth
         else:
             os.unlink(path)
         prefix = rel + "/"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import os
 import posixpath
-import shutil
 import stat
 import tarfile
 import tempfile
@@ -20,8 +19,9 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, Self
 
-from ..errors import BuildError, Cancelled
+from ..errors import BuildError
 from ..runtime.rootfs import resolve_in_root
+from ..store.removal import delete_tree
 from .dockerignore import DOCKERIGNORE, PatternMatcher, read_patterns
 from .globs import compile_glob
 
@@ -81,12 +81,12 @@ class BuildContext:
             _unpack(head, data, tmp, cancel)
             return cls(tmp, temporary=True)
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            delete_tree(tmp, ignore_errors=True)
             raise
 
     def close(self) -> None:
         if self._temporary:
-            shutil.rmtree(self.root, ignore_errors=True)
+            delete_tree(self.root, ignore_errors=True)
 
     def __enter__(self) -> Self:
         return self
@@ -187,39 +187,41 @@ class BuildContext:
     def walk(self, rel_dir: str) -> Iterator[tuple[str, os.stat_result]]:
         """(context-relative path, lstat) below ``rel_dir``, depth first, names sorted, ignored paths left out.
 
-        Dirs are read by fd, each opened with ``O_NOFOLLOW``: a dir turned into a link while the build walks
-        is refused, never listed.
+        Dirs are read by fd, each opened with ``O_NOFOLLOW`` from the root: a dir turned into a link while
+        the build walks is refused, never listed. A loop over a stack, not a recursion (the context chooses
+        how deep its dirs go), holding one fd at a time.
         """
         try:
             fd = self._open_below(rel_dir, _DIR_NOFOLLOW)
         except NotADirectoryError:
             return
-        try:
-            yield from self._walk_fd(fd, rel_dir)
-        finally:
-            os.close(fd)
-
-    def _walk_fd(self, fd: int, rel_dir: str) -> Iterator[tuple[str, os.stat_result]]:
-        for name in sorted(os.listdir(fd)):
-            rel = name if rel_dir in (".", "") else f"{rel_dir}/{name}"
-            try:
-                st = os.stat(name, dir_fd=fd, follow_symlinks=False)
-            except FileNotFoundError:
-                continue  # gone since the listing
+        stack = _entries(fd, rel_dir)
+        while stack:
+            rel, st = stack.pop()
             excluded = self.excluded(rel)
             if not excluded:
                 yield rel, st
             if stat.S_ISDIR(st.st_mode) and (not excluded or self.matcher.may_reinclude_below(rel)):
                 try:
-                    sub = os.open(name, _DIR_NOFOLLOW, dir_fd=fd)
-                except OSError as err:
-                    if err.errno in (errno.ELOOP, errno.ENOTDIR):
-                        raise _changed(rel) from None
-                    raise
-                try:
-                    yield from self._walk_fd(sub, rel)
-                finally:
-                    os.close(sub)
+                    sub = self._open_below(rel, _DIR_NOFOLLOW)
+                except NotADirectoryError:
+                    raise _changed(rel) from None
+                stack.extend(_entries(sub, rel))
+
+
+def _entries(fd: int, rel_dir: str) -> list[tuple[str, os.stat_result]]:
+    """The entries of the dir open at ``fd`` (closed here), lstat'ed by fd, in reverse name order (a stack)."""
+    try:
+        prefix = "" if rel_dir in (".", "") else rel_dir + "/"
+        out = []
+        for name in sorted(os.listdir(fd), reverse=True):
+            try:
+                out.append((prefix + name, os.stat(name, dir_fd=fd, follow_symlinks=False)))
+            except FileNotFoundError:
+                continue  # gone since the listing
+        return out
+    finally:
+        os.close(fd)
 
 
 def _is_link(name: str, dir_fd: int) -> bool:

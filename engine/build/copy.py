@@ -208,8 +208,14 @@ class _Writer:
         if not parent:
             return self.top
         host = os.path.join(self.top, parent)
-        if host not in self._real_dirs:
-            self._make_real_dir(self._parent(parent), posixpath.basename(parent), _NEW_DIR_MODE, None)
+        missing = []  # a loop, not a recursion: an ADDed tar names a file thousands deep with no dirs before it
+        while parent and os.path.join(self.top, parent) not in self._real_dirs:
+            missing.append(parent)
+            parent = posixpath.dirname(parent)
+        for sub in reversed(missing):
+            above = posixpath.dirname(sub)
+            self._make_real_dir(os.path.join(self.top, above) if above else self.top, posixpath.basename(sub),
+                                _NEW_DIR_MODE, None)
         return host
 
     def _make_real_dir(self, parent: str, name: str, mode: int, ids: tuple[int, int] | None) -> str:

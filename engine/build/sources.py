@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import posixpath
-import shutil
 import stat
 import tempfile
 from collections.abc import Sequence
 from contextlib import ExitStack
 
 from ..errors import BuildError
+from ..store.removal import delete_tree
 from . import parser
 from .context import BuildContext, contains_wildcards
 from .copy import Source, is_archive
@@ -37,7 +37,7 @@ class _Scratch:
     def tree(self) -> BuildContext:
         if self._tree is None:
             path = tempfile.mkdtemp(prefix="berth-sources-")
-            self._stack.callback(shutil.rmtree, path, True)
+            self._stack.callback(delete_tree, path, ignore_errors=True)
             self._tree = BuildContext(path, ignore=False)
         return self._tree
 

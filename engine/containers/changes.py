@@ -28,13 +28,20 @@ def changes(engine: "Engine", mount_id: str) -> list[Change]:
     upper = engine.paths.diff_dir(mount_id)
     lowers = [os.path.join(engine.paths.overlay, lower) for lower in engine.rwlayers.lowers(mount_id)]
     out = []
-    for directory, dirs, files in os.walk(upper):
-        for name in sorted(dirs + files):
-            full = os.path.join(directory, name)
-            rel = os.path.relpath(full, upper)
-            st = os.lstat(full)
+    stack = [""]  # a loop, not os.walk: in 3.11 that recurses per level, and the container chooses the depth
+    while stack:
+        directory = stack.pop()
+        try:
+            names = os.listdir(os.path.join(upper, directory) if directory else upper)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for name in names:
+            rel = f"{directory}/{name}" if directory else name
+            st = os.lstat(os.path.join(upper, rel))
             if _is_whiteout(st):
                 out.append(Change("D", "/" + rel))
-            else:
-                out.append(Change("C" if _in_lowers(lowers, rel) else "A", "/" + rel))
+                continue
+            out.append(Change("C" if _in_lowers(lowers, rel) else "A", "/" + rel))
+            if stat.S_ISDIR(st.st_mode):
+                stack.append(rel)
     return sorted(out, key=lambda c: c.path)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -12,6 +11,7 @@ from ..errors import BerthError, ContainerConflict, ContainerNotFound, StoreCorr
 from ..store import atomic
 from ..store.paths import INIT_SUFFIX, MOUNT_ID_FILE
 from . import names
+from ..store.removal import delete_tree
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -190,17 +190,24 @@ def kill_by_cgroup(cid: str, root: str) -> None:
             os.close(fd)
 
 
-def _delete_in_background(trees: list[str]) -> list[threading.Thread]:
-    """Delete set-aside trees on a few threads (each unlink waits on the disk; they overlap well)."""
+def _delete_in_background(trees: list[tuple[str, int]]) -> list[threading.Thread]:
+    """Delete set-aside trees on a few threads (each unlink waits on the disk; they overlap well).
+
+    Each tree's lock (taken by ``_set_aside``) is let go only once it is gone.
+    """
     pending = list(trees)
 
     def work() -> None:
         while pending:
             try:
-                tree = pending.pop()
+                tree, held = pending.pop()
             except IndexError:
                 return
-            shutil.rmtree(tree, ignore_errors=True)
+            try:
+                delete_tree(tree, ignore_errors=True)
+            finally:
+                if held >= 0:
+                    os.close(held)
 
     threads = [threading.Thread(target=work, daemon=True) for _ in range(min(_DELETERS, len(trees)))]
     for thread in threads:
@@ -250,14 +257,27 @@ def _unlinked_layer_dir(engine: Engine, cache_id: str) -> str:
     return engine.paths.layer_dir(cache_id)
 
 
-def _set_aside(paths: Iterable[str]) -> list[str]:
-    """Rename each existing path aside (``.tmp-rm-<name>-<random>``), then sync each parent once."""
+def _set_aside(paths: Iterable[str]) -> list[tuple[str, int]]:
+    """Rename each existing path aside (``.tmp-rm-<name>-<random>``), then sync each parent once.
+
+    A dir is flock'ed before its rename and stays locked until deleted (``atomic.hold_trash``): ``system
+    check`` tells a removal in progress from trash a killed ``rm`` left by that lock.
+    """
     moved, parents = [], set()
     for path in paths:
-        doomed = atomic.rename_aside(path)
-        if doomed is not None:
-            moved.append(doomed)
-            parents.add(os.path.dirname(path))
+        held = atomic.hold_trash(path)
+        try:
+            doomed = atomic.rename_aside(path)
+        except BaseException:
+            if held >= 0:
+                os.close(held)
+            raise
+        if doomed is None:
+            if held >= 0:
+                os.close(held)
+            continue
+        moved.append((doomed, held))
+        parents.add(os.path.dirname(path))
     for parent in sorted(parents):
         atomic.fsync_dir(parent)
     return moved

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import BerthError, InvalidArgument, VolumeInUse, VolumeNotFound
 from ..runtime.rootfs import resolve_in_root
 from ..store import atomic
+from ..store.removal import delete_tree
 from ..store.paths import VOLUME_DATA_DIR, VOLUME_RECORD_FILE, StorePaths
 from .options import VOLUME_NAME, parse_bind
 from .records import now_rfc3339
@@ -102,7 +103,7 @@ def _write_volume(engine: Engine, name: str, record: dict[str, Any]) -> None:
         atomic.write_file(os.path.join(tmp, VOLUME_RECORD_FILE), json.dumps(record, separators=(",", ":")), 0o600)
         os.rename(tmp, engine.paths.volume_dir(name))
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        delete_tree(tmp, ignore_errors=True)
         raise
     atomic.fsync_dir(parent)
 
@@ -256,21 +257,32 @@ def populate(config: dict[str, Any], rootfs: str) -> None:
 
 
 def _copy_tree(source: str, target: str) -> None:
-    """Files, dirs, symlinks and special files with their modes and owners (files and dirs keep their times)."""
+    """Files, dirs, symlinks and special files with their modes and owners (files and dirs keep their times).
 
-    def special(directory: str, names: list[str]) -> set[str]:
-        kinds = {n: os.lstat(os.path.join(directory, n)).st_mode for n in names}
-        return {n for n, mode in kinds.items()
-                if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode))}
-
-    shutil.copytree(source, target, symlinks=True, ignore=special, dirs_exist_ok=True)
-    for directory, dirs, files in os.walk(source):
-        for name in [".", *dirs, *files]:
-            src = os.path.normpath(os.path.join(directory, name))
-            dst = os.path.join(target, os.path.relpath(src, source))
-            st = os.lstat(src)
-            if not os.path.lexists(dst):
-                os.mknod(dst, st.st_mode, st.st_rdev)  # the fifos, sockets and device nodes copytree skipped
-            os.lchown(dst, st.st_uid, st.st_gid)
-            if not stat.S_ISLNK(st.st_mode):
-                os.chmod(dst, stat.S_IMODE(st.st_mode))  # chown clears setuid/setgid bits: put them back
+    A loop over a stack, not ``shutil.copytree`` (which recurses per level in
+    3.11): the image chooses how deep its dirs go. Links are copied as links.
+    """
+    dirs: list[tuple[str, str]] = []
+    stack = [""]
+    while stack:
+        rel = stack.pop()
+        src = os.path.join(source, rel) if rel else source
+        dst = os.path.join(target, rel) if rel else target
+        st = os.lstat(src)
+        mode = st.st_mode
+        if stat.S_ISDIR(mode):
+            if rel:
+                os.mkdir(dst, 0o700)
+            stack.extend(f"{rel}/{name}" if rel else name for name in os.listdir(src))
+            dirs.append((src, dst))
+        elif stat.S_ISREG(mode):
+            shutil.copy2(src, dst, follow_symlinks=False)
+        elif stat.S_ISLNK(mode):
+            os.symlink(os.readlink(src), dst)
+        else:
+            os.mknod(dst, mode, st.st_rdev)  # fifos, sockets and device nodes
+        os.lchown(dst, st.st_uid, st.st_gid)
+        if not stat.S_ISLNK(mode):
+            os.chmod(dst, stat.S_IMODE(mode))  # chown clears setuid/setgid bits: put them back
+    for src, dst in reversed(dirs):  # children before parents: a dir's time is set once its entries are made
+        shutil.copystat(src, dst, follow_symlinks=False)

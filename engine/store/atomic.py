@@ -6,8 +6,10 @@ directory; the temp file goes on any failure, Ctrl-C included.
 
 from __future__ import annotations
 
+import fcntl
 import os
-import shutil
+
+from .removal import delete_tree
 
 __all__ = ["write_file", "write_dir", "fsync_dir", "remove_tree", "rename_aside"]
 
@@ -70,7 +72,7 @@ def write_dir(path: str, files: dict[str, bytes | str], mode: int = 0o755,
         fsync_dir(tmp)
         os.rename(tmp, path)
     except BaseException as err:
-        shutil.rmtree(tmp, ignore_errors=True)
+        delete_tree(tmp, ignore_errors=True)
         _raise_full(err, path)
         raise
     fsync_dir(parent)
@@ -96,7 +98,33 @@ def remove_tree(path: str) -> None:
     if doomed is None:
         return
     fsync_dir(os.path.dirname(path))
-    shutil.rmtree(doomed, ignore_errors=True)
+    delete_tree(doomed, ignore_errors=True)
+
+
+def hold_trash(path: str) -> int:
+    """An fd of dir ``path`` holding an exclusive flock, or -1 (not a dir): kept by a remover until the
+    tree is gone, so ``trash_abandoned`` never calls a removal in progress left over."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return -1
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def trash_abandoned(path: str) -> bool:
+    """Whether set-aside trash has no remover (its flock is free); not a dir: yes."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
 
 
 def rename_aside(path: str) -> str | None:

@@ -12,7 +12,6 @@ import builtins
 import hashlib
 import os
 import secrets
-import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import BinaryIO
 from ..errors import LayerNotFound, StoreCorrupt, StoreFull
 from . import atomic
 from .locks import FileLock, get_lock
+from .removal import delete_tree
 from .paths import INIT_SUFFIX, LINK_DIR, LINK_ID_LENGTH, MAX_DEPTH, StorePaths, DIFF_DIR, LAYER_CACHE_ID_FILE, LAYER_DIFF_FILE, LAYER_PARENT_FILE, LAYER_SIZE_FILE
 from .sizes import dir_size
 
@@ -239,7 +239,7 @@ class Staging:
         try:
             os.makedirs(self.diff, 0o755)
         except BaseException as err:
-            shutil.rmtree(self.dir, ignore_errors=True)
+            delete_tree(self.dir, ignore_errors=True)
             _unlink_quietly(self.lock_path)
             self._lock.release()
             full = StoreFull.from_os_error(err, self.dir) if isinstance(err, OSError) else None
@@ -251,7 +251,7 @@ class Staging:
     def __exit__(self, *exc: object) -> None:
         try:
             if self.dir:
-                shutil.rmtree(self.dir, ignore_errors=True)
+                delete_tree(self.dir, ignore_errors=True)
             os.unlink(self.lock_path)
         finally:
             self._lock.release()

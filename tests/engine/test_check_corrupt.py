@@ -228,3 +228,23 @@ def test_torn_repositories_file_hides_names_not_ids(engine, busybox_tar: Path, s
     status, out, _ = berth("system", "check", "--repair")
     assert status == 1 and "unreadable tags" in out
     assert engine.imagedb.exists(image_id)
+
+
+def test_trash_a_remover_still_deletes_is_no_leftover(engine, busybox_tar: Path, store_root: Path, berth) -> None:
+    """``rm`` deletes its set-aside dirs on threads (the monitor's ``--rm`` too): check must not call them leftovers."""
+    from engine.store import atomic
+
+    _import(engine, busybox_tar, "a")
+    cid = engine.container_create(CreateOptions(image="a", cmd=["true"], network="none"))
+    trash = store_root / "containers" / f".tmp-rm-{cid}-0badf00d"
+    shutil.copytree(store_root / "containers" / cid, trash)
+    held = atomic.hold_trash(str(trash))  # what a remover holds while it deletes
+    try:
+        status, out, _ = berth("system", "check")
+        assert status == 0 and str(trash) not in out, out
+    finally:
+        os.close(held)
+    status, out, _ = berth("system", "check")
+    assert status == 1 and str(trash) in out, out  # let go and still there: a killed remover's
+    assert berth("system", "check", "--repair")[0] == 0 and not trash.exists()
+    engine.container_remove(cid)

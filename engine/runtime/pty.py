@@ -183,22 +183,26 @@ def copy_input(in_fd: int, master: int, stop: threading.Event, detach_keys: byte
         if not data:
             return False
         data, detached = scanner.feed(data)
-        if data:
-            _write_all(master, data)
+        if data and not write_all(master, data):
+            return False  # the pty hung up: the container is gone
         if detached:
             return True
     return False
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes) -> bool:
+    """Write everything, waiting when ``fd`` is non-blocking; False if its reader is gone."""
+    import select
+
     view = memoryview(data)
     while view:
         try:
             view = view[os.write(fd, view):]
         except BlockingIOError:
-            import select
-
             select.select([], [fd], [], 1.0)
+        except OSError:  # EPIPE, or EIO from a terminal that hung up
+            return False
+    return True
 
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ import os
 import select
 from collections.abc import Sequence
 
-from .pty import DetachScanner
+from .pty import DetachScanner, write_all
 
 __all__ = ["Relay"]
 
@@ -101,7 +101,7 @@ class Relay:
             if err.errno != errno.EIO:  # EIO: a pty whose every slave is closed
                 raise
             data = b""
-        if data and _write_all(sink, data):
+        if data and write_all(sink, data):
             return True
         # End of stream, or our reader is gone (``berth exec … | head``): let the process see EPIPE too.
         self.outputs = [(s, k) for s, k in self.outputs if s != src]
@@ -141,7 +141,7 @@ class Relay:
         assert self.keys is not None
         target = self.keys[1]
         if flush and self._pending:
-            _write_all(target, self._pending)
+            write_all(target, self._pending)
         self._pending = b""
         self.keys = None
         if self.eof_closes_input:
@@ -157,16 +157,3 @@ class Relay:
         if fd in self._owned:
             self._owned.discard(fd)
             os.close(fd)
-
-
-def _write_all(fd: int, data: bytes) -> bool:
-    """Write everything, waiting when ``fd`` is non-blocking; False if its reader is gone."""
-    view = memoryview(data)
-    while view:
-        try:
-            view = view[os.write(fd, view):]
-        except BlockingIOError:
-            select.select([], [fd], [], 1.0)
-        except OSError:  # EPIPE, or EIO from a terminal that hung up
-            return False
-    return True

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import os
 import subprocess
@@ -12,29 +11,7 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-
-def _snapshot(root: Path) -> dict[str, tuple[int, int, str]]:
-    out = {}
-    for path in sorted(root.rglob("*")):
-        st = path.lstat()
-        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() and not path.is_symlink() else ""
-        out[str(path)] = (st.st_mode, st.st_size, digest)
-    return out
-
-
-@pytest.fixture
-def canary(tmp_path: Path) -> Iterator[Path]:
-    """A directory outside the store that no input may change."""
-    root = tmp_path / "canary"
-    (root / "sub").mkdir(parents=True)
-    (root / "secret").write_text("do not touch\n")
-    (root / "sub/file").write_text("nor this\n")
-    before = _snapshot(root)
-    yield root
-    assert _snapshot(root) == before, "something outside the store changed"
-    assert not (tmp_path / "pwned").exists()
+from tests.engine.canary import canary  # noqa: F401
 
 
 def _tar(*members: tuple[tarfile.TarInfo, bytes | None]) -> bytes:

@@ -8,41 +8,17 @@ tarfile's extraction filters differ between 3.11.2, 3.11.4+ and 3.12, and the un
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import stat
 import tarfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from engine.build.context import BuildContext
 from engine.errors import BuildError
-
-
-def _snapshot(root: Path) -> dict[str, tuple[int, int, int, int, str]]:
-    """Every path below ``root`` with mode, owner, size and content hash (links not followed)."""
-    out = {str(root): (root.lstat().st_mode, root.lstat().st_uid, root.lstat().st_gid, 0, "")}
-    for path in sorted(root.rglob("*")):
-        st = path.lstat()
-        digest = hashlib.sha256(path.read_bytes()).hexdigest() if stat.S_ISREG(st.st_mode) else ""
-        out[str(path)] = (st.st_mode, st.st_uid, st.st_gid, st.st_size, digest)
-    return out
-
-
-@pytest.fixture
-def canary(tmp_path: Path) -> Iterator[Path]:
-    """A directory outside the store and the context that no build may change."""
-    root = tmp_path / "canary"
-    (root / "sub").mkdir(parents=True)
-    (root / "secret").write_text("do not touch\n")
-    (root / "sub/file").write_text("nor this\n")
-    os.chmod(root / "secret", 0o600)
-    before = _snapshot(root)
-    yield root
-    assert _snapshot(root) == before, "something outside the context changed"
+from tests.engine.canary import canary  # noqa: F401
 
 
 def _tar(*members: tuple[str, str, str | bytes], uid: int = 1000, mode: int = 0o4777) -> bytes:

@@ -8,7 +8,6 @@ container's capabilities. A canary directory outside the store is checked untouc
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import resource
@@ -24,34 +23,12 @@ import pytest
 
 from engine.containers.remove import mount_id_of
 from tests.engine.containers_fixtures import cengine, run, start_d  # noqa: F401
+from tests.engine.canary import canary  # noqa: F401
 
 _WORKTREE = Path(__file__).resolve().parents[2]
 _CLI = ("import sys\ntry:\n    from engine.containers import inroot\n    inroot.use_openat2 = {openat2}\n"
         "except ImportError:\n    pass\nfrom tui.cli import main\nsys.exit(main(sys.argv[1:]))")
 _FSIZE_LIMIT = 1 << 20  # a cp that reads a device would hit this, not fill the disk
-
-
-def _snapshot(root: Path) -> dict[str, tuple[int, int, int, int, str]]:
-    out = {}
-    for path in sorted([root, *root.rglob("*")]):
-        st = path.lstat()
-        content = os.readlink(path) if path.is_symlink() else (
-            hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "")
-        out[str(path)] = (st.st_mode, st.st_uid, st.st_gid, st.st_size, content)
-    return out
-
-
-@pytest.fixture
-def canary(tmp_path: Path) -> Iterator[Path]:
-    """A host directory outside the store that no copy may change (content, mode, owner, new entries)."""
-    root = tmp_path / "canary"
-    (root / "sub").mkdir(parents=True)
-    (root / "secret").write_text("do not touch\n")
-    (root / "sub/file").write_text("nor this\n")
-    os.chmod(root / "secret", 0o600)
-    before = _snapshot(root)
-    yield root
-    assert _snapshot(root) == before, "something outside the store changed"
 
 
 class Ctr:

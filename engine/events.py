@@ -33,8 +33,9 @@ from .errors import FULL_ERRNOS
 __all__ = ["KEEP", "MAX_BYTES", "ORDER_SLACK", "Event", "EventJournal"]
 
 MAX_BYTES = 8 << 20
-"""Rotate once an append takes the current file past this. ~70,000 events (a busy store's weeks): ``docker
-events --since`` history is kept, and the whole journal stays under (KEEP + 1) × 8 MiB plus one line."""
+"""Rotate once an append takes the current file past this: ~70,000 events, weeks of a busy store's history
+for ``events --since``. A file ends past it by at most a line per writer appending during the rotation, so
+the whole journal stays near (KEEP + 1) × 8 MiB."""
 KEEP = 2
 """Rotated files kept (``events.jsonl.1``, ``.2``); the next rotation drops the oldest."""
 ORDER_SLACK = 2.0

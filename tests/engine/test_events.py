@@ -118,7 +118,8 @@ def test_rotation_under_concurrent_writers_loses_and_repeats_nothing(tmp_path: P
         after += [e.id for e in events]
     files = sorted(p.name for p in tmp_path.iterdir())
     assert len(files) >= 4 and files[0] == "events.jsonl" and "events.jsonl.3" in files, files  # rotated 3+ times
-    assert all((tmp_path / f).stat().st_size <= max_bytes + 200 for f in files), "a file outgrew the bound"
+    sizes = [(tmp_path / f).stat().st_size for f in files]
+    assert max(sizes) <= max_bytes + writers * 200, sizes  # past the bound by a line per writer at most
     assert after[0] == "first" and len(after) == 1 + writers * each and len(set(after)) == len(after)
     assert early == after[1:], "the follower started before the rotations saw a different sequence"
     assert late and late == after[-len(late):], "the follower started after a rotation lost or repeated events"
@@ -172,7 +173,7 @@ main(["--root", sys.argv[1], "events", "--until", "0s"])  # imports and first-us
 out = io.StringIO()
 before = rchar()
 with contextlib.redirect_stdout(out):
-    main(["--root", sys.argv[1], "events", "--since", "1m", "--until", "0s"])
+    main(["--root", sys.argv[1], "events", "--since", "1m", "--until", "1s"])
 print(rchar() - before)
 print(out.getvalue(), end="")
 """
@@ -193,5 +194,5 @@ def test_since_on_a_large_journal_reads_a_few_kb(store_root: Path) -> None:
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     read, *lines = done.stdout.splitlines()
-    assert [line.split()[3] for line in lines] == [f"r{i}" for i in range(40)]
     assert int(read) < 128 << 10, f"read {int(read)} bytes for the last minute of an 8 MB journal"
+    assert [line.split()[3] for line in lines] == [f"r{i}" for i in range(40)]

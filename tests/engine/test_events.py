@@ -191,7 +191,7 @@ def test_since_on_a_large_journal_reads_a_few_kb(store_root: Path) -> None:
     (store_root / "events.jsonl").write_bytes(b"".join(old + recent))
     assert (store_root / "events.jsonl").stat().st_size > 8 << 20
     done = subprocess.run([sys.executable, "-c", BIG_SINCE, str(store_root)], cwd=REPO, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     read, *lines = done.stdout.splitlines()
     assert int(read) < 128 << 10, f"read {int(read)} bytes for the last minute of an 8 MB journal"

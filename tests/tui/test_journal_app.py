@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import time
@@ -39,7 +40,8 @@ async def test_the_app_sees_a_change_made_after_two_rotations(engine, store_root
         await settle(app, pilot)
         table = app.query_one("#images-table", DataTable)
         assert sorted(table.get_row_at(i)[0] for i in range(table.row_count)) == ["db", "web"]
-        subprocess.run([sys.executable, "-c", ELSEWHERE, str(store_root)], cwd=REPO, check=True, timeout=60)
+        await asyncio.to_thread(subprocess.run, [sys.executable, "-c", ELSEWHERE, str(store_root)], cwd=REPO,
+                                check=True, timeout=60)
         assert (store_root / "events.jsonl.2").exists()  # the offset the app holds is two files back now
         deadline = time.monotonic() + 10
         while "moved" not in [table.get_row_at(i)[0] for i in range(table.row_count)]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from engine.events import EventJournal
@@ -181,8 +183,6 @@ print(out.getvalue(), end="")
 
 def test_since_on_a_large_journal_reads_a_few_kb(store_root: Path) -> None:
     """``events --since 1m`` on 8 MB of older events (one unrotated file, as older berths left it)."""
-    import time
-
     now = time.time()
     old = [b'{"time":%.6f,"type":"container","action":"start","id":"%064x","name":"old"}\n' % (now - 7200 + i * 0.08, i)
            for i in range(80_000)]
@@ -196,3 +196,17 @@ def test_since_on_a_large_journal_reads_a_few_kb(store_root: Path) -> None:
     read, *lines = done.stdout.splitlines()
     assert int(read) < 128 << 10, f"read {int(read)} bytes for the last minute of an 8 MB journal"
     assert [line.split()[3] for line in lines] == [f"r{i}" for i in range(40)]
+
+
+def test_a_rotation_cut_short_after_its_link_is_finished_by_the_next(tmp_path: Path) -> None:
+    """A writer killed between linking the current file as ``.1`` and renaming the new one over it."""
+    journal = EventJournal(str(tmp_path / "events.jsonl"), max_bytes=1024, keep=2)
+    journal.append("image", "tag", "a")
+    os.link(journal.path, journal.path + ".1")  # the same file under both names: read once
+    (tmp_path / "events.jsonl.new").write_bytes(b'{"base":999}\n')  # its half-made successor
+    assert [e.id for e in journal.read(0)[0]] == ["a"]
+    for i in range(20):
+        journal.append("image", "tag", f"x{i}", "n" * 40)
+    assert os.stat(journal.path).st_ino != os.stat(journal.path + ".1").st_ino
+    assert not (tmp_path / "events.jsonl.new").exists()
+    assert [e.id for e in journal.read(0)[0]] == ["a"] + [f"x{i}" for i in range(20)]

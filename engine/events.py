@@ -15,7 +15,8 @@ it under an exclusive flock, which waits for every writer on it, so a rotated fi
 is final: older files move up a number, the current one is hard-linked as ``.1``
 and a new file with its header is renamed over the path, which therefore always
 exists. A reader whose offset is in a rotated file reads the rest of it, then goes
-on in the next one, and never sees an event twice or misses one still kept.
+on in the next one, and never sees an event twice or misses one still kept; one
+further behind than the kept files goes on from the oldest kept event.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ from .errors import FULL_ERRNOS
 __all__ = ["KEEP", "MAX_BYTES", "ORDER_SLACK", "Event", "EventJournal"]
 
 MAX_BYTES = 8 << 20
-"""Rotate once an append takes the current file past this: ~70,000 events, weeks of a busy store's history
-for ``events --since``. A file ends past it by at most a line per writer appending during the rotation, so
+"""Rotate once an append takes the current file past this: ~70,000 events, history enough for ``events
+--since``, little to keep. A file ends past it by at most a line per writer appending during the rotation, so
 the whole journal stays near (KEEP + 1) × 8 MiB."""
 KEEP = 2
 """Rotated files kept (``events.jsonl.1``, ``.2``); the next rotation drops the oldest."""

@@ -97,12 +97,13 @@ def _parse(raw: bytes) -> Event | None:
 def _stamps(fd: int, pos: int, limit: int, *, aligned: bool) -> Iterator[tuple[int, int, float]]:
     """(start, end, time) of each event line starting in [pos, limit); ``aligned``: a line starts at ``pos``.
 
-    Reads grow from ``_PROBE`` bytes, so a probe that needs one line reads a few hundred bytes.
+    Reads grow from ``_PROBE`` bytes, so a probe that needs one line reads a few hundred bytes. A stretch
+    with no line end in ``_MAX_LINE`` bytes (damage) is stepped over, never held whole.
     """
     at = pos if aligned else pos - 1  # not aligned: the byte before tells whether a line starts at pos
-    buf = b""
+    buf = b""  # the bytes from ``at`` on; aligned: ``at`` is a line start, else the next line follows a \n
     want = _PROBE
-    while True:
+    while at < limit:
         chunk = os.pread(fd, want, at + len(buf))
         if not chunk:
             return
@@ -111,17 +112,18 @@ def _stamps(fd: int, pos: int, limit: int, *, aligned: bool) -> Iterator[tuple[i
         if not aligned:
             cut = buf.find(b"\n")
             if cut < 0:
+                at, buf = at + len(buf), b""
                 continue
             at, buf, aligned = at + cut + 1, buf[cut + 1:], True
-        while (cut := buf.find(b"\n")) >= 0:
-            if at >= limit:
-                return
-            event = _parse(buf[:cut])
+        i = 0
+        while at < limit and (cut := buf.find(b"\n", i)) >= 0:
+            event = _parse(buf[i:cut])
             if event is not None:
-                yield at, at + cut + 1, event.time
-            at, buf = at + cut + 1, buf[cut + 1:]
-        if at >= limit:
-            return
+                yield at, at + cut - i + 1, event.time
+            at, i = at + cut - i + 1, cut + 1
+        buf = buf[i:]
+        if len(buf) > _MAX_LINE:  # longer than any line a writer makes: go on after the next line end
+            at, buf, aligned = at + len(buf), b"", False
 
 
 def _first_at_or_after(fd: int, lo: int, hi: int, target: float) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 import threading
@@ -210,3 +211,26 @@ def test_a_rotation_cut_short_after_its_link_is_finished_by_the_next(tmp_path: P
     assert os.stat(journal.path).st_ino != os.stat(journal.path + ".1").st_ino
     assert not (tmp_path / "events.jsonl.new").exists()
     assert [e.id for e in journal.read(0)[0]] == ["a"] + [f"x{i}" for i in range(20)]
+
+
+def test_since_steps_over_damaged_lines(tmp_path: Path) -> None:
+    """Torn lines, a long stretch without a line end, and lines of other shapes do not lead the seek astray."""
+    rng = random.Random(5)
+    lines, stamps = [], []
+    for i in range(3000):
+        lines.append(b'{"time":%d,"type":"image","action":"tag","id":"x%d"}\n' % (1000 + i, i))
+        stamps.append(1000 + i)
+        if rng.random() < 0.05:
+            lines.append(rng.choice([b'{"time":17,"ty\n', b"\xff\xfe not json\n", b'{"other":1}\n',
+                                     b"z" * rng.randint(5000, 20000) + b"\n"]))
+    (tmp_path / "events.jsonl").write_bytes(b"".join(lines))
+    journal = EventJournal(str(tmp_path / "events.jsonl"))
+    for when in [0, 999, 1000, 1001, 2500, 3999, 4000, 5000, *rng.sample(range(1000, 4000), 30)]:
+        offset, seen = journal.offset_at(when), []
+        while True:
+            events, after = journal.read(offset)
+            if after == offset:
+                break
+            offset = after
+            seen += [e.time for e in events if e.time >= when]
+        assert seen == [t for t in stamps if t >= when], when

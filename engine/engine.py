@@ -745,9 +745,13 @@ class Engine:
 
     # -- system --------------------------------------------------------------
 
-    def events_offset(self) -> int:
-        """Where to start reading to see only changes made from now on."""
-        return self.journal.end()
+    def events_offset(self, since: float | None = None) -> int:
+        """Where to start reading to see only changes made from now on, or (``since``) from that Unix time.
+
+        With ``since`` the journal is searched by time, not read from its start; a few
+        events just before ``since`` may come too (filter on ``Event.time``).
+        """
+        return self.journal.end() if since is None else self.journal.offset_at(since)
 
     def events_read(self, offset: int) -> tuple[list[Event], int]:
         """Changes recorded after ``offset``, and the offset to read from next."""

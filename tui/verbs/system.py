@@ -63,11 +63,13 @@ def cmd_events(engine: Engine, args: argparse.Namespace) -> int:
     stop = threading.Event()
     if until is not None:
         threading.Timer(max(0.0, until - now), stop.set).start()
-    offset = 0 if since is not None else engine.events_offset()
+    offset = engine.events_offset(since)  # since: a search by time, not a read from the journal's start
     try:
         for event in engine.events_follow(offset, stop):
             if since is not None and event.time < since:
                 continue
+            if until is not None and event.time > until:
+                continue  # --until in the past: the history up to it, then stop
             name = f" (name={event.name})" if event.name else ""
             print(f"{format_time(event.time)} {event.type} {event.action} {event.id}{name}", flush=True)
     finally:

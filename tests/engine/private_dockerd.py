@@ -29,6 +29,11 @@ def private_dockerd() -> Iterator[list[str] | None]:
     if dockerd is None or docker is None:
         yield None
         return
+    if not _root_is_a_mount():
+        import pytest
+
+        pytest.skip("dockerd cannot work where / is no mount point (a debootstrap'd chroot): runc and its "
+                    "layer unpacker remount / and get EINVAL; berth re-roots itself, Docker does not")
     # Short: containerd's sockets live under the exec root, and a unix socket path has at most 107 bytes.
     base = Path(tempfile.mkdtemp(prefix="berth-dockerd-", dir="/tmp"))
     data, exec_root, sock = base / "data", base / "exec", base / "docker.sock"
@@ -55,6 +60,12 @@ def private_dockerd() -> Iterator[list[str] | None]:
             proc.wait()
         _unmount_under(base)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def _root_is_a_mount() -> bool:
+    """Whether ``/`` can be made private in a mount namespace of its own (not so in a plain chroot)."""
+    done = subprocess.run(["unshare", "-m", "mount", "--make-rprivate", "/"], capture_output=True, check=False)
+    return done.returncode == 0
 
 
 def _unmount_under(base: Path) -> None:

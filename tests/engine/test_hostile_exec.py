@@ -227,8 +227,9 @@ _IN_CHROOT = textwrap.dedent("""
     sys.path.insert(0, sys.argv[1])
     from engine.runtime import syscalls
     store, jail = sys.argv[2], sys.argv[3]
+    from engine.runtime import rootfs
     syscalls.unshare(syscalls.CLONE_NEWNS)
-    syscalls.mount(None, "/", None, syscalls.MS_REC | syscalls.MS_PRIVATE)
+    rootfs.make_mounts_private("/proc")  # (this suite may itself run in a chroot whose / is no mount)
     syscalls.mount("/", jail, None, syscalls.MS_BIND | syscalls.MS_REC)
     os.chroot(jail)
     os.chdir("/")

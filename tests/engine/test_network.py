@@ -391,9 +391,10 @@ def _fetch(url: str, timeout: float = 10) -> str:
 
 
 def _exec(engine, cid: str, *argv: str) -> str:  # type: ignore[no-untyped-def]
-    """Output of a command in the container's mount and network namespaces (nsenter; ``cat`` may fail)."""
+    """Output of a command in the container's mount and network namespaces and its root (``-r``: where the
+    suite runs in a chroot, the mount namespace alone is the host's tree); ``cat`` may fail."""
     pid = str(engine.container_inspect(cid)["State"]["Pid"])
-    done = subprocess.run(["nsenter", "-t", pid, "-n", "-m", "--", *argv], capture_output=True, text=True, timeout=30,
+    done = subprocess.run(["nsenter", "-t", pid, "-n", "-m", "-r", "-w", "--", *argv], capture_output=True, text=True, timeout=30,
                           check=False)
     assert done.returncode == 0 or argv[0] == "cat", done.stdout + done.stderr
     return done.stdout

@@ -23,7 +23,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any, Protocol
 
-__all__ = ["Drainer"]
+__all__ = ["Drainer", "empty_wake_pipe"]
 
 _READ_SIZE = 64 * 1024
 # At most this many reads of one pipe per turn, so one flooding container cannot starve the others.
@@ -71,11 +71,7 @@ class Drainer(threading.Thread):
                     traceback.print_exc(file=sys.stderr)
 
     def _requests(self) -> None:
-        try:
-            while os.read(self._wake_r, 4096):
-                pass
-        except BlockingIOError:
-            pass
+        empty_wake_pipe(self._wake_r)
         while True:
             try:
                 kind, run = self.requests.get_nowait()
@@ -125,3 +121,12 @@ class Drainer(threading.Thread):
         del run.streams[fd]
         if fd != getattr(run, "master", -1):
             os.close(fd)
+
+
+def empty_wake_pipe(fd: int) -> None:
+    """Read a non-blocking wake-up pipe dry: the wake-ups only say "look at the queue", however many came."""
+    try:
+        while os.read(fd, 4096):
+            pass
+    except BlockingIOError:
+        pass

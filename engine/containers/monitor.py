@@ -48,7 +48,7 @@ from ..runtime.process import EXIT_SETUP_FAILED, ContainerProcess, empty_stdin, 
 from ..runtime.pty import console_socketpair, receive_console
 from ..store.paths import MONITOR_SOCKET, MONITOR_SPAWN_LOCK
 from .client import socket_path
-from .drain import Drainer
+from .drain import Drainer, empty_wake_pipe
 from .keeper import KEEPER_FD_ENV, SafeStream, raise_fd_limit
 from .logs import LogWriter
 from .records import now_rfc3339
@@ -462,11 +462,7 @@ class Monitor:
                        cgroup=cgroup)
 
     def _on_drained(self, _fd: int, _: Any) -> None:
-        try:
-            while os.read(self._wake_r, 4096):
-                pass
-        except BlockingIOError:
-            pass
+        empty_wake_pipe(self._wake_r)
         while True:
             try:
                 run = self._drained.get_nowait()

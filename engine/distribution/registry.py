@@ -13,7 +13,7 @@ import json
 import re
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, Self
 
 from .. import reference
 from ..errors import AuthError, ManifestUnknown, RegistryError
@@ -69,7 +69,7 @@ class RegistryClient:
         self._auth = _Auth()
         self._session = Session(verify_tls=not self.insecure)
 
-    def __enter__(self) -> RegistryClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

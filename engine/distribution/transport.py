@@ -141,12 +141,6 @@ class Session:
         self._clients: dict[bool, httpx.Client] = {}
         self._mutex = threading.Lock()
 
-    def __enter__(self) -> Session:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def _client(self, url: str) -> httpx.Client:
         direct = _loopback(url)
         with self._mutex:

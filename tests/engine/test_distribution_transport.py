@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
+import socketserver
 import ssl
 import tarfile
 import threading
@@ -21,7 +23,7 @@ from engine.distribution.pull import PARALLEL_DOWNLOADS
 
 from .distribution_fixtures import build_multilayer, fresh_engine
 from .fake_registry import FakeState, fake_registry
-from .registry_fixtures import free_port, make_certificates
+from .registry_fixtures import Registry, free_port, make_certificates
 
 pytest_plugins = ["tests.engine.registry_plugin"]  # docker_config
 
@@ -61,6 +63,61 @@ def test_one_pull_reuses_its_connections(image: tuple[str, bytes, dict[str, byte
     # The https probe that finds a plain-HTTP server costs one; the parallel downloads may open one each.
     assert len(state.requests) >= 7
     assert state.connections <= 2 + PARALLEL_DOWNLOADS < len(state.requests)
+
+
+@contextmanager
+def _counting_relay(upstream: str) -> Iterator[tuple[str, list[int]]]:
+    """A TCP relay on 127.0.0.1 in front of ``upstream`` (host:port); yields its host:port and a one-item
+    list counting the connections it accepted."""
+    host, port = upstream.rsplit(":", 1)
+    accepted = [0]
+
+    class Relay(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            accepted[0] += 1
+            with socket.create_connection((host, int(port)), timeout=30) as far:
+                pump = threading.Thread(target=_pipe, args=(far, self.request), daemon=True)
+                pump.start()
+                _pipe(self.request, far)
+                pump.join(30)
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Relay)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}", accepted
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    try:
+        while data := src.recv(1 << 16):
+            dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        try:
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+
+def test_a_chunked_push_reuses_its_connections(engine: Any, image: tuple[str, bytes, dict[str, bytes]],
+                                               registry: Registry) -> None:
+    """Every PATCH of a chunked upload used to open a connection of its own; now the pool's few carry them."""
+    with _counting_relay(registry.host) as (relay, accepted):
+        name = f"{relay}/team/app:1"
+        engine.image_tag("app:1", name)
+        engine.image_push(name, chunk_size=64 * 1024)
+        patches = registry.requests("PATCH /v2/team/app/blobs/uploads/")
+        assert patches >= 10
+        from engine.distribution.push import PARALLEL_UPLOADS
+
+        assert accepted[0] <= 2 + PARALLEL_UPLOADS < patches
 
 
 @contextmanager

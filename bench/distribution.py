@@ -9,6 +9,7 @@ fresh destination each time):
   load   berth load -i F  (extracts)   vs skopeo copy docker-archive:F oci:DIR (no extraction)
   push   berth push 127.0.0.1:P/b/app  vs skopeo copy oci-archive:F docker://127.0.0.1:P/s/app
   pull   berth pull (fresh store)      vs skopeo copy docker://… oci:DIR
+  fetch  berth's registry client only  vs the same skopeo copy (both: blobs to files, no extraction)
 
 The registry is Debian's docker-registry on 127.0.0.1 only. Where ``docker`` is
 installed, ``docker save``/``docker load`` are timed too. Not a test: run by
@@ -63,6 +64,37 @@ def berth(root: str, *args: str) -> None:
                    env={**os.environ, "PYTHONPATH": TREE}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+# The registry client alone, as pull drives it (three blobs at a time), writing each blob to a file: what
+# `skopeo copy docker://… oci:DIR` does, without pull's extraction into layers. Run in the --tree checkout.
+FETCH = """
+import json, os, sys
+from concurrent.futures import ThreadPoolExecutor
+from engine.distribution.registry import RegistryClient
+from engine.distribution.manifests import fetch_image_manifest
+from engine.distribution.platform import host_platform
+domain, repo, tag, out = sys.argv[1:5]
+client = RegistryClient(domain, repo, credentials=None)
+manifest = fetch_image_manifest(client, tag, host_platform(), repo)
+def get(digest):
+    response = client.send("GET", client.url("blobs/" + digest))
+    assert response.status == 200, response.status
+    with open(os.path.join(out, digest[7:]), "wb") as f:
+        while chunk := response.read_chunk():
+            f.write(chunk)
+    response.close()
+os.makedirs(out)
+digests = [manifest.value["config"]["digest"]] + [layer["digest"] for layer in manifest.value["layers"]]
+with ThreadPoolExecutor(3) as pool:
+    list(pool.map(get, digests))
+getattr(client, "close", lambda: None)()
+"""
+
+
+def fetch(host: str, repo: str, out: str) -> None:
+    subprocess.run([sys.executable, "-c", FETCH, host, repo, "1", out], check=True, cwd=TREE,
+                   env={**os.environ, "PYTHONPATH": TREE}, stdout=subprocess.DEVNULL)
+
+
 def tool(*args: str) -> None:
     subprocess.run(list(args), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -110,7 +142,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--small", action="store_true", help="a ~50 MB image in five layers")
-    parser.add_argument("--only", default="save,load,push,pull", help="comma-separated lines to time")
+    parser.add_argument("--only", default="save,load,push,pull,fetch", help="comma-separated lines to time")
     parser.add_argument("--tree", default=REPO, help="the berth checkout to time (default: this one)")
     parser.add_argument("--tls", action="store_true", help="registries over HTTPS")
     args = parser.parse_args()
@@ -177,7 +209,7 @@ def measure(work: Path, root: str, archive: Path, registries: Registries, runs: 
         rows.append(("load", *paired(runs, nothing, lambda i: berth(fresh(i), "load", "-q", "-i", str(archive)),
                                      (lambda i: tool(skopeo, "copy", "-q", f"docker-archive:{archive}",
                                                      f"oci:{out(i)}:x")) if skopeo else None)))
-    if "push" in only or "pull" in only:  # pull reads what push put in each round's registry
+    if only & {"push", "pull", "fetch"}:  # pull and fetch read what push put in each round's registry
         row = ("push", *push(work, archive, registries, runs, skopeo))
         if "push" in only:
             rows.append(row)
@@ -187,6 +219,12 @@ def measure(work: Path, root: str, archive: Path, registries: Registries, runs: 
                                      (lambda i: tool(skopeo, "copy", "-q", "--src-tls-verify=false",
                                                      f"docker://{hosts[i]}/s/app:1", f"oci:{out(i)}:x"))
                                      if skopeo else None)))
+    if "fetch" in only:
+        hosts = registries.hosts
+        rows.append(("fetch", *paired(runs, nothing, lambda i: fetch(hosts[i], "b/app", out(i)),
+                                      (lambda i: tool(skopeo, "copy", "-q", "--src-tls-verify=false",
+                                                      f"docker://{hosts[i]}/s/app:1", f"oci:{out(i)}:x"))
+                                      if skopeo else None)))
     return rows
 
 
@@ -210,7 +248,8 @@ def report(rows: list[tuple[str, float, float | None]], archive_mb: float) -> No
     for op, b, s in rows:
         other = f"{s:9.2f} {archive_mb / s:7.0f} {b / s:12.2f}x" if s else f"{'-':>9} {'-':>7} {'-':>13}"
         print(f"{op:6} {b:9.2f} {archive_mb / b:7.0f} {other}")
-    print("berth/skopeo < 1 means berth is faster. load: berth also extracts the layers; skopeo only copies blobs.")
+    print("berth/skopeo < 1 means berth is faster. load, pull: berth also extracts the layers; skopeo only copies "
+          "blobs (fetch: both only copy blobs).")
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -145,6 +145,8 @@ def main() -> int:
     parser.add_argument("--only", default="save,load,push,pull,fetch", help="comma-separated lines to time")
     parser.add_argument("--tree", default=REPO, help="the berth checkout to time (default: this one)")
     parser.add_argument("--tls", action="store_true", help="registries over HTTPS")
+    parser.add_argument("--delay", type=float, default=0, metavar="MS",
+                        help="registries MS ms away (a round trip through a delaying relay)")
     args = parser.parse_args()
     TREE = os.path.abspath(args.tree)
     only = set(args.only.split(","))
@@ -155,19 +157,23 @@ def main() -> int:
         work = Path(tmp)
         root, archive, size = build_image(work, SMALL_DOCKERFILE if args.small else DOCKERFILE)
         print(f"image: {size / 1e6:.0f} MB of layer data, archive {archive.stat().st_size / 1e6:.0f} MB, "
-              f"{args.runs} runs each (berth from {TREE}){', registries over HTTPS' if args.tls else ''}")
-        with Registries(work, args.tls) as registries:
+              f"{args.runs} runs each (berth from {TREE}){', registries over HTTPS' if args.tls else ''}"
+              f"{f', {args.delay:g} ms away' if args.delay else ''}")
+        with Registries(work, args.tls, args.delay) as registries:
             rows = measure(work, root, archive, registries, args.runs, skopeo, only)
     report(rows, archive_mb=size / 1e6)
     return 0
 
 
 class Registries:
-    """One docker-registry on 127.0.0.1 per push run: a blob another run pushed can then be
-    neither skipped nor mounted (skopeo remembers blob locations in /var/lib/containers/cache)."""
+    """One docker-registry on 127.0.0.1 per push run: a blob another run pushed can then be neither
+    skipped nor mounted (skopeo remembers blob locations in /var/lib/containers/cache). With a delay,
+    each is reached through a relay that holds every piece of data for half the round trip each way
+    (this kernel has no netem), so a connection and a request cost what they do to a registry elsewhere."""
 
-    def __init__(self, work: Path, tls: bool = False) -> None:
+    def __init__(self, work: Path, tls: bool = False, delay_ms: float = 0) -> None:
         self.work = work
+        self.delay_ms = delay_ms
         self.tls: tuple[Path, Path] | None = None
         if tls:
             from tests.engine.registry_fixtures import make_certificates
@@ -176,14 +182,19 @@ class Registries:
             self.tls = (cert, key)
         self.hosts: list[str] = []
         self._procs: list[subprocess.Popen[bytes]] = []
+        self._relays: list[DelayRelay] = []
 
     def start(self) -> str:
         from tests.engine.registry_fixtures import start_registry
 
         reg, proc = start_registry(self.work / f"registry-{len(self.hosts)}", tls=self.tls)
-        self.hosts.append(reg.host)
         self._procs.append(proc)
-        return reg.host
+        host = reg.host
+        if self.delay_ms:
+            self._relays.append(DelayRelay(host, self.delay_ms / 2000))
+            host = self._relays[-1].host
+        self.hosts.append(host)
+        return host
 
     def __enter__(self) -> Self:
         return self
@@ -191,8 +202,71 @@ class Registries:
     def __exit__(self, *exc: object) -> None:
         from tests.engine.registry_fixtures import stop_registry
 
+        for relay in self._relays:
+            relay.close()
         for proc in self._procs:
             stop_registry(proc)
+
+
+class DelayRelay:
+    """A TCP relay on 127.0.0.1 to ``upstream`` that delivers each piece ``one_way`` seconds late."""
+
+    def __init__(self, upstream: str, one_way: float) -> None:
+        import socket
+        import threading
+
+        self.upstream = upstream.rsplit(":", 1)
+        self.one_way = one_way
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.host = f"127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                near, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            far = socket.create_connection((self.upstream[0], int(self.upstream[1])))
+            for src, dst in ((near, far), (far, near)):
+                for sock in (src, dst):
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    def _pump(self, src: Any, dst: Any) -> None:
+        import queue
+        import socket
+        import threading
+
+        pending: queue.Queue[tuple[float, bytes]] = queue.Queue()
+
+        def deliver() -> None:
+            while True:
+                due, data = pending.get()
+                time.sleep(max(0.0, due - time.monotonic()))
+                try:
+                    if not data:
+                        dst.shutdown(socket.SHUT_WR)
+                        return
+                    dst.sendall(data)
+                except OSError:
+                    return
+
+        threading.Thread(target=deliver, daemon=True).start()
+        while True:
+            try:
+                data = src.recv(1 << 18)
+            except OSError:
+                data = b""
+            pending.put((time.monotonic() + self.one_way, data))
+            if not data:
+                return
+
+    def close(self) -> None:
+        self.listener.close()
 
 
 def measure(work: Path, root: str, archive: Path, registries: Registries, runs: int,

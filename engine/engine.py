@@ -943,8 +943,9 @@ class Engine:
 
         domain = registry_domain(server)
         creds = Credentials(username, password)
-        RegistryClient(domain, "", credentials=creds, insecure=insecure,
-                       insecure_registries=InsecureRegistries.for_store(self.paths.root)).verify_login()
+        with RegistryClient(domain, "", credentials=creds, insecure=insecure,
+                            insecure_registries=InsecureRegistries.for_store(self.paths.root)) as client:
+            client.verify_login()
         CredentialStore(config_path).store(domain, creds)
 
     def registry_logout(self, server: str | None = None, *, config_path: str | None = None) -> bool:

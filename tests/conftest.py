@@ -31,9 +31,18 @@ def unmount_all(root: Path) -> None:
             pass
 
 
+# Every test talks only to this machine and the namespaces it made: a proxy set for the machine (a CI
+# runner's) must not see that traffic (urllib in the helpers would send even 127.0.0.1 through it).
+# The proxy tests set their own.
+_PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy")
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     if os.geteuid() != 0:
         raise pytest.UsageError("berth's tests mount overlays and create namespaces: run them as root")
+    for var in _PROXY_VARS:
+        os.environ.pop(var, None)
+        os.environ.pop(var.upper(), None)
     _reap_killed_runs()
 
 

@@ -73,6 +73,11 @@ class Puller:
         ref = reference.parse(name)
         client = RegistryClient(ref.domain, ref.path, credentials=self.creds.get(ref.domain), insecure=insecure,
                                 insecure_registries=InsecureRegistries.for_store(self.paths.root))
+        with client:  # one pool of keep-alive connections for the whole pull
+            return self._pull(client, ref, platform, progress, cancel)
+
+    def _pull(self, client: RegistryClient, ref: reference.Reference, platform: Platform | None,
+              progress: ProgressFn | None, cancel: threading.Event | None) -> PullResult:
         manifest = fetch_image_manifest(client, ref.digest or ref.tag or reference.DEFAULT_TAG,
                                         platform or host_platform(), str(ref))
         config = self._config(client, manifest)

@@ -84,13 +84,14 @@ class Pusher:
                                 insecure=options.insecure, actions="pull,push",
                                 insecure_registries=InsecureRegistries.for_store(self.paths.root))
         client.extra_scopes = self._mount_scopes(ref, layers)
-        client.connect()
-        job = _Job(client, ref, options, progress, cancel)
-        with ThreadPoolExecutor(PARALLEL_UPLOADS, thread_name_prefix="berth-push") as pool:
-            descs = list(pool.map(lambda layer: self._push_layer(job, layer), layers))
-        config = self.images.imagedb.get(image_id)
-        self._push_bytes(job, image_id, config)
-        return self._put_manifest(job, _manifest(options, image_id, config, descs))
+        with client:  # one pool of keep-alive connections for the whole push
+            client.connect()
+            job = _Job(client, ref, options, progress, cancel)
+            with ThreadPoolExecutor(PARALLEL_UPLOADS, thread_name_prefix="berth-push") as pool:
+                descs = list(pool.map(lambda layer: self._push_layer(job, layer), layers))
+            config = self.images.imagedb.get(image_id)
+            self._push_bytes(job, image_id, config)
+            return self._put_manifest(job, _manifest(options, image_id, config, descs))
 
     def _local(self, ref: reference.Reference) -> str:
         found = self.images.tags.resolve(ref)

@@ -13,13 +13,13 @@ import json
 import re
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, Self
 
 from .. import reference
 from ..errors import AuthError, ManifestUnknown, RegistryError
 from .credentials import Credentials
 from .insecure import InsecureRegistries
-from .transport import PlainHTTPAnswer, Response, request
+from .transport import PlainHTTPAnswer, Response, Session
 
 __all__ = ["RegistryClient", "endpoint_host", "is_loopback"]
 
@@ -67,6 +67,17 @@ class RegistryClient:
         """More ``repository:<name>:pull`` scopes, for cross-repository mounts."""
         self._base = ""
         self._auth = _Auth()
+        self._session = Session(verify_tls=not self.insecure)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the pooled connections; the operation is over."""
+        self._session.close()
 
     # -- plumbing -----------------------------------------------------------------
 
@@ -77,7 +88,7 @@ class RegistryClient:
         for scheme in schemes:
             base = f"{scheme}://{endpoint_host(self.domain)}"
             try:
-                response = request("GET", base + "/v2/", verify_tls=not self.insecure)
+                response = self._session.request("GET", base + "/v2/")
             except PlainHTTPAnswer as err:
                 last = err if self.insecure else PlainHTTPAnswer(f"{err}; {self.policy.hint(self.domain)}")
                 continue
@@ -130,8 +141,7 @@ class RegistryClient:
         if self.credentials is not None:
             raw = f"{self.credentials.username}:{self.credentials.password}".encode()
             headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
-        response = request("GET", realm + ("&" if "?" in realm else "?") + query, headers,
-                           verify_tls=not self.insecure)
+        response = self._session.request("GET", realm + ("&" if "?" in realm else "?") + query, headers)
         body = response.read()
         if response.status in (401, 403):
             raise AuthError(f"{self.domain}: unauthorized: the token service refused "
@@ -163,7 +173,7 @@ class RegistryClient:
         all_headers = dict(headers or {})
         if self._auth.header:
             all_headers["Authorization"] = self._auth.header
-        return request(method, url, all_headers, body, verify_tls=not self.insecure)
+        return self._session.request(method, url, all_headers, body)
 
     def fail(self, response: Response, what: str) -> RegistryError:
         """The error for an unexpected answer, with the registry's own message."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
+import ssl
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -31,6 +33,12 @@ class FakeState:
     corrupt_blob: str = ""
     token_requests: list[dict[str, Any]] = field(default_factory=list)
     ranges: list[str] = field(default_factory=list)
+    redirect_blobs: str = ""
+    """When set, a blob GET is answered with a 307 to this base URL + the request's path."""
+    connections: int = 0
+    """TCP connections the server accepted."""
+    requests: list[tuple[str, str, str]] = field(default_factory=list)
+    """(scheme, path, Authorization header) of every request, in order."""
 
 
 def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
@@ -42,6 +50,10 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             url = urllib.parse.urlsplit(self.path)
+            scheme = "https" if isinstance(self.connection, ssl.SSLSocket) else "http"
+            state.requests.append((scheme, url.path, self.headers.get("Authorization", "")))
+            if url.path.startswith("/storage/"):
+                return self._blob(url.path.rsplit("/", 1)[1])
             if url.path == "/token":
                 return self._token(urllib.parse.parse_qs(url.query))
             if self.headers.get("Authorization") != "Bearer tok-" + state.repo:
@@ -54,6 +66,8 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
             prefix = f"/v2/{state.repo}/"
             if url.path.startswith(prefix + "manifests/"):
                 return self._manifest()
+            if url.path.startswith(prefix + "blobs/") and state.redirect_blobs:
+                return self._send(307, b"", {"Location": state.redirect_blobs + "/storage/" + url.path.rsplit("/", 1)[1]})
             if url.path.startswith(prefix + "blobs/"):
                 return self._blob(url.path.rsplit("/", 1)[1])
             self._send(404, b'{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known"}]}')
@@ -112,9 +126,29 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    """Counts the connections it accepts; with a TLS context, speaks TLS to a client that starts a handshake
+    and plain HTTP to one that does not, on the same port (for the scheme-downgrade redirect)."""
+
+    def __init__(self, state: FakeState, tls: ssl.SSLContext | None) -> None:
+        super().__init__(("127.0.0.1", 0), _handler(state))
+        self.state = state
+        self.tls = tls
+
+    def get_request(self) -> tuple[Any, Any]:
+        sock, addr = super().get_request()
+        self.state.connections += 1
+        if self.tls is not None:
+            sock.settimeout(10)
+            if sock.recv(1, socket.MSG_PEEK) == b"\x16":  # a TLS handshake record
+                sock = self.tls.wrap_socket(sock, server_side=True)
+            sock.settimeout(None)
+        return sock, addr
+
+
 @contextmanager
-def fake_registry(state: FakeState) -> Iterator[FakeState]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+def fake_registry(state: FakeState, tls: ssl.SSLContext | None = None) -> Iterator[FakeState]:
+    server = _Server(state, tls)
     state.host = f"127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -47,3 +47,14 @@ def test_output_and_status_survive_the_fast_exit(tmp_path: Path) -> None:
     assert unparsable.returncode == 125 and unparsable.stderr.startswith("Error: ")
     many = _berth(tmp_path, "images", "--format", "json", "-a")
     assert many.returncode == 0
+
+
+def test_a_verb_without_a_registry_does_not_import_httpx(tmp_path: Path) -> None:
+    """The registry transport is imported when a verb needs it: ``images`` must not pay for httpx."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "tui.cli", "--root", str(tmp_path), "images"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "tui.verbs.images" in imported or "engine" in imported  # importtime did report
+    assert not {m for m in imported if m == "httpx" or m.startswith(("httpx.", "httpcore"))}

@@ -124,7 +124,21 @@ async def _settled(pilot) -> None:  # type: ignore[no-untyped-def]
         if not any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in pilot.app.workers):
             await pilot.pause()
             if not any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in pilot.app.workers):
+                await _tables_measured(pilot)
                 return
+
+
+async def _tables_measured(pilot) -> None:  # type: ignore[no-untyped-def]
+    """Until every DataTable has measured its new rows and cells: Textual widens columns on the table's idle,
+    which on a loaded machine can come after the frame a snapshot takes (cells cut to the header's width)."""
+    from textual.widgets import DataTable
+
+    for _ in range(100):
+        pending = [t for t in pilot.app.query(DataTable)
+                   if t._require_update_dimensions or t._updated_cells or t._new_rows]
+        if not pending:
+            return
+        await pilot.pause(0.02)
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])

@@ -187,8 +187,10 @@ def berth_side(root: str) -> Side:
     """
     cache = {"PYTHONDONTWRITEBYTECODE": "", "PYTHONPYCACHEPREFIX": os.path.join(os.path.dirname(root), "pycache")}
     # --network none as the peers run: berth's default is now a bridge, theirs is left out (see run-rm-net).
-    return Side("berth", [sys.executable, "-m", "tui.cli", "--root", root], ["--network", "none"], env=cache,
-                disk=[root])
+    # Builds too: RUN steps are on the store's bridge by default (as the classic builder's), Podman's here
+    # are --network none and the private dockerd has no bridge.
+    return Side("berth", [sys.executable, "-m", "tui.cli", "--root", root], ["--network", "none"],
+                build_flags=["--network", "none"], env=cache, disk=[root])
 
 
 def podman_side(base: str) -> Side:

@@ -39,7 +39,7 @@ from .tarstream import ForwardStream, describe, members, open_tar
 if TYPE_CHECKING:
     from _typeshed import StrPath
 
-__all__ = ["ApplyResult", "apply_layer"]
+__all__ = ["ApplyResult", "apply_layer", "clean_name"]
 
 _T = TypeVar("_T")
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -118,8 +118,8 @@ def _extract_all(
 # -- writing the layer dir ---------------------------------------------------
 
 
-def _clean(name: str) -> list[str] | None:
-    """The components of ``name`` relative to the layer root, or None if it climbs out of it."""
+def clean_name(name: str) -> tuple[str, ...] | None:
+    """The components of a tar member's ``name`` relative to its top, or None if it climbs out of it."""
     parts: list[str] = []
     if "\0" in name:
         return None
@@ -130,14 +130,14 @@ def _clean(name: str) -> list[str] | None:
             parts.pop()
         elif part and part != ".":
             parts.append(part)
-    return parts
+    return tuple(parts)
 
 
 def _escapes(link_rel: str, target: str) -> bool:
     """Whether a symlink at ``link_rel`` pointing at ``target`` leads out of the layer, read lexically."""
     if target.startswith("/"):
         return True
-    return _clean(f"{link_rel}/../{target}") is None
+    return clean_name(f"{link_rel}/../{target}") is None
 
 
 class _Extractor:
@@ -154,7 +154,7 @@ class _Extractor:
         """Regular-file bytes written so far."""
 
     def extract(self, member: tarfile.TarInfo, tar: tarfile.TarFile) -> None:
-        parts = _clean(member.name)
+        parts = clean_name(member.name)
         if parts is None:
             raise UnsafeEntry(self.archive, member.name)
         if WHITEOUT_META_PREFIX in member.name and any(p.startswith(WHITEOUT_META_PREFIX) for p in parts[:-1]):
@@ -224,7 +224,7 @@ class _Extractor:
             raise ArchiveError(f"{self.archive}: {member.name}: unsupported entry type {member.type!r}")
         self._finish_node(self._path(rel), member, chmod=not member.issym())
 
-    def _whiteout(self, member: tarfile.TarInfo, parts: list[str]) -> None:
+    def _whiteout(self, member: tarfile.TarInfo, parts: tuple[str, ...]) -> None:
         parent = "/".join(parts[:-1])
         base = parts[-1]
         self._ensure_dir(parent, member.name)
@@ -315,7 +315,7 @@ class _Extractor:
 
     def _link_target(self, member: tarfile.TarInfo) -> str:
         """The path of an already-extracted, non-directory hard link target inside the layer."""
-        parts = _clean(member.linkname)
+        parts = clean_name(member.linkname)
         if not parts:
             raise UnsafeEntry(self.archive, member.name)
         rel = "/".join(parts)

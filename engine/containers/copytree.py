@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, BinaryIO
 
+from ..archive.apply import clean_name
 from ..errors import InvalidArgument
 
 __all__ = ["Entry", "TreeWriter", "read_tree", "read_tar", "write_tar", "CopyRefused", "reopen"]
@@ -142,21 +143,6 @@ def reopen(path_fd: int, listed: os.stat_result) -> IO[bytes]:
 
 
 # -- reading a tar -------------------------------------------------------------
-
-
-def clean_name(name: str) -> tuple[str, ...] | None:
-    """The components of a tar member's name, or None if it climbs above the top."""
-    parts: list[str] = []
-    if "\0" in name:
-        return None
-    for part in name.split("/"):
-        if part == "..":
-            if not parts:
-                return None
-            parts.pop()
-        elif part and part != ".":
-            parts.append(part)
-    return tuple(parts)
 
 
 def read_tar(stream: BinaryIO, display: str = "stdin") -> Iterator[Entry]:

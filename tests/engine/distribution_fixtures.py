@@ -32,6 +32,21 @@ def build_multilayer(engine: Any, tmp_path: Path, tag: str = "app:1") -> str:
     return image_id
 
 
+def saved_blobs(engine: Any, tmp_path: Path) -> tuple[str, bytes, dict[str, bytes]]:
+    """app:1 built and saved by berth (an OCI layout): (image ID, manifest bytes, blobs by digest), to serve."""
+    image_id = build_multilayer(engine, tmp_path)
+    out = tmp_path / "app.tar"
+    with open(out, "wb") as f:
+        engine.image_save(["app:1"], f)
+    blobs: dict[str, bytes] = {}
+    with tarfile.open(out) as tar:
+        for member in tar.getmembers():
+            if member.name.startswith("blobs/sha256/") and member.isreg():
+                blobs["sha256:" + member.name.rsplit("/", 1)[1]] = tar.extractfile(member).read()  # type: ignore[union-attr]
+        index = json.load(tar.extractfile("index.json"))  # type: ignore[arg-type]
+    return image_id, blobs[index["manifests"][0]["digest"]], blobs
+
+
 def fresh_engine(tmp_path: Path, name: str) -> Any:
     """A second, empty store beside the test's own (to load or pull into)."""
     from engine import Engine

@@ -4,7 +4,6 @@ and Docker Hub name handling, which never touches the network."""
 from __future__ import annotations
 
 import json
-import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import pytest
 
 from engine.errors import AuthError, DigestMismatch, RegistryError
 
-from .distribution_fixtures import build_multilayer, fresh_engine
+from .distribution_fixtures import fresh_engine, saved_blobs
 from .fake_registry import FakeState, fake_registry
 
 pytest_plugins = ["tests.engine.registry_plugin"]  # docker_config
@@ -22,17 +21,7 @@ pytest_plugins = ["tests.engine.registry_plugin"]  # docker_config
 @pytest.fixture
 def served(engine: Any, tmp_path: Path, docker_config: Path) -> Iterator[tuple[str, FakeState]]:
     """app:1 served by the fake as team/app:1 (blobs from berth's own save: an OCI layout)."""
-    image_id = build_multilayer(engine, tmp_path)
-    out = tmp_path / "app.tar"
-    with open(out, "wb") as f:
-        engine.image_save(["app:1"], f)
-    blobs: dict[str, bytes] = {}
-    with tarfile.open(out) as tar:
-        for member in tar.getmembers():
-            if member.name.startswith("blobs/sha256/") and member.isreg():
-                blobs["sha256:" + member.name.rsplit("/", 1)[1]] = tar.extractfile(member).read()  # type: ignore[union-attr]
-        index = json.load(tar.extractfile("index.json"))  # type: ignore[arg-type]
-    manifest = blobs[index["manifests"][0]["digest"]]
+    image_id, manifest, blobs = saved_blobs(engine, tmp_path)
     with fake_registry(FakeState("team/app", manifest, blobs)) as state:
         yield image_id, state
 

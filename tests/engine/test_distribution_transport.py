@@ -8,7 +8,6 @@ import json
 import socket
 import socketserver
 import ssl
-import tarfile
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ import pytest
 
 from engine.distribution.pull import PARALLEL_DOWNLOADS
 
-from .distribution_fixtures import build_multilayer, fresh_engine
+from .distribution_fixtures import fresh_engine, saved_blobs
 from .fake_registry import FakeState, fake_registry
 from .registry_fixtures import Registry, free_port, make_certificates
 
@@ -37,17 +36,7 @@ def image(engine: Any, tmp_path: Path, docker_config: Path,
     for var in _PROXY_VARS:
         monkeypatch.delenv(var, raising=False)
         monkeypatch.delenv(var.lower(), raising=False)
-    image_id = build_multilayer(engine, tmp_path)
-    out = tmp_path / "app.tar"
-    with open(out, "wb") as f:
-        engine.image_save(["app:1"], f)
-    blobs: dict[str, bytes] = {}
-    with tarfile.open(out) as tar:
-        for member in tar.getmembers():
-            if member.name.startswith("blobs/sha256/") and member.isreg():
-                blobs["sha256:" + member.name.rsplit("/", 1)[1]] = tar.extractfile(member).read()  # type: ignore[union-attr]
-        index = json.load(tar.extractfile("index.json"))  # type: ignore[arg-type]
-    return image_id, blobs[index["manifests"][0]["digest"]], blobs
+    return saved_blobs(engine, tmp_path)
 
 
 def _layers(manifest: bytes) -> set[str]:

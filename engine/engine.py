@@ -793,7 +793,7 @@ class Engine:
             build_args: ``--build-arg`` values.
             no_cache: do every step even when an earlier build did it already.
             target: stop after the stage with this name.
-            progress: called with each ``engine.build.progress`` event (step started, output, cached, done).
+            progress: called with each ``engine.builder.progress`` event (step started, output, cached, done).
             cancel: set it to stop; the running step is killed and undone.
             network: RUN steps' network (``--network``): ``default`` (the default bridge), ``bridge``, ``none``,
                 ``host`` or a user network's name.
@@ -805,7 +805,7 @@ class Engine:
             BuildError: a bad Dockerfile (``Dockerfile line N: …``), a failing step, a missing source.
             Cancelled: ``cancel`` was set.
         """
-        from .build.builder import BuildOptions, build_image
+        from .builder.builder import BuildOptions, build_image
 
         self._writable()
         options = BuildOptions(dockerfile, tuple(tags), dict(build_args or {}), no_cache, target, network)
@@ -819,7 +819,7 @@ class Engine:
         Returns:
             What was deleted, and the bytes of layer data freed.
         """
-        from .build.prune import prune_images
+        from .builder.prune import prune_images
 
         self._writable()
         removed, freed = prune_images(self, all=all)

@@ -51,7 +51,7 @@ def commit_container(engine: Engine, cid: str, ref: str | None, *, message: str 
                      changes: Callable[[dict[str, Any]], None] | None = None, pause_container: bool = True) -> str:
     """Write the upper dir as a layer (paused meanwhile, so it is one moment's state) and the image config."""
     from .. import reference
-    from ..build.container import register_dir
+    from ..builder.container import register_dir
 
     container = current(engine, cid)
     image = engine.images.config(container["Image"])

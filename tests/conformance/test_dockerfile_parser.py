@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.build.parser import dump, parse
+from engine.builder.parser import dump, parse
 from engine.errors import DockerfileParseError
 
 # The repo and shared/ sit side by side (/work/main and /work/shared; likewise in CI).

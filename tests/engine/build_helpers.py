@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from engine.build.progress import BuildEvent, render
+from engine.builder.progress import BuildEvent, render
 
 BASE = "busybox:test"
 

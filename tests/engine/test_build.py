@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.build.builder import CommandFailed
-from engine.build.progress import (
+from engine.builder.builder import CommandFailed
+from engine.builder.progress import (
     ContainerStarted,
     StepCached,
     StepDone,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.build.context import BuildContext, contains_wildcards
-from engine.build.dockerignore import PatternMatcher, read_patterns
+from engine.builder.context import BuildContext, contains_wildcards
+from engine.builder.dockerignore import PatternMatcher, read_patterns
 from engine.errors import BuildError
 from tests.engine.build_helpers import BASE, file_in_image, import_base
 

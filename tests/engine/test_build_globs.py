@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.build.context import BuildContext
-from engine.build.dockerignore import PatternMatcher
-from engine.build.globs import compile_glob
+from engine.builder.context import BuildContext
+from engine.builder.dockerignore import PatternMatcher
+from engine.builder.globs import compile_glob
 from engine.errors import BuildError
 
 

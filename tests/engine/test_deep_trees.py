@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from engine.archive import apply_layer
-from engine.build.context import BuildContext
+from engine.builder.context import BuildContext
 from engine.runtime import syscalls
 from engine.store.paths import MOUNT_ID_FILE
 from engine.store.removal import delete_tree

@@ -1,7 +1,7 @@
 """Hostile Dockerfiles and build contexts: nothing outside the context is read or written, RUN steps stay
 off the host's terminal, files and network, and every refusal is one line naming no host path.
 
-The context-tar tests need only the stdlib and ``engine.build`` (no pyroute2), so they also run on a bare
+The context-tar tests need only the stdlib and ``engine.builder`` (no pyroute2), so they also run on a bare
 Python (``/root/.pyenv/versions/3.11.7/bin/python -m pytest tests/engine/test_hostile_build.py -k context``):
 tarfile's extraction filters differ between 3.11.2, 3.11.4+ and 3.12, and the unpacking must not rely on them.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.build.context import BuildContext
+from engine.builder.context import BuildContext
 from engine.errors import BuildError
 from tests.engine.canary import canary  # noqa: F401
 
@@ -247,7 +247,7 @@ def _leftovers(engine, cids: list[str]) -> list[str]:  # type: ignore[no-untyped
 
 
 def _started(recorder) -> list[str]:  # type: ignore[no-untyped-def]
-    from engine.build.progress import ContainerStarted
+    from engine.builder.progress import ContainerStarted
 
     return [e.container_id for e in recorder.of(ContainerStarted)]
 
@@ -311,7 +311,7 @@ def test_run_step_network_none_has_only_lo_and_host_sees_the_hosts(engine, base:
 def test_run_step_network_is_taken_down_after_failure_and_cancel(engine, base: str, tmp_path: Path) -> None:
     import threading
 
-    from engine.build.progress import ContainerStarted
+    from engine.builder.progress import ContainerStarted
     from engine.errors import Cancelled
     from tests.engine.build_helpers import BASE, Recorder, make_context
 
@@ -412,7 +412,7 @@ def test_a_context_changed_under_the_build_is_refused_not_followed(canary: Path,
     fd with O_NOFOLLOW at every level, so a dir turned into a link to a host dir is refused."""
     import shutil
 
-    from engine.build.copy import CopyPlan, Source, copy_into, source_digest
+    from engine.builder.copy import CopyPlan, Source, copy_into, source_digest
 
     ctx_dir = tmp_path / "ctx"
     (ctx_dir / "dir/sub").mkdir(parents=True)

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from engine.build.parser import (
+from engine.builder.parser import (
     Dockerfile,
     Heredoc,
     Instruction,

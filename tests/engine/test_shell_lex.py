@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.build.shell_lex import ShellLex, go_quote, process_word, process_words
+from engine.builder.shell_lex import ShellLex, go_quote, process_word, process_words
 from engine.errors import DockerfileParseError
 
 ENV = {"HOME": "/root", "EMPTY": "", "NAME": "berth", "GREETING": "안녕"}

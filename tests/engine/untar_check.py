@@ -2,7 +2,7 @@
 
     PYTHONPATH=. /root/.pyenv/versions/3.13.0/bin/python tests/engine/untar_check.py
 
-tarfile's extraction filters differ between 3.11.2, 3.11.4+, 3.12 and 3.13; ``engine.build.untar`` must not
+tarfile's extraction filters differ between 3.11.2, 3.11.4+, 3.12 and 3.13; ``engine.builder.untar`` must not
 depend on them. Each hostile tar goes through ``BuildContext.from_stream``; the canary outside the context
 must keep its content, owner and mode, and the outcome must be the one Docker's chrooted untar gives.
 Prints one line per case and exits 1 on any difference.
@@ -76,7 +76,7 @@ def main() -> int:
 
 
 def _run(cases: dict[str, tuple[bytes, str]], canary: str, before: list[tuple[str, int, int, str]]) -> int:
-    from engine.build.context import BuildContext
+    from engine.builder.context import BuildContext
     from engine.errors import BuildError
 
     failed = 0

@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import reference
-from engine.build import parser
-from engine.build.dockerignore import PatternMatcher
-from engine.build.shell_lex import process_word, process_words
+from engine.builder import parser
+from engine.builder.dockerignore import PatternMatcher
+from engine.builder.shell_lex import process_word, process_words
 from engine.errors import ArchiveError, DockerfileParseError, InvalidReference
 
 EXAMPLES = int(os.environ.get("BERTH_FUZZ_EXAMPLES", "300"))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.build.stepnet import FORWARDING_WARNING
+from engine.builder.stepnet import FORWARDING_WARNING
 
 DOCKERFILE = "FROM busybox:test\nRUN echo hello from run\nCOPY a.txt /\nCMD [\"sh\"]\n"
 

@@ -172,7 +172,7 @@ def test_usage_errors_exit_125(berth) -> None:
 def test_not_root_is_one_line(store_root: Path, busybox_tar: Path) -> None:
     # Drop to nobody after the interpreter and berth are loaded, as a non-root user's berth would run.
     code = ("import os, sys; from tui.cli import main, build_parser; build_parser();"
-            "import engine.engine, engine.build.metadata, json, tarfile;"
+            "import engine.engine, engine.builder.metadata, json, tarfile;"
             "os.setgroups([]); os.setgid(65534); os.setuid(65534);"
             f"sys.exit(main(['--root', {str(store_root / 'sub')!r}, 'import', '-']))")
     with open(busybox_tar, "rb") as stdin:

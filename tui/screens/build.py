@@ -87,7 +87,7 @@ class BuildScreen(ModalScreen["str | None"]):
     @work(thread=True, exclusive=True, group="build", exit_on_error=False, description="Building")
     def run_build(self, context: str, dockerfile: str | None, tags: tuple[str, ...], build_args: dict[str, str],
                   cancel: threading.Event) -> str:
-        from engine.build.progress import render
+        from engine.builder.progress import render
 
         engine = self.app.engine  # type: ignore[attr-defined]
         worker = get_current_worker()

@@ -49,8 +49,8 @@ def _write(text: str) -> None:
 
 
 def cmd_build(engine: Engine, args: argparse.Namespace) -> int:
-    from engine.build.builder import CommandFailed
-    from engine.build.progress import render
+    from engine.builder.builder import CommandFailed
+    from engine.builder.progress import render
     from engine.errors import BuildError
 
     dockerfile, cleanup = _dockerfile(args)

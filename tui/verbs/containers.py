@@ -739,7 +739,7 @@ def _bool_flag(text: str) -> bool:
 
 
 def cmd_commit(engine: Engine, args: argparse.Namespace) -> int:
-    from engine.build.metadata import config_changes
+    from engine.builder.metadata import config_changes
 
     changes = config_changes(args.change) if args.change else None
     print(engine.container_commit(args.container, args.ref, message=args.message, author=args.author,

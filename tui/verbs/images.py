@@ -102,7 +102,7 @@ def _bool(text: str) -> bool:
 
 
 def cmd_import(engine: Engine, args: argparse.Namespace) -> int:
-    from engine.build.metadata import config_changes
+    from engine.builder.metadata import config_changes
 
     changes = config_changes(args.change) if args.change else None
     with _open_source(args.file) as (stream, total):
@@ -144,7 +144,7 @@ def _progress(label: str, total: int) -> Iterator[Callable[[int], None] | None]:
 
 
 def _image_prune(engine: Engine, args: argparse.Namespace) -> int:
-    from .build import cmd_image_prune
+    from .builder import cmd_image_prune
 
     return cmd_image_prune(engine, args)
 

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from engine.build.shell_lex import ShellLex, go_quote, is_go_space
+from engine.builder.shell_lex import ShellLex, go_quote, is_go_space
 from engine.errors import DockerfileParseError
 
 __all__ = [

@@ -51,7 +51,7 @@ class Tree:
         argv = [sys.executable, "-m", "tui.cli", "--root", self.root, *args]
         if args[0] in ("run", "create"):
             argv[6:6] = ["--network", "none"]
-        done = subprocess.run(argv, cwd=self.tree, env=self.env, capture_output=True, text=True)
+        done = subprocess.run(argv, cwd=self.tree, env=self.env, capture_output=True, text=True, check=False)
         if check and done.returncode:
             raise SystemExit(f"Error: {' '.join(args)} failed: {done.stderr.strip()}")
         return done.stdout

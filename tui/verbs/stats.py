@@ -10,13 +10,12 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import InvalidArgument
+from engine import InvalidArgument
 
 from ..format import human_size, tabulate
 
 if TYPE_CHECKING:
-    from engine import Engine
-    from engine.containers.stats import ContainerStats
+    from engine import ContainerStats, Engine
 
 __all__ = ["binary_size", "cmd_stats", "register", "render", "stats_cells"]
 

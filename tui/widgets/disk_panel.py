@@ -15,7 +15,7 @@ from ..format import human_size, short_id
 from .table_rows import sync_rows
 
 if TYPE_CHECKING:
-    from engine.containers.models import ContainerSummary, DiskUsage
+    from engine import ContainerSummary, DiskUsage
 
 __all__ = ["DiskPanel", "size_bar"]
 

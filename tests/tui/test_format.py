@@ -31,7 +31,7 @@ def test_status_column(changes: dict[str, object], status: str) -> None:
 def test_the_panel_and_ps_share_every_cell() -> None:
     """The panel once wrote its own STATUS, and an exit with no finish time read ``Exited (0) N/A`` there."""
     for c in (BASE, replace(BASE, state="exited", finished_at=0.0), replace(BASE, size_rw=0, size_root_fs=1_980_000)):
-        cid, name, image, status, size, created, command = containers_panel._cells(c, NOW)
+        cid, _name, image, status, size, created, command = containers_panel._cells(c, NOW)
         assert (cid, image, status, created, command) == (
             format.short_id(c.id), format.image_cell(c.image), format.container_status(c, NOW),
             format.since(c.created, NOW), format.command_cell(c.command))

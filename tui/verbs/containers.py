@@ -30,7 +30,7 @@ from ..format import (
 )
 from .prune import confirm, print_deleted
 
-__all__ = ["register", "parse_time_arg"]
+__all__ = ["register"]
 
 
 def register(sub: Any) -> None:
@@ -421,7 +421,7 @@ def _ps_json(s: Any, args: argparse.Namespace) -> dict[str, str]:
     return cells
 
 
-# -- logs, exec, attach, cp, commit, diff, inspect --------------------------------------------------
+# -- logs, exec, attach, cp, commit, diff, inspect ---------------------------
 
 _RELATIVE = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$")
 

@@ -29,6 +29,7 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 from engine import BerthError
 
 from .commands import BerthCommands
+from .format import human_size, short_id
 from .keymap import BoundAction, bound_actions
 from .messages import (
     ContainersLoaded,
@@ -425,7 +426,7 @@ class BerthApp(App[int]):
         usage = self.engine.system_df()
         names = {}
         for image in self.engine.image_list(all=True):
-            names[image.id] = image.repo_tags[0] if image.repo_tags else image.id[7:19]
+            names[image.id] = image.repo_tags[0] if image.repo_tags else short_id(image.id)
         containers = tuple(self.engine.container_list(all=True, size=True))
         self.post_message(DiskUsageLoaded(usage, names, containers))
 
@@ -498,7 +499,7 @@ class BerthApp(App[int]):
     def action_bootstrap(self) -> None:
         self.notify("Making busybox:latest from /bin/busybox…", title="Bootstrap")
         self.run_engine("Bootstrap", lambda: self.engine.image_bootstrap("busybox:latest"),
-                        lambda image_id: f"busybox:latest is ready ({image_id[7:19]})")
+                        lambda image_id: f"busybox:latest is ready ({short_id(image_id)})")
 
     def open_build(self) -> None:
         from .screens.build import BuildScreen
@@ -525,7 +526,7 @@ class BerthApp(App[int]):
             def job() -> None:
                 cid = self.engine.container_create(options)
                 self.engine.container_start(cid)
-                self.call_from_thread(self._follow_new, cid, options.name or cid[:12])
+                self.call_from_thread(self._follow_new, cid, options.name or short_id(cid))
                 self.call_from_thread(self.after_action)
 
             self.run_worker(job, thread=True, group="engine", description="Run", exit_on_error=False)
@@ -540,7 +541,7 @@ class BerthApp(App[int]):
         cid, ended = self.on_terminal("Run", f"running {name} here; exit its command or detach with ctrl-p ctrl-q",
                                       lambda: run_here(self.engine, options)) or ("", "")
         if ended:
-            self.notify(f"{options.name or cid[:12]}: {ended}", title="Run")
+            self.notify(f"{options.name or short_id(cid)}: {ended}", title="Run")
 
     def on_terminal(self, title: str, banner: str, work: Callable[[], Any]) -> Any:
         """Suspend the app, say ``banner``, run ``work`` on this terminal, come back; its result (None if it failed).
@@ -592,8 +593,6 @@ class BerthApp(App[int]):
 
     @work(thread=True, exclusive=True, group="preview", exit_on_error=False, description="Listing what a prune removes")
     def _prune_preview(self, prune: Any) -> None:
-        from .format import human_size
-
         items = prune.candidates(self.engine)
         if not items:
             self.call_from_thread(self.notify, f"No {prune.noun}.", title=prune.title)
@@ -641,7 +640,7 @@ class BerthApp(App[int]):
 
     def container_action(self, action: str, c: ContainerSummary) -> None:
         """What a key in the containers panel asks for, on container ``c``."""
-        engine, name = self.engine, c.name or c.id[:12]
+        engine, name = self.engine, c.name or short_id(c.id)
         running = c.state in ("running", "paused")
         simple: dict[str, tuple[str, Callable[[], Any]]] = {
             "start": ("Start", lambda: engine.container_start(c.id)),

@@ -25,6 +25,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Log, Static
 from textual.worker import get_current_worker
 
+from ..format import short_id
 from ..transfer import BAR_WIDTH, TransferLines, pull_intro, pull_outcome
 
 if TYPE_CHECKING:
@@ -182,7 +183,7 @@ class PullScreen(ModalScreen["str | None"]):
             self.outcome = [f"Pull failed: {why}", "Edit the reference and press Enter to try again, or Esc to close."]
         else:
             self.image_id = event.image_id
-            self.outcome = [*event.outcome, f"Done: {event.image_id[7:19]}. Enter or Esc closes."]
+            self.outcome = [*event.outcome, f"Done: {short_id(event.image_id)}. Enter or Esc closes."]
             self.query_one(Input).disabled = True
             self.app.after_action()  # type: ignore[attr-defined]  # the pull's image event reloads the images
         self.query_one("#pull-keys", Static).update(

@@ -274,11 +274,11 @@ def cmd_create(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def cmd_run(engine: Engine, args: argparse.Namespace) -> int:
+    from .. import terminal
+
     cid = engine.container_create(_options(args))
     _notices(engine)
     stdin = 0 if args.interactive and not args.detach and not args.tty else None
-    from .. import terminal
-
     attachment = terminal.start(engine, cid, args.rm, stdin=stdin, attach=not args.detach,
                                 console_size=terminal.console_size() if args.tty else None)
     if attachment is None:
@@ -322,13 +322,13 @@ def _each(names: list[str], action: Callable[[str], object], parallel: bool = Fa
 
 def cmd_start(engine: Engine, args: argparse.Namespace) -> int:
     if args.attach or args.interactive:
+        from .. import terminal
+
         if len(args.containers) != 1:
             raise InvalidArgument("you cannot start and attach multiple containers at once")
         name = args.containers[0]
         tty = engine.container_inspect(name)["Config"].get("Tty")
         stdin = 0 if args.interactive and not tty else None
-        from .. import terminal
-
         attachment = engine.container_start(name, stdin=stdin, attach=True,
                                             console_size=terminal.console_size() if tty else None)
         return terminal.stream(attachment, args.interactive) if attachment is not None else 0
@@ -448,14 +448,14 @@ def parse_time_arg(text: str, now: float | None = None) -> float:
 
 
 def cmd_logs(engine: Engine, args: argparse.Namespace) -> int:
+    from ..terminal import write_chunks
+
     tail = -1 if args.tail == "all" else int(args.tail) if args.tail.lstrip("-").isdigit() else -2
     if tail == -2:
         raise InvalidArgument(f'invalid --tail value "{args.tail}": a number or "all"')
     chunks = engine.container_log_chunks(args.container, follow=args.follow, tail=tail,
                                          since=parse_time_arg(args.since), until=parse_time_arg(args.until),
                                          timestamps=args.timestamps)
-    from ..terminal import write_chunks
-
     write_chunks(chunks, flush=args.follow)
     return 0
 
@@ -474,9 +474,9 @@ def cmd_exec(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def cmd_attach(engine: Engine, args: argparse.Namespace) -> int:
-    attachment = engine.container_attach(args.container)
     from ..terminal import stream
 
+    attachment = engine.container_attach(args.container)
     return stream(attachment, interactive=not args.no_stdin and attachment.terminal is not None)
 
 

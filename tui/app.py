@@ -1,9 +1,11 @@
 """The berth Textual app: images, layers, containers, disk usage and logs of one store.
 
 Engine calls run in thread workers; only message handlers touch widgets. Every
-change, ours or another terminal's, takes one path: the store watcher notices it
-and posts ``StoreChanged``, and the panels reload (an action never patches its
-own view). Failed workers all land in ``_worker_changed``.
+change, ours or another terminal's, takes one path: the engine's event journal.
+The store watcher reads it (every second, and at once after our own action),
+posts ``StoreChanged`` and the panels reload what the events name (an action
+never patches its own view, nor reloads everything). Whole reads happen only
+at start-up and on ``r``. Failed workers all land in ``_worker_changed``.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Header, Static
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
-from engine.errors import BerthError
+from engine import BerthError
 
 from .commands import BerthCommands
+from .format import human_size, short_id
 from .keymap import BoundAction, bound_actions
 from .messages import (
     ContainersLoaded,
@@ -44,8 +47,7 @@ from .widgets.images_table import ImagesTable
 if TYPE_CHECKING:
     from textual.widget import Widget
 
-    from engine import Engine
-    from engine.containers.models import ContainerSummary
+    from engine import ContainerSummary, Engine
 
 __all__ = ["PANELS", "BerthApp", "run_app"]
 
@@ -157,6 +159,8 @@ class BerthApp(App[int]):
         """The image panel 2 shows."""
         self._events_offset: int | None = None
         """How far into the engine's event journal the app has read; None until the first look."""
+        self._events_lock = threading.Lock()
+        """Held while one reader moves ``_events_offset``: the watcher's tick and an action's read may overlap."""
         self.panels_ready = False
         """Panels 2–5 are mounted (they follow the first frame)."""
         self._container_rows: dict[str, ContainerSummary] = {}
@@ -335,7 +339,7 @@ class BerthApp(App[int]):
     # -- loading -------------------------------------------------------------------
 
     def refresh_store(self) -> None:
-        """Reload every panel's data (after our own action, on r, and when the watcher sees a change)."""
+        """Reload every panel's data: on r (our own actions wait for their events instead)."""
         self.post_message(StoreChanged(images=True, containers=True))
 
     def action_refresh(self) -> None:
@@ -357,11 +361,13 @@ class BerthApp(App[int]):
         """Posts StoreChanged when the engine's event journal says images or containers changed, in any process.
 
         A short worker started by a 1 s timer rather than one long loop, so
-        ``workers.wait_for_complete()`` (and app exit) never waits on it.
+        ``workers.wait_for_complete()`` (and app exit) never waits on it; an
+        action starts one too once its engine call returned (``after_action``).
         """
-        if self._events_offset is None:
-            return
-        events, self._events_offset = self.engine.events_read(self._events_offset)
+        with self._events_lock:
+            if self._events_offset is None:
+                return
+            events, self._events_offset = self.engine.events_read(self._events_offset)
         kinds = {event.type for event in events}
         if kinds:
             changed = frozenset(e.id for e in events if e.type == "container")
@@ -420,7 +426,7 @@ class BerthApp(App[int]):
         usage = self.engine.system_df()
         names = {}
         for image in self.engine.image_list(all=True):
-            names[image.id] = image.repo_tags[0] if image.repo_tags else image.id[7:19]
+            names[image.id] = image.repo_tags[0] if image.repo_tags else short_id(image.id)
         containers = tuple(self.engine.container_list(all=True, size=True))
         self.post_message(DiskUsageLoaded(usage, names, containers))
 
@@ -467,14 +473,22 @@ class BerthApp(App[int]):
 
     # -- actions that change the store ---------------------------------------------
 
+    def after_action(self) -> None:
+        """Our engine call returned: read the journal now for the events it wrote, not a second later.
+
+        Every store change the app can ask for appends its event before the call returns, so this
+        is the panels' only reload after an action. UI thread; a worker calls it with ``call_from_thread``.
+        """
+        self.check_store()
+
     def run_engine(self, description: str, call: Callable[[], Any], done: Callable[[Any], str] | None = None) -> None:
-        """Run one engine call in a worker; notify ``done(result)``, then reload (errors go to the handler)."""
+        """Run one engine call in a worker; notify ``done(result)``, then read its events (errors go to the handler)."""
 
         def job() -> None:
             result = call()
             if done is not None:
                 self.call_from_thread(self.notify, done(result), title=description)
-            self.refresh_store()
+            self.call_from_thread(self.after_action)
 
         self.run_worker(job, thread=True, group="engine", description=description, exit_on_error=False)
 
@@ -485,7 +499,7 @@ class BerthApp(App[int]):
     def action_bootstrap(self) -> None:
         self.notify("Making busybox:latest from /bin/busybox…", title="Bootstrap")
         self.run_engine("Bootstrap", lambda: self.engine.image_bootstrap("busybox:latest"),
-                        lambda image_id: f"busybox:latest is ready ({image_id[7:19]})")
+                        lambda image_id: f"busybox:latest is ready ({short_id(image_id)})")
 
     def open_build(self) -> None:
         from .screens.build import BuildScreen
@@ -512,8 +526,8 @@ class BerthApp(App[int]):
             def job() -> None:
                 cid = self.engine.container_create(options)
                 self.engine.container_start(cid)
-                self.call_from_thread(self._follow_new, cid, options.name or cid[:12])
-                self.refresh_store()
+                self.call_from_thread(self._follow_new, cid, options.name or short_id(cid))
+                self.call_from_thread(self.after_action)
 
             self.run_worker(job, thread=True, group="engine", description="Run", exit_on_error=False)
 
@@ -521,18 +535,19 @@ class BerthApp(App[int]):
 
     def run_here(self, options: Any) -> None:
         """``run -it`` from the dialog: the app suspends and the container gets this terminal until it ends."""
-        from .verbs.containers import run_here
+        from .terminal import run_here
 
         name = options.name or options.image
         cid, ended = self.on_terminal("Run", f"running {name} here; exit its command or detach with ctrl-p ctrl-q",
                                       lambda: run_here(self.engine, options)) or ("", "")
         if ended:
-            self.notify(f"{options.name or cid[:12]}: {ended}", title="Run")
+            self.notify(f"{options.name or short_id(cid)}: {ended}", title="Run")
 
     def on_terminal(self, title: str, banner: str, work: Callable[[], Any]) -> Any:
         """Suspend the app, say ``banner``, run ``work`` on this terminal, come back; its result (None if it failed).
 
-        The one way exec, attach and ``run -it`` hand the terminal over; the store is read again afterwards.
+        The one way exec, attach and ``run -it`` hand the terminal over; afterwards the journal tells
+        what changed meanwhile (a create, a start, a die).
         """
         from textual.app import SuspendNotSupported
 
@@ -546,7 +561,7 @@ class BerthApp(App[int]):
                     self.call_later(self.report_error, title, err)
         except SuspendNotSupported:
             self.notify("This terminal cannot be handed over (no suspend support).", title=title, severity="warning")
-        self.refresh_store()
+        self.after_action()
         return result
 
     def _follow_new(self, cid: str, name: str) -> None:
@@ -578,8 +593,6 @@ class BerthApp(App[int]):
 
     @work(thread=True, exclusive=True, group="preview", exit_on_error=False, description="Listing what a prune removes")
     def _prune_preview(self, prune: Any) -> None:
-        from .format import human_size
-
         items = prune.candidates(self.engine)
         if not items:
             self.call_from_thread(self.notify, f"No {prune.noun}.", title=prune.title)
@@ -627,7 +640,7 @@ class BerthApp(App[int]):
 
     def container_action(self, action: str, c: ContainerSummary) -> None:
         """What a key in the containers panel asks for, on container ``c``."""
-        engine, name = self.engine, c.name or c.id[:12]
+        engine, name = self.engine, c.name or short_id(c.id)
         running = c.state in ("running", "paused")
         simple: dict[str, tuple[str, Callable[[], Any]]] = {
             "start": ("Start", lambda: engine.container_start(c.id)),
@@ -662,7 +675,7 @@ class BerthApp(App[int]):
 
     def attach(self, c: ContainerSummary) -> None:
         """The container's terminal or output on this terminal; the app suspends until it detaches or exits."""
-        from .verbs.containers import attach_here
+        from .terminal import attach_here
 
         if c.state != "running":
             self.notify(f"{c.name} is not running.", title="Attach", severity="warning")
@@ -679,6 +692,8 @@ class BerthApp(App[int]):
             return
         self.on_terminal("Shell", f"shell in {c.name}; exit it to return to the app",
                          lambda: self.engine.container_exec(c.id, SHELL, stdin=0, stdout=1, stderr=2, tty=True))
+        if self.panels_ready:
+            self.load_containers([c.id])  # the shell may have grown its writable layer: no event says so
 
 
 def run_app(root: str) -> int:

@@ -93,7 +93,7 @@ class _Unbuilt:
 
 
 def _root(args: argparse.Namespace) -> str:
-    from engine.store.paths import DEFAULT_ROOT
+    from engine import DEFAULT_ROOT
 
     return args.root or os.environ.get("BERTH_ROOT") or DEFAULT_ROOT
 
@@ -111,7 +111,7 @@ def _app_only(argv: list[str]) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    from engine.errors import BerthError, StoreFull
+    from engine import BerthError, StoreFull
 
     try:
         app_root = _app_only(argv)

@@ -1,11 +1,38 @@
-"""Docker's ways of printing sizes, ages and columns, shared by the CLI and the app."""
+"""Docker's ways of printing sizes, ages and columns, shared by the CLI and the app.
+
+Each of ``ps``'s columns is written here once (STATUS, CREATED, SIZE, PORTS,
+COMMAND, IMAGE, short IDs): ``berth ps`` and the containers panel must never
+disagree on a container.
+"""
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["human_size", "human_duration", "since", "short_id", "tabulate"]
+if TYPE_CHECKING:
+    from engine import BuildEvent, ContainerSummary
+
+__all__ = [
+    "COMMAND_WIDTH",
+    "build_text",
+    "command_cell",
+    "container_size",
+    "container_status",
+    "ellipsis",
+    "human_duration",
+    "human_size",
+    "image_cell",
+    "ports_text",
+    "short_id",
+    "since",
+    "tabulate",
+]
+
+COMMAND_WIDTH = 20
+"""Characters of COMMAND that ``ps`` shows before ``…`` (Docker's truncation)."""
 
 _UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
 
@@ -56,6 +83,87 @@ def since(epoch: float, now: float | None = None) -> str:
 def short_id(image_id: str) -> str:
     """The 12 hex digits Docker shows."""
     return image_id.removeprefix("sha256:")[:12]
+
+
+def ellipsis(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, the last one ``…`` when anything was cut."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def container_status(c: ContainerSummary, now: float | None = None) -> str:
+    """Docker's STATUS column: ``Up 3 seconds``, ``Up 2 minutes (Paused)``, ``Exited (0) 2 seconds ago``."""
+    now = time.time() if now is None else now
+    if c.state == "running":
+        return "Up " + human_duration(max(0.0, now - c.started_at))
+    if c.state == "paused":
+        return "Up " + human_duration(max(0.0, now - c.started_at)) + " (Paused)"
+    if c.state == "dead":
+        return "Dead"
+    if c.state == "created" or not c.started_at:
+        return "Created"
+    if not c.finished_at:
+        return ""  # Docker's State.String() for a stop with no finish time
+    return f"Exited ({c.exit_code}) {since(c.finished_at, now)}"
+
+
+def container_size(c: ContainerSummary) -> str:
+    """Docker's SIZE column: ``0B (virtual 1.98MB)`` (the writable layer, then the whole root filesystem)."""
+    return f"{human_size(c.size_rw or 0)} (virtual {human_size(c.size_root_fs or 0)})"
+
+
+def image_cell(image: str, no_trunc: bool = False) -> str:
+    """Docker's IMAGE column: the name the container was created from, an image ID shortened."""
+    return short_id(image) if not no_trunc and image.startswith("sha256:") else image
+
+
+def command_cell(command: str, no_trunc: bool = False) -> str:
+    """Docker's COMMAND column: quoted as JSON, cut to ``COMMAND_WIDTH`` unless ``--no-trunc``."""
+    return json.dumps(command if no_trunc else ellipsis(command, COMMAND_WIDTH), ensure_ascii=False)
+
+
+def ports_text(ports: Mapping[str, Sequence[Mapping[str, Any]] | None]) -> str:
+    """Docker's PORTS column: ``0.0.0.0:8080->80/tcp, 443/tcp`` (sorted by port number)."""
+    cells = []
+    for key, bound in sorted(ports.items(), key=lambda kv: (int(kv[0].split("/")[0]), kv[0])):
+        if not bound:
+            cells.append(key)
+        for b in bound or []:
+            cells.append(f"{b['HostIp'] or '0.0.0.0'}:{b['HostPort']}->{key}")
+    return ", ".join(cells)
+
+
+def build_text(event: BuildEvent) -> str:
+    """The classic builder's text for a build event (newlines included); "" for events it does not print."""
+    from engine import (
+        BuildFinished,
+        BuildMessage,
+        ContainerRemoved,
+        ContainerStarted,
+        StepCached,
+        StepDone,
+        StepOutput,
+        StepStarted,
+    )
+
+    if isinstance(event, StepStarted):
+        return f"Step {event.step}/{event.total} : {event.instruction}\n"
+    if isinstance(event, StepCached):
+        return " ---> Using cache\n"
+    if isinstance(event, ContainerStarted):
+        return f" ---> Running in {short_id(event.container_id)}\n"
+    if isinstance(event, StepOutput):
+        return event.text
+    if isinstance(event, ContainerRemoved):
+        return f"Removing intermediate container {short_id(event.container_id)}\n"
+    if isinstance(event, StepDone):
+        return f" ---> {short_id(event.image_id)}\n"
+    if isinstance(event, BuildMessage):
+        return event.text + "\n"
+    if isinstance(event, BuildFinished):
+        lines = [f"Successfully built {short_id(event.image_id)}"]
+        lines += [f"Successfully tagged {tag}" for tag in event.tags]
+        return "\n".join(lines) + "\n"
+    return ""
 
 
 def tabulate(header: Sequence[str], rows: Sequence[Sequence[str]], padding: int = 3) -> str:

@@ -12,9 +12,14 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 if TYPE_CHECKING:
-    from engine.containers.models import ContainerSummary, DiskUsage
-    from engine.layer_contents import ImageEfficiency, LayerContents
-    from engine.models import HistoryEntry, ImageSummary
+    from engine import (
+        ContainerSummary,
+        DiskUsage,
+        HistoryEntry,
+        ImageEfficiency,
+        ImageSummary,
+        LayerContents,
+    )
 
 __all__ = [
     "BuildEnded",

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .format import short_id
+
 if TYPE_CHECKING:
     from engine import Engine
 
@@ -30,11 +32,11 @@ class Prune:
 def _dangling_images(engine: Engine) -> list[tuple[str, int]]:
     images = engine.image_list(all=True)
     parents = {i.parent for i in images if i.parent}
-    return [(i.id[7:19], i.size) for i in images if not i.repo_tags and not i.containers and i.id not in parents]
+    return [(short_id(i.id), i.size) for i in images if not i.repo_tags and not i.containers and i.id not in parents]
 
 
 def _stopped_containers(engine: Engine) -> list[tuple[str, int]]:
-    return [(f"{c.id[:12]}  {c.name}", c.size_rw or 0) for c in engine.container_list(all=True, size=True)
+    return [(f"{short_id(c.id)}  {c.name}", c.size_rw or 0) for c in engine.container_list(all=True, size=True)
             if c.state not in ("running", "paused")]
 
 

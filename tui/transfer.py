@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING
 from .format import human_size
 
 if TYPE_CHECKING:
-    from engine.distribution import TransferProgress
-    from engine.distribution.pull import PullResult
+    from engine import PullResult, TransferProgress
 
 __all__ = ["BAR_MIN_WIDTH", "BAR_WIDTH", "TransferLines", "progress_bar", "progress_line", "pull_intro",
            "pull_outcome"]
@@ -55,9 +54,9 @@ def pull_intro(name: str) -> list[str]:
     Raises:
         InvalidReference: ``name`` is no image reference.
     """
-    from engine import reference
+    from engine import parse_reference
 
-    ref = reference.parse(name)
+    ref = parse_reference(name)
     lines = []
     if ref.digest is None and ":" not in name.rsplit("/", 1)[-1]:
         lines.append(f"Using default tag: {ref.tag}")
@@ -67,10 +66,10 @@ def pull_intro(name: str) -> list[str]:
 
 def pull_outcome(name: str, result: PullResult) -> list[str]:
     """Docker's lines after a pull: the manifest digest, and whether the tag now names a new image."""
-    from engine import reference
+    from engine import parse_reference
 
     status = "Downloaded newer image for" if result.updated else "Image is up to date for"
-    return [f"Digest: {result.digest}", f"Status: {status} {reference.parse(name)}"]
+    return [f"Digest: {result.digest}", f"Status: {status} {parse_reference(name)}"]
 
 
 class TransferLines:

@@ -17,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Log, Static
 from textual.worker import get_current_worker
 
+from ..format import build_text, short_id
 from ..messages import BuildEnded, BuildProgress
 
 __all__ = ["BuildScreen", "parse_build_args"]
@@ -87,15 +88,13 @@ class BuildScreen(ModalScreen["str | None"]):
     @work(thread=True, exclusive=True, group="build", exit_on_error=False, description="Building")
     def run_build(self, context: str, dockerfile: str | None, tags: tuple[str, ...], build_args: dict[str, str],
                   cancel: threading.Event) -> str:
-        from engine.builder.progress import render
-
         engine = self.app.engine  # type: ignore[attr-defined]
         worker = get_current_worker()
 
         def progress(event: object) -> None:
             if worker.is_cancelled:
                 cancel.set()
-            if text := render(event):  # type: ignore[arg-type]
+            if text := build_text(event):  # type: ignore[arg-type]
                 self.post_message(BuildProgress(text))
 
         try:
@@ -119,8 +118,8 @@ class BuildScreen(ModalScreen["str | None"]):
             log.write_line(f"Build stopped: {event.error}")
             return
         self.image_id = event.image_id
-        log.write_line(f"Done: {event.image_id[7:19]}. Esc closes.")
-        self.app.refresh_store()  # type: ignore[attr-defined]
+        log.write_line(f"Done: {short_id(event.image_id)}. Esc closes.")
+        self.app.after_action()  # type: ignore[attr-defined]  # the build's image event reloads the images
 
     def action_cancel(self) -> None:
         if self.cancel_event is not None:

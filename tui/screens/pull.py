@@ -25,10 +25,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Log, Static
 from textual.worker import get_current_worker
 
+from ..format import short_id
 from ..transfer import BAR_WIDTH, TransferLines, pull_intro, pull_outcome
 
 if TYPE_CHECKING:
-    from engine.distribution import TransferProgress
+    from engine import TransferProgress
 
 __all__ = ["REDRAW_INTERVAL", "PullScreen"]
 
@@ -117,7 +118,7 @@ class PullScreen(ModalScreen["str | None"]):
     @work(thread=True, exclusive=True, group="pull", exit_on_error=False, description="Pulling")
     def run_pull(self, name: str, blobs: TransferLines, cancel: threading.Event) -> str | None:
         """The engine's pull, off the UI thread; every outcome comes back to the dialog as one ``PullEnded``."""
-        from engine.errors import Cancelled
+        from engine import Cancelled
 
         engine = self.app.engine  # type: ignore[attr-defined]
         worker = get_current_worker()
@@ -169,7 +170,7 @@ class PullScreen(ModalScreen["str | None"]):
 
     @on(PullEnded)
     def _ended(self, event: PullEnded) -> None:
-        from engine.errors import BerthError, Cancelled
+        from engine import BerthError, Cancelled
 
         self.cancel_event = None
         self.query_one(Input).disabled = False
@@ -182,9 +183,9 @@ class PullScreen(ModalScreen["str | None"]):
             self.outcome = [f"Pull failed: {why}", "Edit the reference and press Enter to try again, or Esc to close."]
         else:
             self.image_id = event.image_id
-            self.outcome = [*event.outcome, f"Done: {event.image_id[7:19]}. Enter or Esc closes."]
+            self.outcome = [*event.outcome, f"Done: {short_id(event.image_id)}. Enter or Esc closes."]
             self.query_one(Input).disabled = True
-            self.app.refresh_store()  # type: ignore[attr-defined]
+            self.app.after_action()  # type: ignore[attr-defined]  # the pull's image event reloads the images
         self.query_one("#pull-keys", Static).update(
             "Enter / Esc close" if self.image_id else "Enter pull   Esc close")
         self._redraw()

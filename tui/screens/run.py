@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, Label, Static
 
 if TYPE_CHECKING:
-    from engine.containers.options import CreateOptions
+    from engine import CreateOptions
 
 __all__ = ["Flag", "RunScreen", "run_options"]
 
@@ -25,8 +25,7 @@ def run_options(image: str, name: str, command: str, env: str, volumes: str, mem
     Raises:
         InvalidArgument: a memory size, CPU count, port or volume that does not parse.
     """
-    from engine.containers.options import CreateOptions, parse_size
-    from engine.errors import InvalidArgument
+    from engine import CreateOptions, InvalidArgument, parse_size
 
     try:
         nano_cpus = int(float(cpus) * 1e9) if cpus else 0
@@ -95,7 +94,7 @@ class RunScreen(ModalScreen["CreateOptions | None"]):
         self.action_run()
 
     def action_run(self) -> None:
-        from engine.errors import BerthError
+        from engine import BerthError
 
         try:
             options = run_options(self.image, *(self._value(f) for f in

@@ -49,13 +49,13 @@ def _write(text: str) -> None:
 
 
 def cmd_build(engine: Engine, args: argparse.Namespace) -> int:
-    from engine.builder.builder import CommandFailed
-    from engine.builder.progress import render
-    from engine.errors import BuildError
+    from engine import BuildError, CommandFailed
+
+    from ..format import build_text
 
     dockerfile, cleanup = _dockerfile(args)
     context: Any = sys.stdin.buffer if args.path == "-" else args.path
-    progress = None if args.quiet else (lambda event: _write(render(event)))
+    progress = None if args.quiet else (lambda event: _write(build_text(event)))
     try:
         image_id = engine.image_build(
             context, dockerfile=dockerfile, tags=args.tag, build_args=_build_args(args.build_arg),
@@ -79,7 +79,7 @@ def _dockerfile(args: argparse.Namespace) -> tuple[str | None, str | None]:
     if args.file != "-":
         return args.file, None
     if args.path == "-":
-        from engine.errors import InvalidArgument
+        from engine import InvalidArgument
 
         raise InvalidArgument("invalid argument: can't use stdin for both build context and dockerfile")
     fd, path = tempfile.mkstemp(prefix="berth-Dockerfile-")

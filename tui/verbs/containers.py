@@ -1,26 +1,36 @@
-"""Container verbs: run, create, start, stop, kill, restart, rm, wait, ps, logs, diff, and ``system df``."""
+"""Container verbs: run, create, start, stop, kill, restart, rm, wait, ps, logs, exec, attach, cp, diff….
+
+Argparse and printing only: columns come from ``tui.format``, the user's terminal from ``tui.terminal``
+(imported when a verb needs it: ``ps`` must not pay for termios).
+"""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import re
-import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-from engine import Engine
-from engine.errors import BerthError, ContainerNotFound, ContainerStartError, ImageNotFound, InvalidArgument
+from engine import BerthError, Engine, InvalidArgument
 
-from ..format import human_duration, human_size, since, tabulate
+from ..format import (
+    command_cell,
+    container_size,
+    container_status,
+    human_size,
+    image_cell,
+    ports_text,
+    short_id,
+    since,
+    tabulate,
+)
 from .prune import confirm, print_deleted
 
-__all__ = ["register", "register_system_df", "inspect_any", "container_status", "attach_here"]
+__all__ = ["register"]
 
 
 def register(sub: Any) -> None:
@@ -42,7 +52,9 @@ def register(sub: Any) -> None:
     p.add_argument("names", nargs="+", metavar="CONTAINER")
     p.add_argument("-s", "--size", action="store_true", help="Display total file sizes")
     p.set_defaults(func=cmd_container_inspect)
-    from .stats import register as register_stats  # ``container stats``; ``stats`` is its own module's verb
+    from .stats import (
+        register as register_stats,  # ``container stats``; ``stats`` is its own module's verb
+    )
 
     register_stats(csub)
 
@@ -196,36 +208,6 @@ def _ps_flags(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_ps)
 
 
-def register_system_df(ssub: Any) -> None:
-    """``system df [-v]`` and ``system prune [-a] [-f]``, registered by the system verbs."""
-    p = ssub.add_parser("df", help="Show disk usage")
-    p.add_argument("-v", "--verbose", action="store_true", help="Show detailed information on space usage")
-    p.set_defaults(func=cmd_df)
-    p = ssub.add_parser("prune", help="Remove stopped containers and dangling (with -a: unused) images")
-    p.add_argument("-a", "--all", action="store_true", help="Remove all unused images, not just dangling ones")
-    p.add_argument("-f", "--force", action="store_true", help="Do not prompt for confirmation")
-    p.add_argument("--volumes", action="store_true", help="Prune volumes")
-    p.set_defaults(func=cmd_system_prune)
-
-
-def cmd_system_prune(engine: Engine, args: argparse.Namespace) -> int:
-    images = "all images without at least one container associated to them" if args.all else "all dangling images"
-    volumes = "  - all volumes not used by at least one container\n" if args.volumes else ""
-    warning = f"WARNING! This will remove:\n  - all stopped containers\n{volumes}  - {images}\n"
-    if not args.force and not confirm(warning):
-        return 0
-    removed, reclaimed = engine.container_prune()
-    print_deleted("Containers", removed)
-    if args.volumes:
-        gone, volume_bytes = engine.volume_prune()
-        reclaimed += volume_bytes
-        print_deleted("Volumes", gone)
-    deleted, freed = engine.image_prune(all=args.all)
-    print_deleted("Images", (f"{i.action.lower()}: {i.name}" for i in deleted))
-    print(f"Total reclaimed space: {human_size(reclaimed + freed)}")
-    return 0
-
-
 # -- create / run ------------------------------------------------------------
 
 
@@ -251,7 +233,7 @@ def _read_env_file(path: str) -> list[str]:
 
 
 def _options(args: argparse.Namespace) -> Any:
-    from engine.containers import CreateOptions
+    from engine import CreateOptions
 
     env = [e for path in args.env_file for e in _read_env_file(path)] + list(args.env)
     labels = dict((item.partition("=")[0], item.partition("=")[2]) for item in args.label)
@@ -270,7 +252,7 @@ def _options(args: argparse.Namespace) -> Any:
 
 
 def _bytes(text: str) -> int:
-    from engine.containers.options import parse_size
+    from engine import parse_size
 
     try:
         return parse_size(text)
@@ -292,163 +274,17 @@ def cmd_create(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def cmd_run(engine: Engine, args: argparse.Namespace) -> int:
+    from .. import terminal
+
     cid = engine.container_create(_options(args))
     _notices(engine)
     stdin = 0 if args.interactive and not args.detach and not args.tty else None
-    attachment = _start(engine, cid, args.rm, stdin=stdin, attach=not args.detach,
-                        console_size=_console_size() if args.tty else None)
+    attachment = terminal.start(engine, cid, args.rm, stdin=stdin, attach=not args.detach,
+                                console_size=terminal.console_size() if args.tty else None)
     if attachment is None:
         print(cid)
         return 0
-    return _stream(attachment, args.interactive)
-
-
-def _start(engine: Engine, cid: str, auto_remove: bool, **start: Any) -> Any:
-    """``container_start``; a container that fails to start is removed when ``--rm`` asked for it."""
-    try:
-        return engine.container_start(cid, **start)
-    except ContainerStartError:
-        if auto_remove:
-            engine.container_remove(cid, force=True)
-        raise
-
-
-def _copy_output(attachment: Any) -> None:
-    """The container's lines to our stdout and stderr, as they come."""
-    for entry in attachment.entries():
-        out = sys.stdout if entry.stream == "stdout" else sys.stderr
-        out.write(entry.log)
-        out.flush()
-
-
-def _console_size() -> tuple[int, int] | None:
-    """Our terminal's (rows, cols), for a ``-t`` container's pty before its command starts; None without one."""
-    from engine.runtime.pty import get_window_size
-
-    fd = next((fd for fd in (0, 1) if os.isatty(fd)), None)
-    return None if fd is None else get_window_size(fd)
-
-
-def _stream(attachment: Any, interactive: bool = False) -> int:
-    """Copy the container's output to ours until it exits; Ctrl-C and SIGTERM go to the container."""
-    if attachment.terminal is not None:
-        return _stream_terminal(attachment, interactive)
-    previous = {sig: signal.signal(sig, lambda s, _f: attachment.kill(s)) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        _copy_output(attachment)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        attachment.close()
-    return int(attachment.exit_code or 0)
-
-
-def _stream_terminal(attachment: Any, interactive: bool) -> int:
-    """``-t``: our terminal in raw mode; keys (ctrl-c too) go to the container's pty, ctrl-p ctrl-q detaches."""
-    from engine.runtime.pty import copy_input, get_window_size, raw_mode, set_window_size
-
-    def resize(*_: object) -> None:
-        set_window_size(attachment.terminal, *get_window_size(0 if sys.stdin.isatty() else 1))
-
-    resize()
-    previous = signal.signal(signal.SIGWINCH, resize)
-    stop = threading.Event()
-
-    def keys() -> None:
-        if copy_input(0, attachment.terminal, stop):
-            attachment.detached.set()
-
-    reader = threading.Thread(target=keys, daemon=True)
-    try:
-        with raw_mode(0) if interactive else _nothing():
-            if interactive:
-                reader.start()
-            for entry in attachment.entries():
-                sys.stdout.write(entry.log)
-                sys.stdout.flush()
-    finally:
-        stop.set()
-        signal.signal(signal.SIGWINCH, previous)
-        attachment.close()
-    if attachment.detached.is_set():
-        print("read escape sequence", file=sys.stderr)
-        return 0
-    return int(attachment.exit_code or 0)
-
-
-@contextlib.contextmanager
-def _nothing() -> Iterator[None]:
-    yield
-
-
-def run_here(engine: Engine, options: Any) -> tuple[str, str]:
-    """The app's ``run -it``: create, start attached to this terminal, stream until exit or detach.
-
-    Returns the container's ID and how it ended, for a notification. A container that
-    fails to start is removed when ``--rm`` asked for it, as ``berth run`` does.
-    """
-    cid = engine.container_create(options)
-    return cid, attach_here(_start(engine, cid, options.auto_remove, attach=True, console_size=_console_size()))
-
-
-def attach_here(attachment: Any) -> str:
-    """The app's attach, on the terminal it handed over; returns how it ended, for a notification.
-
-    A ``-t`` container gets the keys (ctrl-p ctrl-q detaches, as on the command line). Any other shows
-    its output until it exits or Ctrl-C, which only detaches: the app must never be a way to stop a
-    service by accident (Docker's ``attach --sig-proxy=false``).
-    """
-    if attachment.terminal is None:
-        with _keys_detach(attachment):
-            try:
-                _copy_output(attachment)
-            finally:
-                attachment.close()
-    else:
-        _stream_terminal(attachment, interactive=True)
-    return "detached" if attachment.detached.is_set() else f"exited ({attachment.exit_code})"
-
-
-@contextlib.contextmanager
-def _keys_detach(attachment: Any) -> Iterator[None]:
-    """While inside, Ctrl-C or ctrl-p ctrl-q on our terminal detaches: read as bytes, never as signals.
-
-    Keys are read unbuffered with signals and flow control off (ctrl-q is XON otherwise);
-    output processing stays on, so the container's lines still end where they should.
-    """
-    import select
-    import termios
-
-    from engine.runtime.pty import DetachScanner
-
-    if not sys.stdin.isatty():
-        yield
-        return
-    saved = termios.tcgetattr(0)
-    mode = termios.tcgetattr(0)
-    mode[0] &= ~termios.IXON
-    mode[3] &= ~(termios.ICANON | termios.ECHO | termios.ISIG | termios.IEXTEN)
-    stop = threading.Event()
-
-    def keys() -> None:
-        scanner = DetachScanner()
-        while not stop.is_set():
-            if not select.select([0], [], [], 0.05)[0]:
-                continue
-            data = os.read(0, 1024)
-            if not data or b"\x03" in data or scanner.feed(data)[1]:
-                attachment.detached.set()
-                return
-
-    termios.tcsetattr(0, termios.TCSANOW, mode)
-    reader = threading.Thread(target=keys, name="detach-keys", daemon=True)
-    reader.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        reader.join()
-        termios.tcsetattr(0, termios.TCSADRAIN, saved)
+    return terminal.stream(attachment, args.interactive)
 
 
 # -- start, stop, kill, restart, rm, wait ------------------------------------
@@ -486,14 +322,16 @@ def _each(names: list[str], action: Callable[[str], object], parallel: bool = Fa
 
 def cmd_start(engine: Engine, args: argparse.Namespace) -> int:
     if args.attach or args.interactive:
+        from .. import terminal
+
         if len(args.containers) != 1:
             raise InvalidArgument("you cannot start and attach multiple containers at once")
         name = args.containers[0]
         tty = engine.container_inspect(name)["Config"].get("Tty")
         stdin = 0 if args.interactive and not tty else None
         attachment = engine.container_start(name, stdin=stdin, attach=True,
-                                            console_size=_console_size() if tty else None)
-        return _stream(attachment, args.interactive) if attachment is not None else 0
+                                            console_size=terminal.console_size() if tty else None)
+        return terminal.stream(attachment, args.interactive) if attachment is not None else 0
     return _each(args.containers, lambda n: engine.container_start(n))
 
 
@@ -543,50 +381,11 @@ def cmd_wait(engine: Engine, args: argparse.Namespace) -> int:
 # -- ps ----------------------------------------------------------------------
 
 
-def container_status(state: str, exit_code: int, started_at: float, finished_at: float,
-                     now: float | None = None) -> str:
-    """Docker's STATUS column: ``Up 3 seconds``, ``Exited (0) 2 seconds ago``, ``Created``."""
-    now = time.time() if now is None else now
-    if state == "running":
-        return "Up " + human_duration(max(0.0, now - started_at))
-    if state == "paused":
-        return "Up " + human_duration(max(0.0, now - started_at)) + " (Paused)"
-    if state == "dead":
-        return "Dead"
-    if state == "created" or not started_at:
-        return "Created"
-    if not finished_at:
-        return ""
-    return f"Exited ({exit_code}) {since(finished_at, now)}"
-
-
-def _ellipsis(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _size_column(s: Any) -> str:
-    return f"{human_size(s.size_rw or 0)} (virtual {human_size(s.size_root_fs or 0)})"
-
-
-def _ports_cell(ports: dict[str, Any]) -> str:
-    """Docker's PORTS column (``0.0.0.0:8080->80/tcp``); the formatter is pure Python, no pyroute2."""
-    if not ports:
-        return ""
-    from engine.network.ports import describe_ports
-
-    return describe_ports(ports)
-
-
 def _ps_cells(s: Any, no_trunc: bool) -> dict[str, str]:
-    image = s.image
-    if not no_trunc and image.startswith("sha256:"):
-        image = image[7:19]
-    command = s.command if no_trunc else _ellipsis(s.command, 20)
     return {
-        "ID": s.id if no_trunc else s.id[:12], "Image": image, "Command": json.dumps(command, ensure_ascii=False),
-        "RunningFor": since(s.created), "Status": container_status(s.state, s.exit_code, s.started_at,
-                                                                   s.finished_at),
-        "Ports": _ports_cell(s.ports), "Names": s.name,
+        "ID": s.id if no_trunc else short_id(s.id), "Image": image_cell(s.image, no_trunc),
+        "Command": command_cell(s.command, no_trunc), "RunningFor": since(s.created), "Status": container_status(s),
+        "Ports": ports_text(s.ports), "Names": s.name,
     }
 
 
@@ -595,7 +394,7 @@ def cmd_ps(engine: Engine, args: argparse.Namespace) -> int:
     rows = engine.container_list(all=args.all, filters=args.filter, last=last, size=args.size)
     if args.quiet:
         for s in rows:
-            print(s.id if args.no_trunc else s.id[:12])
+            print(s.id if args.no_trunc else short_id(s.id))
         return 0
     if args.format == "json":
         for s in rows:
@@ -608,7 +407,7 @@ def cmd_ps(engine: Engine, args: argparse.Namespace) -> int:
     table = []
     for s in rows:
         cells = _ps_cells(s, args.no_trunc)
-        table.append([cells[k] for k in keys] + ([_size_column(s)] if args.size else []))
+        table.append([cells[k] for k in keys] + ([container_size(s)] if args.size else []))
     print(tabulate(header + (["SIZE"] if args.size else []), table))
     return 0
 
@@ -618,11 +417,11 @@ def _ps_json(s: Any, args: argparse.Namespace) -> dict[str, str]:
     created = time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(s.created))
     cells.update(CreatedAt=created, Labels=",".join(f"{k}={v}" for k, v in s.labels.items()), LocalVolumes="0",
                  Mounts=",".join(s.mounts), Networks=",".join(s.networks), State=s.state,
-                 Size=_size_column(s) if args.size else "0B")
+                 Size=container_size(s) if args.size else "0B")
     return cells
 
 
-# -- logs, diff, inspect, df --------------------------------------------------
+# -- logs, exec, attach, cp, commit, diff, inspect ---------------------------
 
 _RELATIVE = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$")
 
@@ -640,7 +439,7 @@ def parse_time_arg(text: str, now: float | None = None) -> float:
         return float(text)
     except ValueError:
         pass
-    from engine.images import parse_time
+    from engine import parse_time
 
     stamp = parse_time(text if re.search(r"(Z|[+-]\d\d:\d\d)$", text) else text + "Z")
     if not stamp:
@@ -649,77 +448,36 @@ def parse_time_arg(text: str, now: float | None = None) -> float:
 
 
 def cmd_logs(engine: Engine, args: argparse.Namespace) -> int:
+    from ..terminal import write_chunks
+
     tail = -1 if args.tail == "all" else int(args.tail) if args.tail.lstrip("-").isdigit() else -2
     if tail == -2:
         raise InvalidArgument(f'invalid --tail value "{args.tail}": a number or "all"')
     chunks = engine.container_log_chunks(args.container, follow=args.follow, tail=tail,
                                          since=parse_time_arg(args.since), until=parse_time_arg(args.until),
                                          timestamps=args.timestamps)
-    _write_chunks(chunks, flush=args.follow)
+    write_chunks(chunks, flush=args.follow)
     return 0
 
 
-def _write_chunks(chunks: Iterator[tuple[str, bytes]], flush: bool) -> None:
-    """Bytes straight to the binary streams, one write per run of lines (200k lines: a few writes, no decode)."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    streams = {"stdout": _binary(sys.stdout), "stderr": _binary(sys.stderr)}
-    last = None
-    for stream, data in chunks:
-        out = streams[stream]
-        if last is not None and last is not out:
-            last.flush()  # keep the order of the two streams where both go to one place
-        out.write(data)
-        if flush:
-            out.flush()
-        last = out
-    if last is not None:
-        last.flush()
-
-
-def _binary(stream: Any) -> Any:
-    """The byte stream under a text stream (a StringIO stand-in has none: write text to it instead)."""
-    buffer = getattr(stream, "buffer", None)
-    return buffer if buffer is not None else _TextSink(stream)
-
-
-class _TextSink:
-    """Bytes written to a text stream that has no byte stream under it."""
-
-    def __init__(self, stream: Any) -> None:
-        self.stream = stream
-
-    def write(self, data: bytes) -> None:
-        self.stream.write(data.decode("utf-8", "replace"))
-
-    def flush(self) -> None:
-        self.stream.flush()
-
-
 def cmd_exec(engine: Engine, args: argparse.Namespace) -> int:
-    from engine.runtime.pty import raw_mode
+    from ..terminal import nothing, raw_mode, real_fd
 
     sys.stdout.flush()
     stdin = 0 if args.interactive and not args.detach else None
     tty = args.tty and not args.detach
-    with raw_mode(0) if tty and stdin is not None else _nothing():
+    with raw_mode(0) if tty and stdin is not None else nothing():
         return engine.container_exec(args.container, list(args.command), env=list(args.env), workdir=args.workdir,
                                      user=args.user, detach=args.detach, stdin=stdin, tty=tty,
-                                     stdout=sys.stdout.fileno() if _real_fd(sys.stdout) else None,
-                                     stderr=sys.stderr.fileno() if _real_fd(sys.stderr) else None)
-
-
-def _real_fd(stream: Any) -> bool:
-    try:
-        stream.fileno()
-        return True
-    except (AttributeError, OSError, ValueError):
-        return False
+                                     stdout=sys.stdout.fileno() if real_fd(sys.stdout) else None,
+                                     stderr=sys.stderr.fileno() if real_fd(sys.stderr) else None)
 
 
 def cmd_attach(engine: Engine, args: argparse.Namespace) -> int:
+    from ..terminal import stream
+
     attachment = engine.container_attach(args.container)
-    return _stream(attachment, interactive=not args.no_stdin and attachment.terminal is not None)
+    return stream(attachment, interactive=not args.no_stdin and attachment.terminal is not None)
 
 
 def cmd_cp(engine: Engine, args: argparse.Namespace) -> int:
@@ -739,7 +497,7 @@ def _bool_flag(text: str) -> bool:
 
 
 def cmd_commit(engine: Engine, args: argparse.Namespace) -> int:
-    from engine.builder.metadata import config_changes
+    from engine import config_changes
 
     changes = config_changes(args.change) if args.change else None
     print(engine.container_commit(args.container, args.ref, message=args.message, author=args.author,
@@ -773,18 +531,6 @@ def cmd_diff(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
-def inspect_any(engine: Engine, name: str) -> dict[str, Any]:
-    """``berth inspect NAME``: a container if one answers to the name, else an image (Docker's order)."""
-    try:
-        return engine.container_inspect(name)
-    except ContainerNotFound:
-        pass
-    try:
-        return engine.image_inspect(name)
-    except ImageNotFound as err:
-        raise BerthError(f"No such object: {name}") from err
-
-
 def cmd_container_inspect(engine: Engine, args: argparse.Namespace) -> int:
     found, status = [], 0
     for name in args.names:
@@ -795,31 +541,3 @@ def cmd_container_inspect(engine: Engine, args: argparse.Namespace) -> int:
             status = 1
     print(json.dumps(found, indent=4))
     return status
-
-
-def cmd_df(engine: Engine, args: argparse.Namespace) -> int:
-    usage = engine.system_df()
-    table = []
-    for row in usage.rows:
-        percent = f" ({round(100 * row.reclaimable / row.size)}%)" if row.size else ""
-        table.append([row.type, str(row.total), str(row.active), human_size(row.size),
-                      human_size(row.reclaimable) + percent])
-    print(tabulate(["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], table))
-    if args.verbose:
-        _df_images(engine, usage)
-        print("\nLocal Volumes space usage:\n")
-        print(tabulate(["VOLUME NAME", "LINKS", "SIZE"],
-                       [[name, str(links), human_size(size)] for name, links, size in usage.volumes]))
-    return 0
-
-
-def _df_images(engine: Engine, usage: Any) -> None:
-    tags = {s.id: s.repo_tags for s in engine.image_list(all=True)}
-    rows = []
-    for image_id, size, shared, unique, containers in usage.images:
-        for tag in tags.get(image_id) or ("<none>:<none>",):
-            repo, _, name = tag.rpartition(":")
-            rows.append([repo, name, image_id[7:19], human_size(size), human_size(shared), human_size(unique),
-                         str(containers)])
-    print("\nImages space usage:\n")
-    print(tabulate(["REPOSITORY", "TAG", "IMAGE ID", "SIZE", "SHARED SIZE", "UNIQUE SIZE", "CONTAINERS"], rows))

@@ -10,11 +10,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, Any
 
-from engine import Engine
-from engine.errors import ArchiveError, InvalidArgument
+from engine import ArchiveError, Engine, InvalidArgument
 
 if TYPE_CHECKING:
-    from engine.distribution import TransferProgress
+    from engine import TransferProgress
 
 __all__ = ["register"]
 
@@ -95,7 +94,7 @@ def transfer_progress(enabled: bool = True, lines: bool = False,
 
 
 def _status_lines(out: IO[str]) -> Callable[[TransferProgress], None]:
-    from engine.distribution.progress import PROGRESS_ACTIONS
+    from engine import PROGRESS_ACTIONS
 
     shown: dict[str, str] = {}
     lock = threading.Lock()  # pull and push report from several threads
@@ -161,9 +160,9 @@ def cmd_pull(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def cmd_push(engine: Engine, args: argparse.Namespace) -> int:
-    from engine import reference
+    from engine import parse_reference
 
-    ref = reference.parse(args.name)
+    ref = parse_reference(args.name)
     if not args.quiet:
         print(f"The push refers to repository [{ref.name}]")
     with transfer_progress(not args.quiet, lines=True, stream=sys.stdout) as progress:

@@ -11,9 +11,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any, Callable
 
-from engine import Engine
-from engine.errors import ArchiveError, BerthError
-from engine.models import ImageSummary
+from engine import (
+    ArchiveError,
+    BerthError,
+    ContainerNotFound,
+    Engine,
+    ImageNotFound,
+    ImageSummary,
+)
 
 from ..format import human_size, short_id, since, tabulate
 
@@ -102,7 +107,7 @@ def _bool(text: str) -> bool:
 
 
 def cmd_import(engine: Engine, args: argparse.Namespace) -> int:
-    from engine.builder.metadata import config_changes
+    from engine import config_changes
 
     changes = config_changes(args.change) if args.change else None
     with _open_source(args.file) as (stream, total):
@@ -144,7 +149,7 @@ def _progress(label: str, total: int) -> Iterator[Callable[[int], None] | None]:
 
 
 def _image_prune(engine: Engine, args: argparse.Namespace) -> int:
-    from .builder import cmd_image_prune
+    from .build import cmd_image_prune
 
     return cmd_image_prune(engine, args)
 
@@ -209,7 +214,7 @@ def _matches(pattern: str, repo: str, tag: str) -> bool:
 
 
 def _image_json(repo: str, tag: str, image_id: str, s: ImageSummary, no_trunc: bool) -> dict[str, str]:
-    from engine.images import format_time
+    from engine import format_time
 
     return {
         "Containers": str(s.containers), "CreatedAt": format_time(s.created), "CreatedSince": since(s.created),
@@ -237,7 +242,7 @@ def cmd_history(engine: Engine, args: argparse.Namespace) -> int:
         if args.human:
             created, size = since(r.created), human_size(r.size)
         else:
-            from engine.images import format_time
+            from engine import format_time
 
             created, size = (format_time(r.created)[:19] + "Z") if r.created else "N/A", str(r.size)
         table.append([image, created, created_by, size, r.comment])
@@ -266,9 +271,19 @@ def cmd_rmi(engine: Engine, args: argparse.Namespace) -> int:
     return status
 
 
-def cmd_inspect(engine: Engine, args: argparse.Namespace) -> int:
-    from .containers import inspect_any
+def inspect_any(engine: Engine, name: str) -> dict[str, Any]:
+    """``berth inspect NAME``: a container if one answers to the name, else an image (Docker's order)."""
+    try:
+        return engine.container_inspect(name)
+    except ContainerNotFound:
+        pass
+    try:
+        return engine.image_inspect(name)
+    except ImageNotFound as err:
+        raise BerthError(f"No such object: {name}") from err
 
+
+def cmd_inspect(engine: Engine, args: argparse.Namespace) -> int:
     found, status = [], 0
     for name in args.names:
         try:

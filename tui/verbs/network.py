@@ -7,10 +7,9 @@ import json
 import sys
 from typing import Any
 
-from engine import Engine
-from engine.errors import BerthError, InvalidArgument
+from engine import BerthError, Engine, InvalidArgument
 
-from ..format import tabulate
+from ..format import short_id, tabulate
 from .prune import confirm, print_deleted
 
 __all__ = ["register"]
@@ -86,18 +85,18 @@ def cmd_ls(engine: Engine, args: argparse.Namespace) -> int:
     nets = engine.network_list()
     if args.quiet:
         for rec in nets:
-            print(rec["Id"] if args.no_trunc else rec["Id"][:12])
+            print(rec["Id"] if args.no_trunc else short_id(rec["Id"]))
         return 0
     if args.format == "json":
         for rec in nets:
-            print(json.dumps({"ID": rec["Id"] if args.no_trunc else rec["Id"][:12], "Name": rec["Name"],
+            print(json.dumps({"ID": rec["Id"] if args.no_trunc else short_id(rec["Id"]), "Name": rec["Name"],
                               "Driver": rec["Driver"], "Scope": rec["Scope"], "CreatedAt": rec["Created"],
                               "IPv6": "false", "Internal": "false",
                               "Labels": ",".join(f"{k}={v}" for k, v in rec["Labels"].items())}, sort_keys=True))
         return 0
     if args.format:
         raise BerthError(f"unsupported --format {args.format!r}: only 'json' is supported")
-    rows = [[rec["Id"] if args.no_trunc else rec["Id"][:12], rec["Name"], rec["Driver"], rec["Scope"]]
+    rows = [[rec["Id"] if args.no_trunc else short_id(rec["Id"]), rec["Name"], rec["Driver"], rec["Scope"]]
             for rec in nets]
     print(tabulate(["NETWORK ID", "NAME", "DRIVER", "SCOPE"], rows))
     return 0

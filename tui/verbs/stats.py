@@ -10,13 +10,12 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import InvalidArgument
+from engine import InvalidArgument
 
-from ..format import human_size, tabulate
+from ..format import human_size, short_id, tabulate
 
 if TYPE_CHECKING:
-    from engine import Engine
-    from engine.containers.stats import ContainerStats
+    from engine import ContainerStats, Engine
 
 __all__ = ["binary_size", "cmd_stats", "register", "render", "stats_cells"]
 
@@ -53,8 +52,8 @@ def binary_size(size: float) -> str:
 def stats_cells(s: ContainerStats, label: str = "", no_trunc: bool = False) -> dict[str, str]:
     """One container's figures as Docker prints them, keyed by template field."""
     return {
-        "Container": label or (s.id if no_trunc else s.id[:12]),
-        "ID": s.id if no_trunc else s.id[:12],
+        "Container": label or (s.id if no_trunc else short_id(s.id)),
+        "ID": s.id if no_trunc else short_id(s.id),
         "Name": s.name or "--",
         "CPUPerc": f"{s.cpu_percent:.2f}%",
         "MemUsage": f"{binary_size(s.memory_usage)} / {binary_size(s.memory_limit)}",

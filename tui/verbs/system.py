@@ -1,12 +1,11 @@
-"""System verbs: ``system check``."""
+"""System verbs: ``system check``, ``events``; ``system df`` and ``system prune`` are the disk verbs' module."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from engine import Engine
-from engine.errors import InvalidArgument
+from engine import Engine, InvalidArgument
 
 __all__ = ["register"]
 
@@ -22,9 +21,9 @@ def register(sub: Any) -> None:
     p.add_argument("--since", help="Also show earlier events: a duration (10m, 2h) or a Unix time")
     p.add_argument("--until", help="Stop after this duration (10s, 1m) or Unix time")
     p.set_defaults(func=cmd_events)
-    from .containers import register_system_df
+    from .disk import register as register_disk
 
-    register_system_df(ssub)
+    register_disk(ssub)
 
 
 def cmd_check(engine: Engine, args: argparse.Namespace) -> int:
@@ -55,7 +54,7 @@ def cmd_events(engine: Engine, args: argparse.Namespace) -> int:
     import threading
     import time
 
-    from engine.images import format_time
+    from engine import format_time
 
     now = time.time()
     since = _moment(args.since, now, future=False) if args.since else None

@@ -7,8 +7,7 @@ import json
 import sys
 from typing import Any
 
-from engine import Engine
-from engine.errors import BerthError, InvalidArgument
+from engine import BerthError, Engine, InvalidArgument
 
 from ..format import human_size, tabulate
 from .prune import confirm, print_deleted

@@ -6,7 +6,6 @@ list itself reloads when the store changes.
 
 from __future__ import annotations
 
-import json
 import time
 from typing import TYPE_CHECKING
 
@@ -16,20 +15,19 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from ..format import human_duration, human_size, since
+from ..format import command_cell, container_size, container_status, image_cell, short_id, since
 from .filter_bar import FilterBar
 from .keyed_table import KeyedTable
 from .stats import StatsView
 
 if TYPE_CHECKING:
-    from engine.containers.models import ContainerSummary
+    from engine import ContainerSummary
 
-__all__ = ["ContainersPanel", "container_status"]
+__all__ = ["ContainersPanel"]
 
 # NAMES and STATUS come before COMMAND so they stay on screen at 80 columns.
 _COLUMNS = (("id", "CONTAINER ID"), ("names", "NAMES"), ("image", "IMAGE"), ("status", "STATUS"),
             ("size", "SIZE"), ("created", "CREATED"), ("command", "COMMAND"))
-_COMMAND_WIDTH = 20
 
 EMPTY_HELP = """\
 No containers yet. Run one from a terminal:
@@ -40,25 +38,10 @@ It shows up here within a second.
 """
 
 
-def container_status(c: ContainerSummary, now: float) -> str:
-    """Docker's STATUS column: ``Up 3 seconds``, ``Exited (0) 2 seconds ago``, ``Created``."""
-    if c.state == "running":
-        return "Up " + human_duration(max(0.0, now - c.started_at))
-    if c.state == "paused":
-        return "Up " + human_duration(max(0.0, now - c.started_at)) + " (Paused)"
-    if c.state == "dead":
-        return "Dead"
-    if c.state == "created" or not c.started_at:
-        return "Created"
-    return f"Exited ({c.exit_code}) {since(c.finished_at, now)}"
-
-
 def _fixed_cells(c: ContainerSummary) -> tuple[str, str, str, str, str]:
     """The cells that do not move with the clock: ID, NAMES, IMAGE, SIZE, COMMAND."""
-    image = c.image[7:19] if c.image.startswith("sha256:") else c.image
-    command = c.command if len(c.command) <= _COMMAND_WIDTH else c.command[: _COMMAND_WIDTH - 1] + "…"
-    size = "" if c.size_rw is None else f"{human_size(c.size_rw)} (virtual {human_size(c.size_root_fs or 0)})"
-    return c.id[:12], c.name, image, size, json.dumps(command, ensure_ascii=False)
+    size = "" if c.size_rw is None else container_size(c)  # not measured yet: blank, not 0B
+    return short_id(c.id), c.name, image_cell(c.image), size, command_cell(c.command)
 
 
 def _cells(c: ContainerSummary, now: float, fixed: tuple[str, str, str, str, str] | None = None) -> tuple[str, ...]:

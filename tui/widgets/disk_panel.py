@@ -11,11 +11,11 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from ..format import human_size, short_id
+from ..format import human_size, image_cell, short_id
 from .table_rows import sync_rows
 
 if TYPE_CHECKING:
-    from engine.containers.models import ContainerSummary, DiskUsage
+    from engine import ContainerSummary, DiskUsage
 
 __all__ = ["DiskPanel", "size_bar"]
 
@@ -98,8 +98,8 @@ class DiskPanel(Vertical):
                                 human_size(unique), self._bar(unique, shared, largest), str(users))
         sync_rows(table, [c for c, _ in _IMAGES], wanted)
         largest = max((c.size_rw or 0 for c in containers), default=0)
-        rows = {c.id: (c.id[:12], c.name, human_size(c.size_rw or 0), self._bar(c.size_rw or 0, 0, largest), c.state,
-                       c.image[7:19] if c.image.startswith("sha256:") else c.image)
+        rows = {c.id: (short_id(c.id), c.name, human_size(c.size_rw or 0), self._bar(c.size_rw or 0, 0, largest), c.state,
+                       image_cell(c.image))
                 for c in sorted(containers, key=lambda c: (-(c.size_rw or 0), c.name))}
         sync_rows(self.query_one("#disk-containers", DataTable), [c for c, _ in _CONTAINERS], rows)
         largest = max((size for _, _, size in usage.volumes), default=0)

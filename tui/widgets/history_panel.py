@@ -22,8 +22,7 @@ from ..format import human_size, short_id, since
 from .table_rows import selected_key, sync_rows
 
 if TYPE_CHECKING:
-    from engine.layer_contents import FileNode, ImageEfficiency, LayerContents
-    from engine.models import HistoryEntry
+    from engine import FileNode, HistoryEntry, ImageEfficiency, LayerContents
 
 __all__ = ["HistoryPanel"]
 

@@ -16,7 +16,7 @@ from .filter_bar import FilterBar
 from .table_rows import selected_key, sync_rows
 
 if TYPE_CHECKING:
-    from engine.models import ImageSummary
+    from engine import ImageSummary
 
 __all__ = ["ImagesTable"]
 

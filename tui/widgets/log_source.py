@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 if TYPE_CHECKING:
-    from engine import Engine
-    from engine.containers.logs import LogEntry
+    from engine import Engine, LogEntry
 
 __all__ = ["MAX_LINES", "LogBuffer", "LogFollower", "LogGrew"]
 

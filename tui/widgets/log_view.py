@@ -29,7 +29,7 @@ from .log_source import LogBuffer
 from .log_wrap import plain, row_starts
 
 if TYPE_CHECKING:
-    from engine.containers.logs import LogEntry
+    from engine import LogEntry
 
 __all__ = ["NEXT_STREAMS", "TIMESTAMP_WIDTH", "LogView"]
 

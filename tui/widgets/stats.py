@@ -23,7 +23,7 @@ from ..format import human_size
 from ..verbs.stats import binary_size
 
 if TYPE_CHECKING:
-    from engine.containers.stats import ContainerStats
+    from engine import ContainerStats
 
 __all__ = ["HISTORY", "SAMPLE_INTERVAL", "StatsView"]
 
@@ -119,7 +119,7 @@ class StatsView(Vertical):
 
     @work(thread=True, group="stats", exit_on_error=False, description="Reading container stats")
     def _read(self, cid: str, previous: ContainerStats | None) -> None:
-        from engine.errors import ContainerNotFound
+        from engine import ContainerNotFound
 
         try:
             stats = self.app.engine.container_stats(cid, previous=previous)  # type: ignore[attr-defined]

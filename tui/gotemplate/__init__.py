@@ -18,22 +18,28 @@ from typing import Any
 
 from .execute import execute
 from .funcs import FUNCS, HEADER_FUNCS
-from .parse import Node, TemplateError, TemplateExecError, TemplateParseError, parse_tree
+from .parse import (
+    Node,
+    TemplateError,
+    TemplateExecError,
+    TemplateParseError,
+    parse_tree,
+)
 from .printing import MISSING
 from .tabwriter import tabulate
 
 __all__ = [
+    "MISSING",
     "Template",
     "TemplateError",
-    "TemplateParseError",
     "TemplateExecError",
-    "MISSING",
-    "parse",
-    "render",
-    "preformat",
-    "is_table",
-    "render_table",
+    "TemplateParseError",
     "format_rows",
+    "is_table",
+    "parse",
+    "preformat",
+    "render",
+    "render_table",
     "tabulate",
 ]
 

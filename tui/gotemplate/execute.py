@@ -66,6 +66,23 @@ def _pipe_str(p: Pipeline) -> str:
     return decl + " | ".join(" ".join(_term_str(a) for a in c.args) for c in p.cmds)
 
 
+def _nodes_str(nodes: list[Node] | None) -> str:
+    """Go's Node.String for a list: how an error names a whole {{range}}."""
+    out = []
+    for n in nodes or []:
+        if isinstance(n, Text):
+            out.append(n.text)
+        elif isinstance(n, Action):
+            out.append("{{" + _pipe_str(n.pipe) + "}}")
+        elif isinstance(n, (Break, Continue)):
+            out.append("{{break}}" if isinstance(n, Break) else "{{continue}}")
+        elif isinstance(n, If):
+            kw = "range" if isinstance(n, Range) else "with" if isinstance(n, With) else "if"
+            tail = "" if n.orelse is None else "{{else}}" + _nodes_str(n.orelse)
+            out.append(f"{{{{{kw} {_pipe_str(n.pipe)}}}}}{_nodes_str(n.body)}{tail}{{{{end}}}}")
+    return "".join(out)
+
+
 class _State:
     def __init__(self, src: str, funcs: Mapping[str, Callable[..., Any]]) -> None:
         self.src = src
@@ -157,10 +174,10 @@ class _State:
                 items = list(enumerate(value))
             elif isinstance(value, int) and not isinstance(value, bool):
                 if len(decl) > 1:
-                    raise self.fail(node.pipe.pos, _pipe_str(node.pipe), "can't use 2 iteration variables with integer")
+                    raise self.fail(node.pipe.pos, _nodes_str([node]), "can't use 2 iteration variables with integer")
                 items = [(i, i) for i in range(value)]
             else:
-                raise self.fail(node.pipe.pos, _pipe_str(node.pipe), f"range can't iterate over {sprint_value(value)}")
+                raise self.fail(node.pipe.pos, _nodes_str([node]), f"range can't iterate over {sprint_value(value)}")
             if not items:
                 if node.orelse is not None:
                     self.scoped(dot, node.orelse)
@@ -245,7 +262,7 @@ class _State:
         if isinstance(receiver, dict):
             if has_args:
                 raise self.fail(pos, ctx, f"{name} is not a method but has arguments")
-            return receiver[name] if name in receiver else MISSING
+            return receiver.get(name, MISSING)
         if isinstance(receiver, (str, bytes, int, float, bool, list, tuple)) or not hasattr(receiver, name) or name.startswith("_"):
             raise self.fail(pos, ctx, f"can't evaluate field {name} in type {go_type(receiver)}")
         attr = getattr(receiver, name)

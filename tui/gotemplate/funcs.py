@@ -14,7 +14,7 @@ from urllib.parse import quote_plus
 
 from .printing import MISSING, go_type, sprint, sprintf, sprintln, to_json
 
-__all__ = ["FUNCS", "HEADER_FUNCS", "FuncError", "ArgTypeError", "truth", "LAZY"]
+__all__ = ["FUNCS", "HEADER_FUNCS", "LAZY", "ArgTypeError", "FuncError", "truth"]
 
 
 class FuncError(Exception):
@@ -240,9 +240,7 @@ def _js(*args: Any) -> str:
     for c in _text_of(args):
         if c in "\\'\"":
             out.append("\\" + c)
-        elif c in "<>&=" or ord(c) < 0x20:
-            out.append(f"\\u{ord(c):04X}")
-        elif ord(c) >= 0x80 and not c.isprintable():
+        elif c in "<>&=" or ord(c) < 0x20 or ord(c) >= 0x80 and not c.isprintable():
             out.append(f"\\u{ord(c):04X}")
         else:
             out.append(c)

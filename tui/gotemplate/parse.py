@@ -12,20 +12,20 @@ from dataclasses import dataclass, field
 from engine.errors import InvalidArgument
 
 __all__ = [
-    "TemplateError",
-    "TemplateParseError",
-    "TemplateExecError",
-    "parse_tree",
-    "Node",
-    "Text",
     "Action",
-    "If",
-    "Range",
-    "With",
     "Break",
-    "Continue",
-    "Pipeline",
     "Command",
+    "Continue",
+    "If",
+    "Node",
+    "Pipeline",
+    "Range",
+    "TemplateError",
+    "TemplateExecError",
+    "TemplateParseError",
+    "Text",
+    "With",
+    "parse_tree",
 ]
 
 LEFT, RIGHT = "{{", "}}"
@@ -154,7 +154,7 @@ def _lex_into(src: str, toks: list[Tok]) -> None:
         text_end = j
         if src.startswith("{{- ", j) or src.startswith("{{-\t", j) or src.startswith("{{-\n", j) or src.startswith("{{-\r", j):
             text = src[i:j].rstrip(" \t\r\n")
-            j += 3
+            j += 4  # "{{- " and its space: a comment may start right after
         else:
             text = src[i:j]
             j += 2
@@ -383,7 +383,7 @@ class _Parser:
             else:
                 self.expect_right("else")
                 del self.vars[inner:]
-                orelse, end2 = self.list_until({"end"})
+                orelse, _ = self.list_until({"end"})
                 self.expect_right("end")
         else:
             self.expect_right("end")
@@ -402,7 +402,7 @@ class _Parser:
                 self.next()
                 v = self.next()
                 if v.kind != "var":
-                    raise self.fail(v, f"range can only initialize variables")
+                    raise self.fail(v, "range can only initialize variables")
                 names.append(v.val)
             op = self.peek()
             if op.kind in ("declare", "assign"):
@@ -450,23 +450,19 @@ class _Parser:
         return cmd
 
     def operand(self) -> tuple:
+        """A term, extended by fields written right after it with no space: ``$x.A``, ``(…).B``."""
         term = self.term()
         chain: list[str] = []
-        while self.peek().kind == "field" and self.toks[self.i - 1].kind != "right":
+        while self.peek().kind == "field":
             prev = self.toks[self.i - 1]
-            t = self.peek()
-            # a field directly after a term (no space) extends it: $x.A, (…).B
-            if t.pos != prev.pos + len(self._raw(prev)):
+            if self.peek().pos != prev.pos + len(self._raw(prev)):
                 break
             chain.append(self.next().val)
-        if chain:
-            if term[0] in ("bool", "number", "string", "nil", "dot"):
-                if term[0] == "dot":
-                    pass
-                else:
-                    raise self.fail(self.toks[self.i - 1], f"unexpected . after term {term[1]!r}")
-            return ("chain", term, chain, term[-1])
-        return term
+        if not chain:
+            return term
+        if term[0] in ("bool", "number", "string", "nil"):
+            raise self.fail(self.toks[self.i - 1], f"unexpected . after term {self.describe(prev)}")
+        return ("chain", term, chain, term[-1])
 
     def _raw(self, t: Tok) -> str:
         if t.kind == "field":

@@ -14,7 +14,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["MISSING", "go_type", "sprint", "sprintln", "sprintf", "to_json", "struct_fields", "is_struct"]
+__all__ = ["MISSING", "go_type", "is_struct", "sprint", "sprintf", "sprintln", "struct_fields", "to_json"]
 
 
 class _Missing:
@@ -80,7 +80,7 @@ def _sorted_items(d: dict) -> list[tuple[Any, Any]]:
 
 def _digits(f: float) -> tuple[str, int]:
     """Shortest round-trip decimal digits of ``abs(f)`` and the decimal point position (as strconv)."""
-    sign, digits, exp = Decimal(repr(abs(f))).as_tuple()
+    _, digits, exp = Decimal(repr(abs(f))).as_tuple()
     ds = "".join(map(str, digits)).lstrip("0") or "0"
     # value = 0.ds × 10**dp
     dp = len("".join(map(str, digits))) + exp - (len("".join(map(str, digits))) - len(ds))
@@ -118,12 +118,12 @@ def format_float(f: float, verb: str = "v", prec: int = -1) -> str:
         body = _exp_form(ds, dp, verb == "G") if (exp < -4 or exp >= 6) and ds != "0" else _fixed_form(ds, dp)
         return ("-" if neg else "") + body
     if verb in "eE":
-        out = "%.*e" % (6 if prec < 0 else prec, f)
+        out = f"{f:.{6 if prec < 0 else prec}e}"
         return out.upper() if verb == "E" else out
     if verb in "fF":
-        return "%.*f" % (6 if prec < 0 else prec, f)
+        return f"{f:.{6 if prec < 0 else prec}f}"
     if verb in "gG":
-        out = "%.*g" % (prec or 1, f)
+        out = f"{f:.{prec or 1}g}"
         return out.upper() if verb == "G" else out
     raise ValueError(verb)
 
@@ -208,7 +208,7 @@ def sprintln(*args: Any) -> str:
 
 # ---------------------------------------------------------------- printf
 
-_SPEC = re.compile(r"%([-+# 0]*)(\*|\d+)?(?:\.(\*|\d*))?(.)?", re.S)
+_SPEC = re.compile(r"%([-+# 0]*)(\*|\d+)?(?:\.(\*|\d*))?(.)?", re.DOTALL)
 
 
 @dataclasses.dataclass

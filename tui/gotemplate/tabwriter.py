@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["tabulate", "MIN_WIDTH", "PADDING", "cell_width"]
+__all__ = ["MIN_WIDTH", "PADDING", "cell_width", "tabulate"]
 
 # docker/cli formatter.go: tabwriter.NewWriter(output, 10, 1, 3, ' ', 0)
 MIN_WIDTH = 10  # a column is at least this wide, padding included

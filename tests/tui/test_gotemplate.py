@@ -396,3 +396,18 @@ def test_tabwriter_wide_runes_count_twice() -> None:
 
 def test_trailing_cell_is_not_a_column() -> None:
     assert tabulate("a\tlong trailing text\nb\tc\n") == "a         long trailing text\nb         c\n"
+
+
+def test_objects_with_their_own_str_print_through_it() -> None:
+    import datetime
+    import enum
+
+    class Color(enum.Enum):
+        RED = 1
+
+        def __str__(self) -> str:
+            return "red"
+
+    when = datetime.date(2026, 12, 3)
+    assert render("{{.C}} {{.D}}", {"C": Color.RED, "D": when}) == "red 2026-12-03"
+    assert render('{{printf "%-5s|%q" .C .D}}', {"C": Color.RED, "D": when}) == 'red  |"2026-12-03"'

@@ -38,6 +38,11 @@ def is_struct(v: Any) -> bool:
     return not isinstance(v, (str, bytes, int, float, bool, list, tuple, dict, type(None), _Missing))
 
 
+def is_stringer(v: Any) -> bool:
+    """An object with its own ``__str__`` (an Enum, a datetime) prints through it, as Go's Stringer."""
+    return is_struct(v) and type(v).__str__ is not object.__str__
+
+
 def struct_fields(v: Any) -> list[tuple[str, Any]]:
     """A struct's fields in declaration order: dataclass fields, else public instance attributes."""
     if dataclasses.is_dataclass(v) and not isinstance(v, type):
@@ -182,6 +187,8 @@ def sprint_value(v: Any, verb: str = "v", plus: bool = False) -> str:
         return "[" + " ".join(sprint_value(e, verb, plus) for e in v) + "]"
     if isinstance(v, dict):
         return "map[" + " ".join(f"{sprint_value(k, verb, plus)}:{sprint_value(e, verb, plus)}" for k, e in _sorted_items(v)) + "]"
+    if is_stringer(v):
+        return str(v)
     fields = struct_fields(v)
     if plus:
         return "{" + " ".join(f"{k}:{sprint_value(e, verb, plus)}" for k, e in fields) + "}"
@@ -328,6 +335,8 @@ def format_one(v: Any, verb: str, fl: _Flags) -> str:
     if isinstance(v, dict):
         items = " ".join(f"{format_one(k, verb, inner)}:{format_one(e, verb, inner)}" for k, e in _sorted_items(v))
         return _pad("map[" + items + "]", fl)
+    if is_stringer(v) and verb in "vsq":
+        return format_one(str(v), verb, fl)
     fields = struct_fields(v)
     if verb == "v" and fl.plus:
         return _pad("{" + " ".join(f"{k}:{format_one(e, verb, inner)}" for k, e in fields) + "}", fl)

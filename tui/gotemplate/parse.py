@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from engine.errors import InvalidArgument
+from engine import InvalidArgument
 
 __all__ = [
     "Action",

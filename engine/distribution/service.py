@@ -67,7 +67,7 @@ class DistributionService:
              chunk_size: int | None = None, config_path: str | None = None,
              progress: ProgressFn | None = None, cancel: threading.Event | None = None) -> PushResult:
         from .credentials import CredentialStore
-        from .push import CHUNK_SIZE, PushOptions, Pusher
+        from .push import CHUNK_SIZE, Pusher, PushOptions
 
         self.store.writable()  # push records which blobs a registry holds, in the store
         options = PushOptions(insecure, compression, chunk_size or CHUNK_SIZE)
@@ -78,7 +78,7 @@ class DistributionService:
 
     def login(self, server: str, username: str, password: str, *, insecure: bool = False,
               config_path: str | None = None) -> None:
-        from .credentials import CredentialStore, Credentials, registry_domain
+        from .credentials import Credentials, CredentialStore, registry_domain
         from .insecure import InsecureRegistries
         from .registry import RegistryClient
 

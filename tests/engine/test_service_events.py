@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine.containers import CreateOptions
 from tests.engine import containers_fixtures
 from tests.engine.containers_fixtures import start_d, stop_monitor
-
-from engine.containers import CreateOptions
 
 cengine = containers_fixtures.cengine
 

@@ -144,7 +144,7 @@ def _progress(label: str, total: int) -> Iterator[Callable[[int], None] | None]:
 
 
 def _image_prune(engine: Engine, args: argparse.Namespace) -> int:
-    from .builder import cmd_image_prune
+    from .build import cmd_image_prune
 
     return cmd_image_prune(engine, args)
 

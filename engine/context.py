@@ -13,7 +13,7 @@ import functools
 import os
 from typing import TYPE_CHECKING
 
-from .errors import NotRoot, StoreCorrupt
+from .errors import BerthError, NotRoot, StoreCorrupt
 from .store.locks import get_lock
 from .store.paths import DEFAULT_ROOT, StorePaths
 
@@ -110,8 +110,6 @@ class StoreContext:
 
     def container_label(self, cid: str) -> str:
         """The container's name without its ``/``, for an event; "" when its record is unreadable or gone."""
-        from .errors import BerthError
-
         try:
             return str(self.records.load(cid).get("Name", "")).lstrip("/")
         except BerthError:

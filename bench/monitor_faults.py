@@ -78,7 +78,7 @@ def main() -> int:
         flapping = start(engine, "false", restart="always")
         t0 = time.monotonic()
         time.sleep(10.0)
-        print(f"restart always false: {engine.containers.load(flapping).get('RestartCount', 0)} restarts "
+        print(f"restart always false: {engine.store.records.load(flapping).get('RestartCount', 0)} restarts "
               f"in {time.monotonic() - t0:.1f} s (Docker: 100 ms doubling -> 6 by 6.3 s, the 7th at 12.7 s)")
         engine.container_remove(flapping, force=True)
 
@@ -99,7 +99,7 @@ def main() -> int:
                     print(f"start failed: {err}")
         took = time.monotonic() - t0
         time.sleep(1.0)
-        running = sum(1 for c in cids if engine.containers.load(c)["State"]["Running"])
+        running = sum(1 for c in cids if engine.store.records.load(c)["State"]["Running"])
         n = len(cids) - 1
         print(f"{running} containers running under ulimit -Sn {args.soft} -Hn {args.hard} "
               f"({failed} failed; {took / max(n, 1) * 1000:.0f} ms per start)")
@@ -117,7 +117,7 @@ def main() -> int:
                 try:
                     from engine.containers.client import MonitorClient
 
-                    with MonitorClient(engine).request({"op": "ping"}) as channel:
+                    with MonitorClient(engine.store).request({"op": "ping"}) as channel:
                         reply = channel.reply()
                     if reply and reply.get("pid") == new:
                         break
@@ -133,7 +133,7 @@ def main() -> int:
             pass
         from engine.containers.recovery import monitor_alive
 
-        while monitor_alive(engine):  # then rm finds stale records, and starts no new keeper to wait on them
+        while monitor_alive(engine.store):  # then rm finds stale records, and starts no new keeper to wait on them
             time.sleep(0.05)
         engine.container_remove_many([c.id for c in engine.container_list(all=True)], force=True)
         shutil.rmtree(root, ignore_errors=True)

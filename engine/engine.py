@@ -1,38 +1,42 @@
-"""``Engine``: the one facade the front ends call."""
+"""``Engine``: the one facade the front ends call.
+
+Every method hands its call to one service built from the engine's
+``StoreContext`` (``engine/context.py``); the services append the events.
+Nothing under engine/ imports this module but ``engine/__init__.py``.
+"""
 
 from __future__ import annotations
 
 import functools
-import os
 import threading
 from collections.abc import Callable, Collection, Iterator
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from .errors import BerthError, NotRoot, StoreCorrupt
-from .store.locks import get_lock
+from .context import StoreContext
 from .store.paths import DEFAULT_ROOT, StorePaths
 
 if TYPE_CHECKING:
+    from .builder.service import BuildService
     from .containers.lifecycle import Attachment
-    from .importer import Importer
-    from .distribution.load import LoadedImage
-    from .distribution.pull import PullResult
-    from .distribution.push import PushResult
-    from .distribution.progress import ProgressFn
     from .containers.logs import LogEntry
     from .containers.models import Change, ContainerSummary, DiskUsage
     from .containers.options import CreateOptions
-    from .layer_contents import ImageEfficiency, LayerContents
-    from .containers.records import ContainerRecords
-    from .containers.volumes import Volume
+    from .containers.service import ContainerService
     from .containers.stats import ContainerStats
-    from .store.rwlayers import RWLayerStore
-    from .events import Event, EventJournal
-    from .images import ImageService
+    from .containers.volume_service import VolumeService
+    from .containers.volumes import Volume
+    from .distribution.load import LoadedImage
+    from .distribution.progress import ProgressFn
+    from .distribution.pull import PullResult
+    from .distribution.push import PushResult
+    from .distribution.service import DistributionService
+    from .errors import BerthError
+    from .events import Event
+    from .imageops import ImageOps
+    from .layer_contents import ImageEfficiency, LayerContents
     from .models import CheckReport, HistoryEntry, ImageSummary, RemovedItem
-    from .store.images import ImageDB
-    from .store.layers import LayerStore
-    from .store.tags import TagStore
+    from .network.service import NetworkService
+    from .system import CheckService
 
 __all__ = ["Engine"]
 
@@ -57,59 +61,63 @@ class Engine:
     """
 
     def __init__(self, root: str = DEFAULT_ROOT) -> None:
-        self.root = os.path.abspath(root)
-        self.paths = StorePaths(self.root)
-        self.lock = get_lock(self.paths.lock)
+        self.store = StoreContext(root)
 
-    # The stores load on first use: ``logs``, ``ps`` or ``rm`` need few of them, and start-up time matters.
+    @property
+    def root(self) -> str:
+        """The store root, absolute."""
+        return self.store.root
 
-    @functools.cached_property
-    def layers(self) -> LayerStore:
-        from .store.layers import LayerStore
+    @property
+    def paths(self) -> StorePaths:
+        """Where everything lives under the root."""
+        return self.store.paths
 
-        return LayerStore(self.paths, self.lock)
-
-    @functools.cached_property
-    def imagedb(self) -> ImageDB:
-        from .store.images import ImageDB
-
-        return ImageDB(self.paths)
+    # Each service is built on first use, so a short command imports only the modules it needs.
 
     @functools.cached_property
-    def tags(self) -> TagStore:
-        from .store.tags import TagStore
+    def _images(self) -> ImageOps:
+        from .imageops import ImageOps
 
-        return TagStore(self.paths)
-
-    @functools.cached_property
-    def images(self) -> ImageService:
-        from .images import ImageService
-
-        return ImageService(self.paths, self.layers, self.imagedb, self.tags, self.lock)
+        return ImageOps(self.store)
 
     @functools.cached_property
-    def journal(self) -> EventJournal:
-        """Every change, appended after it is durable, for other processes to follow."""
-        from .events import EventJournal
+    def _containers(self) -> ContainerService:
+        from .containers.service import ContainerService
 
-        return EventJournal(self.paths.events)
+        return ContainerService(self.store)
 
     @functools.cached_property
-    def _importer(self) -> "Importer":
-        """Loaded on first use: most commands never write images, and start-up time matters."""
-        from .importer import Importer
+    def _volumes(self) -> VolumeService:
+        from .containers.volume_service import VolumeService
 
-        return Importer(self.layers, self.imagedb, self.tags, self.lock)
+        return VolumeService(self.store)
 
-    def _writable(self) -> None:
-        if os.geteuid() != 0:
-            raise NotRoot("berth needs root to change the store (it mounts overlays): run it with sudo")
-        try:
-            os.makedirs(self.root, 0o711, exist_ok=True)
-        except OSError as err:
-            raise StoreCorrupt(f"cannot create store root {self.root}: {err.strerror}") from err
+    @functools.cached_property
+    def _networks(self) -> NetworkService:
+        from .network.service import NetworkService
 
-    # -- images --------------------------------------------------------------
+        return NetworkService(self.store)
+
+    @functools.cached_property
+    def _build(self) -> BuildService:
+        from .builder.service import BuildService
+
+        return BuildService(self.store)
+
+    @functools.cached_property
+    def _distribution(self) -> DistributionService:
+        from .distribution.service import DistributionService
+
+        return DistributionService(self.store)
+
+    @functools.cached_property
+    def _check(self) -> CheckService:
+        from .system import CheckService
+
+        return CheckService(self.store)
+
+    # -- images ----------------------------------------------------------------
 
     def image_import(
         self,
@@ -139,13 +147,8 @@ class Engine:
             ArchiveError: unreadable or unsafe tarball.
             InvalidReference: ``ref`` is not a valid name.
         """
-        self._writable()
-        image_id = self._importer.import_tar(
-            source, source_name=source_name, ref=ref, config_changes=changes,
-            message=message, progress=progress, cancel=cancel,
-        )
-        self.journal.append("image", "import", image_id, ref or "")
-        return image_id
+        return self._images.import_tar(source, source_name=source_name, ref=ref, changes=changes, message=message,
+                                      progress=progress, cancel=cancel)
 
     def image_bootstrap(self, ref: str = "busybox:latest") -> str:
         """Make a small base image from the host's busybox-static.
@@ -153,37 +156,27 @@ class Engine:
         Raises:
             MissingDependency: /bin/busybox is missing or not static.
         """
-        self._writable()
-        image_id = self._importer.bootstrap(ref)
-        self.journal.append("image", "import", image_id, ref)
-        return image_id
+        return self._images.bootstrap(ref)
 
     def image_list(self, *, all: bool = False) -> list[ImageSummary]:
         """Images as ``berth images`` shows them; ``all`` includes intermediate images."""
-        summaries = self.images.summaries()
-        if all:
-            return summaries
-        parents = {s.parent for s in summaries if s.parent}
-        return [s for s in summaries if s.repo_tags or s.id not in parents]
+        return self._images.summaries(all=all)
 
     def image_resolve(self, name: str) -> str:
         """The image ID a name, ID or ID prefix stands for."""
-        return self.images.resolve(name)
+        return self.store.images.resolve(name)
 
     def image_history(self, name: str) -> list[HistoryEntry]:
         """``berth history`` rows, newest first."""
-        return self.images.history(self.images.resolve(name))
+        return self._images.history(name)
 
     def image_config(self, name: str) -> dict[str, Any]:
         """The OCI image config of an image."""
-        return self.images.config(self.images.resolve(name))
+        return self._images.config(name)
 
     def image_tag(self, source: str, target: str) -> None:
         """Point ``target`` at the image ``source`` names."""
-        self._writable()
-        image_id = self.images.resolve(source)
-        self.images.tag(image_id, target)
-        self.journal.append("image", "tag", image_id, target)
+        self._images.tag(source, target)
 
     def image_remove(self, name: str, *, force: bool = False, prune: bool = True) -> list[RemovedItem]:
         """``rmi``: untag, and delete what nothing else needs.
@@ -191,46 +184,13 @@ class Engine:
         Raises:
             ImageNotFound, ImageInUse, ImageConflict.
         """
-        self._writable()
-        removed = self.images.remove(name, force=force, prune=prune)
-        self._journal_removals(removed)
-        return removed
-
-    def _journal_removals(self, removed: list[RemovedItem]) -> None:
-        for item in removed:
-            if item.action == "Untagged":
-                self.journal.append("image", "untag", "", item.name)
-            else:
-                self.journal.append("image", "delete", item.name)
+        return self._images.remove(name, force=force, prune=prune)
 
     def image_inspect(self, name: str) -> dict[str, Any]:
         """Docker's ``image inspect`` JSON for one image."""
-        from .inspect import image_inspect
+        return self._images.inspect(name)
 
-        return image_inspect(self, self.images.resolve(name))
-
-    # -- containers ----------------------------------------------------------
-
-    @functools.cached_property
-    def containers(self) -> "ContainerRecords":
-        """The records under containers/ (read without locks; writers lock per container)."""
-        from .containers.records import ContainerRecords
-
-        return ContainerRecords(self.paths)
-
-    @functools.cached_property
-    def rwlayers(self) -> "RWLayerStore":
-        """Writable layers (``<mount-id>`` and ``<mount-id>-init``) of containers."""
-        from .store.rwlayers import RWLayerStore
-
-        return RWLayerStore(self.paths, self.layers)
-
-    def _container_event(self, cid: str, action: str) -> None:
-        try:
-            label = str(self.containers.load(cid).get("Name", "")).lstrip("/")
-        except BerthError:
-            label = ""
-        self.journal.append("container", action, cid, label)
+    # -- containers ------------------------------------------------------------
 
     def container_resolve(self, name: str) -> str:
         """The full ID of the container a name, ID or unique ID prefix stands for.
@@ -238,7 +198,7 @@ class Engine:
         Raises:
             ContainerNotFound, ContainerConflict (ambiguous prefix).
         """
-        return self.containers.resolve(name)
+        return self._containers.resolve(name)
 
     def container_create(self, options: "CreateOptions") -> str:
         """Create a container (writable layer, ``-init`` layer, records); returns its ID.
@@ -246,10 +206,7 @@ class Engine:
         Raises:
             ImageNotFound, InvalidArgument, ContainerConflict (name in use).
         """
-        from .containers.create import create_container
-
-        self._writable()
-        return create_container(self, options)
+        return self._containers.create(options)
 
     def container_start(self, name: str, *, stdin: int | None = None, attach: bool = False,
                         console_size: tuple[int, int] | None = None) -> "Attachment | None":
@@ -264,31 +221,7 @@ class Engine:
         Raises:
             ContainerStartError: exit_code 125 (setup), 126 (cannot execute), 127 (not found).
         """
-        from .containers import lifecycle
-        from .errors import ContainerConflict
-
-        self._writable()
-        cid = self.containers.resolve(name)
-        # Read before starting: a ``--rm`` container can be gone by the time start returns.
-        tty = bool(self.containers.load(cid)["Config"].get("Tty"))
-        log_fd = os.open(self.paths.container_log(cid), os.O_RDONLY | os.O_CLOEXEC) if attach else -1
-        try:
-            channel = lifecycle.start(self, cid, stdin=stdin, attach=attach, console_size=console_size)
-        except BaseException:
-            if log_fd >= 0:
-                os.close(log_fd)
-            raise
-        if channel is None:
-            if log_fd >= 0:
-                os.close(log_fd)
-            return None
-        attachment = lifecycle.Attachment(self, cid, log_fd, channel)
-        if tty:
-            try:
-                attachment.terminal = lifecycle.attach_terminal(self, cid)
-            except ContainerConflict:
-                pass  # it already ended (``run -t IMG tty``): its whole output is in the log we follow
-        return attachment
+        return self._containers.start(name, stdin=stdin, attach=attach, console_size=console_size)
 
     def container_attach(self, name: str) -> "Attachment":
         """Follow a running container's output from now on, with its pty when it has one (``attach``).
@@ -296,35 +229,15 @@ class Engine:
         Raises:
             ContainerNotRunning.
         """
-        from .containers import lifecycle
-        from .errors import ContainerNotRunning
-
-        cid = self.containers.resolve(name)
-        config = lifecycle.current(self, cid)
-        if not config["State"]["Running"]:
-            raise ContainerNotRunning("You cannot attach to a stopped container, start it first")
-        log_fd = os.open(self.paths.container_log(cid), os.O_RDONLY | os.O_CLOEXEC)
-        os.lseek(log_fd, 0, os.SEEK_END)
-        attachment = lifecycle.Attachment(self, cid, log_fd, lifecycle.open_wait(self, cid))
-        if config["Config"].get("Tty"):
-            attachment.terminal = lifecycle.attach_terminal(self, cid)
-        return attachment
+        return self._containers.attach(name)
 
     def container_wait(self, name: str) -> int:
         """Block until the container stops; returns its exit code."""
-        from .containers import lifecycle
-
-        return lifecycle.wait(self, self.containers.resolve(name))
+        return self._containers.wait(name)
 
     def container_stop(self, name: str, *, timeout: int | None = None) -> str:
         """Send the stop signal, then SIGKILL after ``timeout`` (default: StopTimeout or 10 s); returns the ID."""
-        from .containers import lifecycle
-
-        self._writable()
-        cid = self.containers.resolve(name)
-        lifecycle.stop(self, cid, timeout)
-        self._container_event(cid, "stop")
-        return cid
+        return self._containers.stop(name, timeout=timeout)
 
     def container_kill(self, name: str, *, signal: str | int = "KILL") -> str:
         """Send a signal to the container's first process; returns the ID.
@@ -332,13 +245,7 @@ class Engine:
         Raises:
             ContainerNotRunning, InvalidArgument (unknown signal).
         """
-        from .containers import lifecycle
-        from .containers.spec import parse_signal
-
-        cid = self.containers.resolve(name)
-        lifecycle.kill(self, cid, parse_signal(signal))
-        self._container_event(cid, "kill")
-        return cid
+        return self._containers.kill(name, signal=signal)
 
     def container_pause(self, name: str) -> str:
         """Freeze every process of the container (freezer cgroup); returns the ID.
@@ -346,21 +253,11 @@ class Engine:
         Raises:
             ContainerNotRunning, ContainerConflict (already paused).
         """
-        from .containers import lifecycle
-
-        cid = self.containers.resolve(name)
-        lifecycle.pause(self, cid, True)
-        self._container_event(cid, "pause")
-        return cid
+        return self._containers.pause(name, True)
 
     def container_unpause(self, name: str) -> str:
         """Thaw a paused container; returns the ID."""
-        from .containers import lifecycle
-
-        cid = self.containers.resolve(name)
-        lifecycle.pause(self, cid, False)
-        self._container_event(cid, "unpause")
-        return cid
+        return self._containers.pause(name, False)
 
     def container_exec(self, name: str, cmd: list[str], *, env: list[str] | None = None, workdir: str = "",
                        user: str = "", detach: bool = False, stdin: int | None = None, stdout: int | None = None,
@@ -377,10 +274,8 @@ class Engine:
         Raises:
             ContainerNotRunning, ContainerStartError (126/127 when the command cannot run).
         """
-        from .containers.exec import exec_command
-
-        return exec_command(self, self.containers.resolve(name), cmd, env=env or [], workdir=workdir, user=user,
-                            detach=detach, stdio=(stdin, stdout, stderr), terminal=tty)
+        return self._containers.exec(name, cmd, env=env, workdir=workdir, user=user, detach=detach, stdin=stdin,
+                                    stdout=stdout, stderr=stderr, tty=tty)
 
     def container_rename(self, name: str, new_name: str) -> None:
         """Give a container another name.
@@ -388,28 +283,15 @@ class Engine:
         Raises:
             ContainerConflict: the name is taken; InvalidArgument: not a valid name.
         """
-        from .containers.manage import rename
-
-        self._writable()
-        cid = self.containers.resolve(name)
-        rename(self, cid, new_name)
-        self._container_event(cid, "rename")
+        self._containers.rename(name, new_name)
 
     def container_prune(self) -> tuple[list[str], int]:
         """Remove all stopped containers; (their IDs, bytes reclaimed)."""
-        from .containers.manage import prune
-
-        self._writable()
-        removed, reclaimed = prune(self)
-        for cid in removed:
-            self.journal.append("container", "destroy", cid)
-        return removed, reclaimed
+        return self._containers.prune()
 
     def container_top(self, name: str, ps_args: list[str] | None = None) -> tuple[list[str], list[list[str]]]:
         """The container's processes as the host's ``ps`` shows them: (header, rows)."""
-        from .containers.manage import top
-
-        return top(self, self.containers.resolve(name), ps_args or [])
+        return self._containers.top(name, ps_args)
 
     def container_copy(self, source: str, dest: str, *, follow_link: bool = False, archive: bool = False,
                        stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
@@ -422,30 +304,7 @@ class Engine:
         Raises:
             InvalidArgument: both or neither name a container, a path is missing, or an entry is refused.
         """
-        from .containers.copy import container_path, copy_from, copy_to
-        from .errors import InvalidArgument
-
-        src_ctr, dst_ctr = container_path(source), container_path(dest)
-        if (src_ctr is None) == (dst_ctr is None):
-            raise InvalidArgument("copying between containers or between host paths is not supported: "
-                                  "use CONTAINER:SRC_PATH DEST_PATH or SRC_PATH CONTAINER:DEST_PATH")
-        self._writable()
-        if src_ctr is not None:
-            out: str | BinaryIO = dest
-            if dest == "-":
-                if stdout is None:
-                    raise InvalidArgument("cp to - needs a stream for the tar")
-                out = stdout
-            copy_from(self, self.containers.resolve(src_ctr[0]), src_ctr[1], out, follow_link=follow_link,
-                      name=src_ctr[0])
-        elif dst_ctr is not None:
-            into: str | BinaryIO = source
-            if source == "-":
-                if stdin is None:
-                    raise InvalidArgument("cp from - needs a stream of the tar")
-                into = stdin
-            copy_to(self, self.containers.resolve(dst_ctr[0]), into, dst_ctr[1], follow_link=follow_link,
-                    archive=archive, name=dst_ctr[0])
+        self._containers.copy(source, dest, follow_link=follow_link, archive=archive, stdin=stdin, stdout=stdout)
 
     def container_commit(self, name: str, ref: str | None = None, *, message: str = "", author: str = "",
                          changes: ChangeFn | None = None, pause: bool = True) -> str:
@@ -454,20 +313,11 @@ class Engine:
         Raises:
             InvalidReference: ``ref`` is not a valid name.
         """
-        from .containers.commit import commit_container
-
-        self._writable()
-        cid = self.containers.resolve(name)
-        image_id = commit_container(self, cid, ref, message=message, author=author, changes=changes,
-                                    pause_container=pause)
-        self.journal.append("container", "commit", cid, ref or "")
-        return image_id
+        return self._containers.commit(name, ref, message=message, author=author, changes=changes, pause=pause)
 
     def container_restart(self, name: str, *, timeout: int | None = None) -> str:
         """Stop (if running) and start again; returns the ID."""
-        cid = self.container_stop(name, timeout=timeout)
-        self.container_start(cid)
-        return cid
+        return self._containers.restart(name, timeout=timeout)
 
     def container_remove(self, name: str, *, force: bool = False, volumes: bool = False) -> str:
         """Delete a container and its writable layers; ``force`` kills a running one first.
@@ -477,14 +327,7 @@ class Engine:
         Raises:
             ContainerConflict: it is running and ``force`` is not set.
         """
-        from .containers import lifecycle
-
-        self._writable()
-        cid = self.containers.resolve(name)
-        label = self.containers.load(cid).get("Name", "").lstrip("/")
-        lifecycle.remove(self, cid, force=force, volumes=volumes)
-        self.journal.append("container", "destroy", cid, label)
-        return cid
+        return self._containers.remove(name, force=force, volumes=volumes)
 
     def container_remove_many(self, names: list[str], *, force: bool = False,
                               volumes: bool = False) -> list[BerthError | None]:
@@ -493,14 +336,7 @@ class Engine:
         Returns:
             Per name, in order: None when it was removed, else why not (as ``container_remove`` raises it).
         """
-        from .containers.remove import remove_containers
-
-        self._writable()
-        results = remove_containers(self, names, force=force, volumes=volumes)
-        for cid, label, err in results:
-            if err is None:
-                self.journal.append("container", "destroy", cid, label)
-        return [err for _cid, _label, err in results]
+        return self._containers.remove_many(names, force=force, volumes=volumes)
 
     def container_list(self, *, all: bool = False, filters: list[str] | None = None, last: int = -1,
                        size: bool = False, ids: Collection[str] | None = None) -> "list[ContainerSummary]":
@@ -509,24 +345,16 @@ class Engine:
         ``ids`` reads only those containers' records (full IDs; removed ones are left out), so a
         viewer told by the event journal which containers changed need not read thousands.
         """
-        from .containers.listing import list_containers
-
-        return list_containers(self, all=all, filters=filters, last=last, size=size, ids=ids)
+        return self._containers.summaries(all=all, filters=filters, last=last, size=size, ids=ids)
 
     def container_inspect(self, name: str, *, size: bool = False) -> dict[str, Any]:
         """Docker's ``container inspect`` JSON."""
-        from .containers.inspect import container_inspect
-        from .containers.lifecycle import current
-
-        return container_inspect(self, current(self, self.containers.resolve(name)), size)
+        return self._containers.inspect(name, size=size)
 
     def container_logs(self, name: str, *, follow: bool = False, tail: int = -1, since: float = 0.0,
                        until: float = 0.0) -> "Iterator[LogEntry]":
         """The container's json-file log entries; ``follow`` keeps reading until the container stops."""
-        from .containers.logs_follow import log_entries
-
-        return log_entries(self, self.containers.resolve(name), follow=follow, tail=tail, since=since,
-                           until=until)
+        return self._containers.logs(name, follow=follow, tail=tail, since=since, until=until)
 
     def container_log_chunks(self, name: str, *, follow: bool = False, tail: int = -1, since: float = 0.0,
                              until: float = 0.0, timestamps: bool = False) -> Iterator[tuple[str, bytes]]:
@@ -535,17 +363,12 @@ class Engine:
         Args:
             timestamps: prefix every line with its RFC 3339 time and a space (``logs -t``).
         """
-        from .containers.logs_follow import log_chunks
-
-        return log_chunks(self, self.containers.resolve(name), follow=follow, tail=tail, since=since,
-                          until=until, timestamps=timestamps)
+        return self._containers.log_chunks(name, follow=follow, tail=tail, since=since, until=until,
+                                           timestamps=timestamps)
 
     def container_changes(self, name: str) -> "list[Change]":
         """``diff``: A/C/D entries from the container's upper dir."""
-        from .containers.changes import changes
-        from .containers.remove import mount_id_of
-
-        return changes(self, mount_id_of(self, self.containers.resolve(name)))
+        return self._containers.changes(name)
 
     def container_stats(self, name: str, *, previous: "ContainerStats | None" = None) -> "ContainerStats":
         """One ``stats`` sample from the container's cgroup and netns; zeros when it is not running.
@@ -556,9 +379,7 @@ class Engine:
         Raises:
             ContainerNotFound.
         """
-        from .containers.stats import sample
-
-        return sample(self, self.containers.resolve(name), previous)
+        return self._containers.stats(name, previous=previous)
 
     def container_stats_stream(self, names: list[str] | None = None, *, all: bool = False, interval: float = 1.0,
                                cancel: threading.Event | None = None) -> "Iterator[list[ContainerStats]]":
@@ -570,18 +391,13 @@ class Engine:
         Raises:
             ContainerNotFound: a name matches nothing (before anything is yielded).
         """
-        from .containers.stats import stream
-
-        ids = None if names is None else [self.containers.resolve(n) for n in names]
-        return stream(self, ids, all=all, interval=interval, cancel=cancel)
+        return self._containers.stats_stream(names, all=all, interval=interval, cancel=cancel)
 
     def system_df(self) -> "DiskUsage":
         """``system df``: images, containers, volumes and build cache, shared layers counted once."""
-        from .diskusage import disk_usage
+        return self._check.disk_usage()
 
-        return disk_usage(self)
-
-    # -- volumes -------------------------------------------------------------
+    # -- volumes ---------------------------------------------------------------
 
     def volume_create(self, name: str = "", *, labels: dict[str, str] | None = None) -> "Volume":
         """Create a local volume (``volumes/<name>/_data``); an existing one is returned as it is.
@@ -592,16 +408,11 @@ class Engine:
         Raises:
             InvalidArgument: the name is not ``[a-zA-Z0-9][a-zA-Z0-9_.-]+``.
         """
-        from .containers import volumes
-
-        self._writable()
-        return volumes.create(self, name, labels)
+        return self._volumes.create(name, labels)
 
     def volume_list(self) -> "list[Volume]":
         """Every volume, by name."""
-        from .containers import volumes
-
-        return volumes.list_volumes(self)
+        return self._volumes.volumes()
 
     def volume_inspect(self, name: str) -> dict[str, Any]:
         """Docker's ``volume inspect`` object.
@@ -609,9 +420,7 @@ class Engine:
         Raises:
             VolumeNotFound.
         """
-        from .containers import volumes
-
-        return volumes.get(self, name).inspect()
+        return self._volumes.inspect(name)
 
     def volume_remove(self, name: str, *, force: bool = False) -> None:
         """Delete a volume and its data.
@@ -622,19 +431,13 @@ class Engine:
         Raises:
             VolumeNotFound; VolumeInUse: a container (running or not) mounts it.
         """
-        from .containers import volumes
-
-        self._writable()
-        volumes.remove(self, name, force=force)
+        self._volumes.remove(name, force=force)
 
     def volume_prune(self) -> tuple[list[str], int]:
         """Remove every volume no container mounts; (names removed, bytes reclaimed)."""
-        from .containers import volumes
+        return self._volumes.prune()
 
-        self._writable()
-        return volumes.prune(self)
-
-    # -- networks ------------------------------------------------------------
+    # -- networks --------------------------------------------------------------
 
     def network_create(self, name: str, *, subnet: str = "", gateway: str = "",
                        labels: dict[str, str] | None = None) -> str:
@@ -643,79 +446,42 @@ class Engine:
         Raises:
             InvalidArgument (bad name or subnet), ContainerConflict (name taken, subnet overlaps).
         """
-        from .network.networks import NetworkStore
-
-        self._writable()
-        rec = NetworkStore(self.paths).create(name, subnet, gateway, labels=labels)
-        self.journal.append("network", "create", rec["Id"], name)
-        return str(rec["Id"])
+        return self._networks.create(name, subnet=subnet, gateway=gateway, labels=labels)
 
     def network_list(self) -> list[dict[str, Any]]:
         """Every network (Docker's inspect shape, ``Leases`` included), ``host`` and ``none`` last."""
-        from .network.manage import list_networks
-
-        return list_networks(self)
+        return self._networks.networks()
 
     def network_inspect(self, name: str) -> dict[str, Any]:
         """Docker's ``network inspect`` object, with the attached ``Containers``."""
-        from .network.manage import inspect
-
-        return inspect(self, name)
+        return self._networks.inspect(name)
 
     def network_remove(self, name: str) -> str:
         """Remove a network no container is attached to (and its bridge); returns its name."""
-        from .network.networks import NetworkStore
-
-        self._writable()
-        rec = NetworkStore(self.paths).remove(name)
-        self.journal.append("network", "destroy", rec["Id"], rec["Name"])
-        return str(rec["Name"])
+        return self._networks.remove(name)
 
     def network_prune(self) -> list[str]:
         """Remove every user network without containers; their names."""
-        from .network.networks import NetworkStore
-
-        self._writable()
-        return NetworkStore(self.paths).prune()
+        return self._networks.prune()
 
     def network_connect(self, network: str, container: str, *, ip: str = "") -> None:
         """Attach a container to a network (at once, if it is running)."""
-        from .network.manage import connect
-
-        self._writable()
-        connect(self, network, self.container_resolve(container), ip)
+        self._networks.connect(network, container, ip=ip)
 
     def network_disconnect(self, network: str, container: str, *, force: bool = False) -> None:
-        from .network.manage import disconnect
-
-        self._writable()
-        disconnect(self, network, self.container_resolve(container), force)
+        self._networks.disconnect(network, container, force=force)
 
     def container_ports(self, name: str) -> dict[str, list[dict[str, str]] | None]:
         """NetworkSettings.Ports of a container: ``"80/tcp" → [{"HostIp", "HostPort"}]`` while it runs."""
-        from .containers.lifecycle import current
-
-        config = current(self, self.container_resolve(name))
-        if not config["State"].get("Running"):
-            return {}
-        return dict(config.get("NetworkSettings", {}).get("Ports") or {})
+        return self._containers.ports(name)
 
     def network_notices(self) -> list[str]:
         """Things networking wants said once (a moved default subnet, no NAT tool); cleared when read."""
-        import sys
-
-        module = sys.modules.get("engine.network.networks")
-        if module is None:
-            return []
-        notices = list(module.NOTICES)
-        module.NOTICES.clear()
-        return notices
+        return self._networks.notices()
 
     def network_teardown(self) -> list[str]:
         """Remove this store's bridges, NAT rules and netns mounts from the kernel (a store being discarded)."""
-        from .network.manage import teardown_store
-
-        return teardown_store(self.root)
+        return self._networks.teardown()
 
     # -- layer contents --------------------------------------------------------
 
@@ -729,9 +495,7 @@ class Engine:
         Raises:
             ImageNotFound; LayerNotFound: the image has no such layer.
         """
-        from .layer_contents import layer_contents
-
-        return layer_contents(self, self.images.resolve(name), chain_id)
+        return self._images.layer_contents(name, chain_id)
 
     def image_efficiency(self, name: str) -> "ImageEfficiency":
         """dive's wasted space and efficiency for an image: bytes later overwritten or deleted.
@@ -739,11 +503,9 @@ class Engine:
         Raises:
             ImageNotFound.
         """
-        from .layer_contents import image_efficiency
+        return self._images.efficiency(name)
 
-        return image_efficiency(self, self.images.resolve(name))
-
-    # -- system --------------------------------------------------------------
+    # -- system ----------------------------------------------------------------
 
     def events_offset(self, since: float | None = None) -> int:
         """Where to start reading to see only changes made from now on, or (``since``) from that Unix time.
@@ -751,25 +513,21 @@ class Engine:
         With ``since`` the journal is searched by time, not read from its start; a few
         events just before ``since`` may come too (filter on ``Event.time``).
         """
-        return self.journal.end() if since is None else self.journal.offset_at(since)
+        return self.store.journal.end() if since is None else self.store.journal.offset_at(since)
 
     def events_read(self, offset: int) -> tuple[list[Event], int]:
         """Changes recorded after ``offset``, and the offset to read from next."""
-        return self.journal.read(offset)
+        return self.store.journal.read(offset)
 
     def events_follow(self, offset: int, cancel: threading.Event) -> Iterator[Event]:
         """Changes as they happen, until ``cancel`` is set."""
-        return self.journal.follow(offset, cancel)
+        return self.store.journal.follow(offset, cancel)
 
     def system_check(self, *, repair: bool = False) -> CheckReport:
         """Verify the whole store; with ``repair``, reclaim orphans and stale mounts."""
-        if repair:
-            self._writable()
-        from .check import StoreChecker
+        return self._check.check(repair=repair)
 
-        return StoreChecker(self.paths, self.layers, self.imagedb, self.tags, self.lock).run(repair)
-
-    # -- build ---------------------------------------------------------------
+    # -- build -----------------------------------------------------------------
 
     def image_build(
         self,
@@ -805,13 +563,8 @@ class Engine:
             BuildError: a bad Dockerfile (``Dockerfile line N: …``), a failing step, a missing source.
             Cancelled: ``cancel`` was set.
         """
-        from .builder.builder import BuildOptions, build_image
-
-        self._writable()
-        options = BuildOptions(dockerfile, tuple(tags), dict(build_args or {}), no_cache, target, network)
-        image_id = build_image(self, context, options, progress, cancel)
-        self.journal.append("image", "build", image_id, ",".join(tags))
-        return image_id
+        return self._build.build(context, dockerfile=dockerfile, tags=tags, build_args=build_args, no_cache=no_cache,
+                                 target=target, progress=progress, cancel=cancel, network=network)
 
     def image_prune(self, *, all: bool = False) -> tuple[list[RemovedItem], int]:
         """Delete dangling images (untagged, no children, no containers); ``all``: every unused image.
@@ -819,14 +572,9 @@ class Engine:
         Returns:
             What was deleted, and the bytes of layer data freed.
         """
-        from .builder.prune import prune_images
+        return self._build.prune(all=all)
 
-        self._writable()
-        removed, freed = prune_images(self, all=all)
-        self._journal_removals(removed)
-        return removed, freed
-
-    # -- distribution --------------------------------------------------------
+    # -- distribution ----------------------------------------------------------
 
     def image_save(self, names: list[str], out: BinaryIO, *, progress: "ProgressFn | None" = None,
                    cancel: threading.Event | None = None) -> None:
@@ -842,9 +590,7 @@ class Engine:
             ImageNotFound: a name matches no image.
             StoreCorrupt: a layer's files no longer hash to its diffID.
         """
-        from .distribution.save import ImageSaver
-
-        ImageSaver(self.paths, self.images).save(names, out, progress=progress, cancel=cancel)
+        self._distribution.save(names, out, progress=progress, cancel=cancel)
 
     def image_load(self, path: str | None, stdin: BinaryIO | None = None, *, platform: str | None = None,
                    progress: "ProgressFn | None" = None,
@@ -864,20 +610,7 @@ class Engine:
             DigestMismatch: a blob does not hash to its digest.
             PlatformNotFound: an index has nothing for ``platform``.
         """
-        import sys
-
-        from .distribution.load import ImageLoader
-        from .distribution.platform import parse_platform
-        from .distribution.sources import open_source
-
-        self._writable()
-        want = parse_platform(platform) if platform else None
-        with open_source(path, stdin or sys.stdin.buffer, self.paths.staging) as source:
-            loaded = ImageLoader(self.images, self._importer).load(source, platform=want, progress=progress,
-                                                                   cancel=cancel)
-        for image in loaded:
-            self.journal.append("image", "load", image.id, ",".join(image.refs))
-        return loaded
+        return self._distribution.load(path, stdin, platform=platform, progress=progress, cancel=cancel)
 
     def image_pull(self, name: str, *, platform: str | None = None, insecure: bool = False,
                    config_path: str | None = None, progress: "ProgressFn | None" = None,
@@ -896,16 +629,8 @@ class Engine:
             ManifestUnknown: no such tag or digest. AuthError: refused credentials.
             PlatformNotFound, RegistryError, DigestMismatch.
         """
-        from .distribution.credentials import CredentialStore
-        from .distribution.platform import parse_platform
-        from .distribution.pull import Puller
-
-        self._writable()
-        want = parse_platform(platform) if platform else None
-        puller = Puller(self.paths, self.images, self._importer, CredentialStore(config_path))
-        result = puller.pull(name, platform=want, insecure=insecure, progress=progress, cancel=cancel)
-        self.journal.append("image", "pull", result.image_id, result.ref)
-        return result
+        return self._distribution.pull(name, platform=platform, insecure=insecure, config_path=config_path,
+                                       progress=progress, cancel=cancel)
 
     def image_push(self, name: str, *, insecure: bool = False, compression: str = "gzip",
                    chunk_size: int | None = None, config_path: str | None = None,
@@ -920,15 +645,8 @@ class Engine:
         Raises:
             ImageNotFound: no local image has that tag. AuthError, RegistryError.
         """
-        from .distribution.credentials import CredentialStore
-        from .distribution.push import CHUNK_SIZE, PushOptions, Pusher
-
-        self._writable()  # push records which blobs a registry holds, in the store
-        options = PushOptions(insecure, compression, chunk_size or CHUNK_SIZE)
-        result = Pusher(self.paths, self.images, CredentialStore(config_path)).push(
-            name, options, progress=progress, cancel=cancel)
-        self.journal.append("image", "push", self.images.resolve(name), name)
-        return result
+        return self._distribution.push(name, insecure=insecure, compression=compression, chunk_size=chunk_size,
+                                       config_path=config_path, progress=progress, cancel=cancel)
 
     def registry_login(self, server: str, username: str, password: str, *, insecure: bool = False,
                        config_path: str | None = None) -> None:
@@ -937,19 +655,8 @@ class Engine:
         Raises:
             AuthError: the registry refused them.
         """
-        from .distribution.credentials import Credentials, CredentialStore, registry_domain
-        from .distribution.insecure import InsecureRegistries
-        from .distribution.registry import RegistryClient
-
-        domain = registry_domain(server)
-        creds = Credentials(username, password)
-        with RegistryClient(domain, "", credentials=creds, insecure=insecure,
-                            insecure_registries=InsecureRegistries.for_store(self.paths.root)) as client:
-            client.verify_login()
-        CredentialStore(config_path).store(domain, creds)
+        self._distribution.login(server, username, password, insecure=insecure, config_path=config_path)
 
     def registry_logout(self, server: str | None = None, *, config_path: str | None = None) -> bool:
         """``logout``: forget a registry's credentials (Docker Hub's by default); False when none were stored."""
-        from .distribution.credentials import CredentialStore, registry_domain
-
-        return CredentialStore(config_path).erase(registry_domain(server or "docker.io"))
+        return self._distribution.logout(server, config_path=config_path)

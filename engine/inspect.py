@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .context import StoreContext
 
 __all__ = ["image_inspect", "container_config_shape"]
 
@@ -29,16 +29,16 @@ def container_config_shape(config: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def image_inspect(engine: "Engine", image_id: str) -> dict[str, Any]:
-    config = engine.images.config(image_id)
-    layers = engine.images.image_layers(image_id)
+def image_inspect(store: "StoreContext", image_id: str) -> dict[str, Any]:
+    config = store.images.config(image_id)
+    layers = store.images.image_layers(image_id)
     size = sum(layer.size for layer in layers)
-    refs = engine.tags.refs_for(image_id)
+    refs = store.tags.refs_for(image_id)
     return {
         "Id": image_id,
         "RepoTags": [r for r in refs if "@" not in r],
         "RepoDigests": [r for r in refs if "@" in r],
-        "Parent": engine.imagedb.get_parent(image_id) or "",
+        "Parent": store.imagedb.get_parent(image_id) or "",
         "Comment": _comment(config),
         "Created": config.get("created", ""),
         "Container": config.get("container", ""),
@@ -50,9 +50,9 @@ def image_inspect(engine: "Engine", image_id: str) -> dict[str, Any]:
         "Os": config.get("os", ""),
         "Size": size,
         "VirtualSize": size,
-        "GraphDriver": {"Data": _graph_driver_data(engine, layers), "Name": "overlay2"},
+        "GraphDriver": {"Data": _graph_driver_data(store, layers), "Name": "overlay2"},
         "RootFS": {"Type": "layers", "Layers": list(config.get("rootfs", {}).get("diff_ids", []))},
-        "Metadata": {"LastTagTime": engine.imagedb.get_last_tag_time(image_id) or "0001-01-01T00:00:00Z"},
+        "Metadata": {"LastTagTime": store.imagedb.get_last_tag_time(image_id) or "0001-01-01T00:00:00Z"},
     }
 
 
@@ -61,11 +61,11 @@ def _comment(config: dict[str, Any]) -> str:
     return history[-1].get("comment", "") if history else ""
 
 
-def _graph_driver_data(engine: "Engine", layers: list[Any]) -> dict[str, str]:
+def _graph_driver_data(store: "StoreContext", layers: list[Any]) -> dict[str, str]:
     """Real paths, as Docker reports them: the top layer's dirs, and the lower chain resolved."""
     if not layers:
         return {}
-    paths = engine.paths
+    paths = store.paths
     top = layers[-1].cache_id
     data = {
         "MergedDir": paths.merged_dir(top),

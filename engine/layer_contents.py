@@ -19,7 +19,7 @@ from .archive.formats import OVERLAY_OPAQUE_VALUE, OVERLAY_OPAQUE_XATTR
 from .errors import LayerNotFound
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from .context import StoreContext
     from .store.layers import Layer
 
 __all__ = ["FileNode", "ImageEfficiency", "LayerContents", "WastedPath", "image_efficiency", "layer_contents"]
@@ -259,25 +259,25 @@ class _TreeBuilder:
         return tuple(hidden)
 
 
-def _diff_dir(engine: Engine, layer: Layer) -> str:
-    return engine.paths.diff_dir(layer.cache_id)
+def _diff_dir(store: StoreContext, layer: Layer) -> str:
+    return store.paths.diff_dir(layer.cache_id)
 
 
-def layer_contents(engine: Engine, image_id: str, chain_id: str) -> LayerContents:
+def layer_contents(store: StoreContext, image_id: str, chain_id: str) -> LayerContents:
     """The tree of what ``chain_id`` (a layer of ``image_id``) adds, changes and deletes.
 
     Raises:
         LayerNotFound: the image has no such layer.
     """
-    layers = engine.images.image_layers(image_id)
+    layers = store.images.image_layers(image_id)
     index = next((i for i, layer in enumerate(layers) if layer.chain_id == chain_id), None)
     if index is None:
         raise LayerNotFound(f"image {image_id[7:19]} has no layer {chain_id}")
     below: _View = {}
     for layer in layers[:index]:
-        _apply(below, _scan(_diff_dir(engine, layer)))
+        _apply(below, _scan(_diff_dir(store, layer)))
     builder = _TreeBuilder(below)
-    root = builder.build(_scan(_diff_dir(engine, layers[index])))
+    root = builder.build(_scan(_diff_dir(store, layers[index])))
     counts = builder.counts
     layer = layers[index]
     return LayerContents(layer.chain_id, layer.diff_id, layer.size, root,
@@ -285,13 +285,13 @@ def layer_contents(engine: Engine, image_id: str, chain_id: str) -> LayerContent
                          counts[ADDED][1], counts[CHANGED][1], counts[DELETED][1])
 
 
-def image_efficiency(engine: Engine, image_id: str) -> ImageEfficiency:
+def image_efficiency(store: StoreContext, image_id: str) -> ImageEfficiency:
     """Bytes written by all layers, bytes later overwritten or deleted, and the ratio."""
     view: _View = {}
     written = 0
     touched: dict[tuple[str, ...], list[int]] = {}
-    for layer in engine.images.image_layers(image_id):
-        entries = _scan(_diff_dir(engine, layer))
+    for layer in store.images.image_layers(image_id):
+        entries = _scan(_diff_dir(store, layer))
         for path, size in _apply(view, entries):
             touched.setdefault(path, [1, 0])[1] += size
         for entry in entries:

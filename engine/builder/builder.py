@@ -48,7 +48,7 @@ from .shell_lex import process_word
 from .validate import check_instruction, flag_values, line_error, parse_dockerfile
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from ..context import StoreContext
     from .container import BuildContainer
 
 __all__ = ["BuildOptions", "Builder", "CommandFailed", "build_image"]
@@ -101,7 +101,7 @@ class _Stage:
 
 
 def build_image(
-    engine: Engine,
+    store: StoreContext,
     context: str | BinaryIO,
     options: BuildOptions,
     progress: ProgressFn | None = None,
@@ -110,21 +110,21 @@ def build_image(
     """Open the context (a dir path, or a tar stream), build, close; returns the final image ID."""
     ctx = BuildContext.from_dir(context) if isinstance(context, str) else BuildContext.from_stream(context, cancel)
     with ctx:
-        return Builder(engine, ctx, options, progress, cancel).build()
+        return Builder(store, ctx, options, progress, cancel).build()
 
 
 class Builder:
     """Runs one build; not reusable."""
 
-    def __init__(self, engine: Engine, context: BuildContext, options: BuildOptions,
+    def __init__(self, store: StoreContext, context: BuildContext, options: BuildOptions,
                  progress: ProgressFn | None = None, cancel: threading.Event | None = None) -> None:
-        self.engine = engine
+        self.store = store
         self.context = context
         self.options = options
         self._emit: ProgressFn = progress or (lambda event: None)
         self.cancel = cancel
-        self.cache = BuildCache(engine.imagedb, engine.layers)
-        self.importer = Importer(engine.layers, engine.imagedb, engine.tags, engine.lock)
+        self.cache = BuildCache(store.imagedb, store.layers)
+        self.importer = Importer(store.layers, store.imagedb, store.tags, store.lock)
         self.stages: list[_Stage] = []
         self.used_args: set[str] = set()
         self.escape = parser.DEFAULT_ESCAPE
@@ -156,7 +156,7 @@ class Builder:
         if unused:
             self._emit(BuildMessage(f"[Warning] One or more build-args [{' '.join(unused)}] were not consumed"))
         for target in targets:
-            self.engine.images.tag(image_id, str(target))
+            self.store.images.tag(image_id, str(target))
         self._emit(BuildFinished(image_id, tuple(str(t) for t in targets)))
         return image_id
 
@@ -299,8 +299,8 @@ class Builder:
         for stage in self.stages:
             if stage.name is not None and stage.name == name.lower():
                 return stage.image_id, copy.deepcopy(stage.image)
-        image_id = self.engine.images.resolve(name)
-        return image_id, self.engine.images.config(image_id)
+        image_id = self.store.images.resolve(name)
+        return image_id, self.store.images.config(image_id)
 
     def _triggers(self, stage: _Stage, triggers: Sequence[str], line: int) -> None:
         """The base image's ONBUILD instructions, run now, before this Dockerfile's next one."""
@@ -358,7 +358,7 @@ class Builder:
         container_config = self._container_config(stage, self._nop(stage, str(comment), joined=True))
         if self._probe(stage, container_config):
             return stage.image_id
-        with _container(self.engine, stage.chain_id, init=False) as container:
+        with _container(self.store, stage.chain_id, init=False) as container:
             path = resolve_in_root(container.rootfs, config["WorkingDir"])
             if os.path.lexists(path) and not os.path.isdir(path):
                 raise BuildError(f"Cannot mkdir: {config['WorkingDir']} is not a directory")
@@ -381,7 +381,7 @@ class Builder:
         warning = forwarding_warning(self.options.network)
         if warning:
             self._emit(BuildMessage(" ---> " + warning))
-        with _container(self.engine, stage.chain_id, init=True) as container:
+        with _container(self.store, stage.chain_id, init=True) as container:
             self._emit(ContainerStarted(container.container_id))
             code = container.run(argv, env=run_env, cwd=stage.config.get("WorkingDir") or "/",
                                  user=stage.config.get("User") or "", output=self._output, cancel=self.cancel,
@@ -415,7 +415,7 @@ class Builder:
             if self._probe(stage, container_config):
                 return stage.image_id
             target = dest if dest.startswith("/") else posixpath.join(stage.config.get("WorkingDir") or "/", dest)
-            with _container(self.engine, stage.chain_id, init=False) as container:
+            with _container(self.store, stage.chain_id, init=False) as container:
                 from .copy import copy_into, parse_chown
 
                 owner = parse_chown(chown, container.rootfs) if chown else None
@@ -435,17 +435,17 @@ class Builder:
         if stage is not None:
             chain = stage.chain_id
         else:
-            config = self.engine.images.config(self.engine.images.resolve(name))
+            config = self.store.images.config(self.store.images.resolve(name))
             chain = _top_chain(config)
-        container = stack.enter_context(_container(self.engine, chain, init=False))
+        container = stack.enter_context(_container(self.store, chain, init=False))
         return BuildContext(container.rootfs, ignore=False)
 
 
-def _container(engine: Engine, parent: str | None, *, init: bool) -> BuildContainer:
+def _container(store: StoreContext, parent: str | None, *, init: bool) -> BuildContainer:
     """A step container; its module (mounts, namespaces, layer tars) loads only when a step misses the cache."""
     from .container import BuildContainer
 
-    return BuildContainer(engine, parent, init=init)
+    return BuildContainer(store, parent, init=init)
 
 
 def _top_chain(image: dict[str, Any]) -> str | None:

@@ -30,7 +30,7 @@ from ..store.paths import StorePaths
 from .stepnet import DEFAULT_MODE, step_network, write_etc_files
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from ..context import StoreContext
 
 __all__ = ["BuildContainer", "holder_lock_path"]
 
@@ -46,11 +46,11 @@ def holder_lock_path(paths: StorePaths, container_id: str) -> str:
 class BuildContainer:
     """Context manager: create, record and mount on enter; unmount, forget and delete on exit."""
 
-    def __init__(self, engine: Engine, parent: str | None, *, init: bool) -> None:
+    def __init__(self, store: StoreContext, parent: str | None, *, init: bool) -> None:
         from ..store.rwlayers import RWLayerStore
 
-        self.engine = engine
-        self.rw = RWLayerStore(engine.paths, engine.layers)
+        self.store = store
+        self.rw = RWLayerStore(store.paths, store.layers)
         self.parent = parent
         self.init = init
         self.container_id = secrets.token_hex(32)
@@ -60,7 +60,7 @@ class BuildContainer:
 
     def __enter__(self) -> BuildContainer:
         # Held while the container lives: a repair reclaims only containers whose holder is gone.
-        self._holder = get_lock(holder_lock_path(self.engine.paths, self.container_id))
+        self._holder = get_lock(holder_lock_path(self.store.paths, self.container_id))
         self._holder.acquire()
         try:
             self._enter()
@@ -77,7 +77,7 @@ class BuildContainer:
         self._holder.release()
 
     def _enter(self) -> None:
-        with self.engine.lock:
+        with self.store.lock:
             self.rw.create(self.mount_id, self.parent, init=fill_init_layer if self.init else None)
             try:
                 self.rw.record(self.container_id, self.mount_id, self.parent, self.init)
@@ -100,7 +100,7 @@ class BuildContainer:
         """Record first, then data: no record ever names a deleted dir."""
         self.rw.unmount(self.mount_id)
         self.rootfs = ""
-        with self.engine.lock:
+        with self.store.lock:
             self.rw.forget(self.container_id)
             self.rw.remove(self.mount_id)
 
@@ -108,10 +108,10 @@ class BuildContainer:
         """Unmount and turn the upper dir into a layer; None when the step changed nothing."""
         self.rw.unmount(self.mount_id)
         self.rootfs = ""
-        upper = self.engine.paths.diff_dir(self.mount_id)
+        upper = self.store.paths.diff_dir(self.mount_id)
         if not os.listdir(upper):
             return None
-        return register_dir(self.engine.layers, upper, self.parent, cancel)
+        return register_dir(self.store.layers, upper, self.parent, cancel)
 
     def run(
         self,
@@ -134,10 +134,10 @@ class BuildContainer:
         if not os.path.isdir(workdir):
             os.makedirs(workdir, 0o755)  # Docker creates a missing WORKDIR when the container starts
         # Beside the container's layer, so a killed build leaves nothing outside the store.
-        files = os.path.join(self.engine.paths.layer_dir(self.mount_id), "etc-files")
+        files = os.path.join(self.store.paths.layer_dir(self.mount_id), "etc-files")
         os.makedirs(files, exist_ok=True)
         hostname = self.container_id[:12]
-        with step_network(self.engine, self.container_id, network) as net:
+        with step_network(self.store, self.container_id, network) as net:
             mounts = [BindMount(path, target) for path, target in write_etc_files(files, net, hostname)]
             spec = ProcessSpec(rootfs=self.rootfs, argv=list(argv), env=list(env), cwd=cwd, user=user,
                                hostname=hostname, mounts=mounts, namespaces=net.namespaces,

@@ -8,32 +8,32 @@ from ..errors import ImageNotFound, ImageInUse
 from ..models import RemovedItem
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from ..context import StoreContext
 
 __all__ = ["prune_images"]
 
 
-def _candidates(engine: Engine, all: bool) -> list[str]:
+def _candidates(store: StoreContext, all: bool) -> list[str]:
     """Top-level images to delete: untagged (or, with ``all``, any) with no child image and no container."""
-    images = engine.images
+    images = store.images
     out: list[str] = []
-    for image_id in engine.imagedb.list():
-        if engine.imagedb.children(image_id) or images.containers_using(image_id):
+    for image_id in store.imagedb.list():
+        if store.imagedb.children(image_id) or images.containers_using(image_id):
             continue
-        if all or not engine.tags.refs_for(image_id):
+        if all or not store.tags.refs_for(image_id):
             out.append(image_id)
     return out
 
 
-def prune_images(engine: Engine, *, all: bool = False) -> tuple[list[RemovedItem], int]:
+def prune_images(store: StoreContext, *, all: bool = False) -> tuple[list[RemovedItem], int]:
     """Delete dangling images (and, like ``rmi``, their untagged parents); returns what went and bytes freed."""
     removed: list[RemovedItem] = []
     freed = 0
-    with engine.lock:
-        for image_id in _candidates(engine, all):
+    with store.lock:
+        for image_id in _candidates(store, all):
             try:
-                sizes = {layer.chain_id: layer.size for layer in engine.images.image_layers(image_id)}
-                items = engine.images.remove(image_id, force=all)
+                sizes = {layer.chain_id: layer.size for layer in store.images.image_layers(image_id)}
+                items = store.images.remove(image_id, force=all)
             except (ImageNotFound, ImageInUse):
                 continue  # went away meanwhile, or gained a user: leave it
             removed += items

@@ -21,7 +21,7 @@ from ..errors import BerthError, BuildError, InvalidArgument
 from ..runtime import syscalls
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from ..context import StoreContext
 
 __all__ = ["DEFAULT_MODE", "FORWARDING_WARNING", "StepNetwork", "check_mode", "forwarding_warning", "step_network"]
 
@@ -69,7 +69,7 @@ def forwarding_warning(mode: str) -> str | None:
 
 
 @contextlib.contextmanager
-def step_network(engine: Engine, cid: str, mode: str) -> Iterator[StepNetwork]:
+def step_network(store: StoreContext, cid: str, mode: str) -> Iterator[StepNetwork]:
     """The step's network for as long as the block runs; lease, veth and netns go when it ends."""
     from ..network import endpoint
 
@@ -80,31 +80,31 @@ def step_network(engine: Engine, cid: str, mode: str) -> Iterator[StepNetwork]:
     kind = endpoint.network_mode_kind(mode)
     if kind in ("none", "host"):
         yield StepNetwork(namespaces=syscalls.CLONE_NEWNET if kind == "none" else 0,
-                          hosts=endpoint.render_hosts(engine, config, host), resolv_conf=endpoint.render_resolv(host))
+                          hosts=endpoint.render_hosts(store, config, host), resolv_conf=endpoint.render_resolv(host))
         return
-    config["NetworkSettings"]["Networks"] = endpoint.plan_networks(engine, cid, mode, "", "")
+    config["NetworkSettings"]["Networks"] = endpoint.plan_networks(store, cid, mode, "", "")
     try:
-        netns_path = _attach(engine, cid, config, host)
+        netns_path = _attach(store, cid, config, host)
         try:
-            yield StepNetwork(netns_path=netns_path, hosts=endpoint.render_hosts(engine, config, host),
+            yield StepNetwork(netns_path=netns_path, hosts=endpoint.render_hosts(store, config, host),
                               resolv_conf=endpoint.render_resolv(host))
         finally:
-            _detach(engine, cid, config)
+            _detach(store, cid, config)
     finally:
-        endpoint.release(engine, cid)
+        endpoint.release(store, cid)
 
 
-def _attach(engine: Engine, cid: str, config: dict[str, Any], host: dict[str, Any]) -> str:
+def _attach(store: StoreContext, cid: str, config: dict[str, Any], host: dict[str, Any]) -> str:
     """Namespace, veth and NAT rules; a failure (no CAP_NET_ADMIN, netlink refusing) is one BuildError line."""
     from ..network import endpoint
     from ..network.supervise import ensure_nat
 
     try:
-        attached = endpoint.attach(engine, cid, config, host)
+        attached = endpoint.attach(store, cid, config, host)
         try:
-            ensure_nat(engine)
+            ensure_nat(store)
         except BaseException:
-            _detach(engine, cid, config)
+            _detach(store, cid, config)
             raise
     except BerthError:
         raise
@@ -114,11 +114,11 @@ def _attach(engine: Engine, cid: str, config: dict[str, Any], host: dict[str, An
     return attached.netns_path
 
 
-def _detach(engine: Engine, cid: str, config: dict[str, Any]) -> None:
+def _detach(store: StoreContext, cid: str, config: dict[str, Any]) -> None:
     """Drop the netns mount and delete the host's veth now (not when the kernel gets round to it)."""
     from ..network import endpoint, links, naming
 
-    endpoint.detach(engine.paths.root, cid)
+    endpoint.detach(store.paths.root, cid)
     for settings in (config["NetworkSettings"].get("Networks") or {}).values():
         if settings.get("NetworkID"):
             with contextlib.suppress(OSError):

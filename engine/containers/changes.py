@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from .models import Change
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from ..context import StoreContext
 
 __all__ = ["changes"]
 
@@ -23,10 +23,10 @@ def _in_lowers(lowers: list[str], rel: str) -> bool:
     return any(os.path.lexists(os.path.join(lower, rel)) for lower in lowers)
 
 
-def changes(engine: "Engine", mount_id: str) -> list[Change]:
+def changes(store: "StoreContext", mount_id: str) -> list[Change]:
     """A/C/D per path, sorted as Docker prints them; a changed dir's parents show as C."""
-    upper = engine.paths.diff_dir(mount_id)
-    lowers = [os.path.join(engine.paths.overlay, lower) for lower in engine.rwlayers.lowers(mount_id)]
+    upper = store.paths.diff_dir(mount_id)
+    lowers = [os.path.join(store.paths.overlay, lower) for lower in store.rwlayers.lowers(mount_id)]
     out = []
     stack = [""]  # a loop, not os.walk: in 3.11 that recurses per level, and the container chooses the depth
     while stack:

@@ -16,7 +16,7 @@ from ..store.locks import get_lock
 from ..store.paths import MONITOR_LOG, MONITOR_SOCKET, MONITOR_SPAWN_LOCK
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from ..context import StoreContext
 
 __all__ = ["Channel", "MonitorClient", "socket_path", "stdin_pipe"]
 
@@ -35,8 +35,8 @@ def socket_path(dir_fd: int) -> str:
 class MonitorClient:
     """One request per connection; ``reply`` reads the next JSON line the monitor sends on it."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, store: StoreContext) -> None:
+        self.store = store
 
     def _connect(self) -> socket.socket | None:
         """A connection to a live monitor; None when there is none.
@@ -48,14 +48,14 @@ class MonitorClient:
 
         for _ in range(100):
             sock = self._connect_once()
-            if sock is None or monitor_alive_at(self.engine.paths):
+            if sock is None or monitor_alive_at(self.store.paths):
                 return sock
             sock.close()
             time.sleep(0.01)
         return None
 
     def _connect_once(self) -> socket.socket | None:
-        dir_fd = os.open(self.engine.root, os.O_PATH | os.O_CLOEXEC)
+        dir_fd = os.open(self.store.root, os.O_PATH | os.O_CLOEXEC)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
         try:
             sock.connect(socket_path(dir_fd))
@@ -71,7 +71,7 @@ class MonitorClient:
         sock = self._connect()
         if sock is not None:
             return sock
-        with get_lock(self.engine.paths.monitor_file(MONITOR_SPAWN_LOCK)):
+        with get_lock(self.store.paths.monitor_file(MONITOR_SPAWN_LOCK)):
             sock = self._connect()
             if sock is None:
                 self._spawn()
@@ -83,8 +83,8 @@ class MonitorClient:
 
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_PACKAGE_ROOT,
                                                                           os.environ.get("PYTHONPATH")]))}
-        with open(self.engine.paths.monitor_file(MONITOR_LOG), "ab") as log:
-            status = subprocess.call([sys.executable, "-m", "engine.containers.keeper", self.engine.root],
+        with open(self.store.paths.monitor_file(MONITOR_LOG), "ab") as log:
+            status = subprocess.call([sys.executable, "-m", "engine.containers.keeper", self.store.root],
                                      stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd="/",
                                      close_fds=True)
         if status != 0:

@@ -13,7 +13,7 @@ from .lifecycle import current, pause
 from .remove import mount_id_of
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from ..context import StoreContext
 
 __all__ = ["commit_container"]
 
@@ -47,40 +47,40 @@ def _image_config(image: dict[str, Any], container: dict[str, Any], diff_id: str
     return out
 
 
-def commit_container(engine: Engine, cid: str, ref: str | None, *, message: str = "", author: str = "",
+def commit_container(store: StoreContext, cid: str, ref: str | None, *, message: str = "", author: str = "",
                      changes: Callable[[dict[str, Any]], None] | None = None, pause_container: bool = True) -> str:
     """Write the upper dir as a layer (paused meanwhile, so it is one moment's state) and the image config."""
     from .. import reference
     from ..builder.container import register_dir
 
-    container = current(engine, cid)
-    image = engine.images.config(container["Image"])
+    container = current(store, cid)
+    image = store.images.config(container["Image"])
     frozen = pause_container and container["State"]["Running"] and not container["State"]["Paused"]
     try:
         if frozen:
-            pause(engine, cid, True)
-        layer = register_dir(engine.layers, engine.paths.diff_dir(mount_id_of(engine, cid)),
-                             engine.images.top_layer(image), None)
+            pause(store, cid, True)
+        layer = register_dir(store.layers, store.paths.diff_dir(mount_id_of(store, cid)),
+                             store.images.top_layer(image), None)
     finally:
         if frozen:
-            _thaw_quietly(engine, cid)
+            _thaw_quietly(store, cid)
     config = _image_config(image, container, layer.diff_id, message, author, changes)
     target = reference.parse(ref) if ref else None
-    return engine._importer.commit_config(config, target, parent=container["Image"])
+    return store.importer.commit_config(config, target, parent=container["Image"])
 
 
-def _thaw_quietly(engine: Engine, cid: str) -> None:
+def _thaw_quietly(store: StoreContext, cid: str) -> None:
     """Unpause after a commit, even one whose pause half-failed (frozen, but not recorded: a full disk).
 
     A container left frozen would never die, not even of its monitor's SIGKILL; the commit's own error
     is the one to report.
     """
     try:
-        pause(engine, cid, False)
+        pause(store, cid, False)
     except BerthError:
         from ..runtime.cgroups import for_container
 
-        group = for_container(cid, engine.paths.root)
+        group = for_container(cid, store.paths.root)
         if group is not None:
             try:
                 group.freeze(False)

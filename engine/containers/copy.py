@@ -29,7 +29,7 @@ from .lifecycle import current
 from .remove import mount_id_of
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from ..context import StoreContext
 
 __all__ = ["copy_from", "copy_to", "container_path"]
 
@@ -43,12 +43,12 @@ def container_path(arg: str) -> tuple[str, str] | None:
 
 
 @contextmanager
-def _root(engine: "Engine", cid: str) -> Iterator[int]:
+def _root(store: "StoreContext", cid: str) -> Iterator[int]:
     """An ``O_PATH`` fd of the container's merged root, mounted for as long as needed."""
-    mount_id = mount_id_of(engine, cid)
-    with engine.containers.locked(cid):
-        running = current(engine, cid)["State"]["Running"]
-        merged = engine.paths.merged_dir(mount_id) if running else engine.rwlayers.mount(mount_id)
+    mount_id = mount_id_of(store, cid)
+    with store.records.locked(cid):
+        running = current(store, cid)["State"]["Running"]
+        merged = store.paths.merged_dir(mount_id) if running else store.rwlayers.mount(mount_id)
         try:
             fd = os.open(merged, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
             try:
@@ -57,7 +57,7 @@ def _root(engine: "Engine", cid: str) -> Iterator[int]:
                 os.close(fd)
         finally:
             if not running:
-                engine.rwlayers.unmount(mount_id)
+                store.rwlayers.unmount(mount_id)
 
 
 def _name_of(path: str) -> str:
@@ -84,12 +84,12 @@ def _failed(err: OSError, shown: str) -> InvalidArgument:
 # -- out of the container -------------------------------------------------------
 
 
-def copy_from(engine: "Engine", cid: str, path: str, dest: str | BinaryIO, *, follow_link: bool = False,
+def copy_from(store: "StoreContext", cid: str, path: str, dest: str | BinaryIO, *, follow_link: bool = False,
               name: str = "") -> None:
     """``cp CONTAINER:PATH DEST``; ``dest`` a host path or a binary stream that gets a tar (``cp … -``)."""
     name = name or cid[:12]
     shown = f"{name}:{path}"
-    with _root(engine, cid) as root:
+    with _root(store, cid) as root:
         try:
             src = open_in_root(root, path, os.O_PATH, follow_last=follow_link or _contents_only(path))
         except OSError as err:
@@ -169,7 +169,7 @@ def _split_host(dest: str) -> tuple[str, str | None]:
 # -- into the container ---------------------------------------------------------
 
 
-def copy_to(engine: "Engine", cid: str, source: str | BinaryIO, path: str, *, follow_link: bool = False,
+def copy_to(store: "StoreContext", cid: str, source: str | BinaryIO, path: str, *, follow_link: bool = False,
             archive: bool = False, name: str = "") -> None:
     """``cp SRC CONTAINER:PATH``; ``source`` a host path or a binary stream of a tar (``cp - …``).
 
@@ -186,9 +186,9 @@ def copy_to(engine: "Engine", cid: str, source: str | BinaryIO, path: str, *, fo
         except OSError:
             raise InvalidArgument(f"no such file or directory: {source}") from None
     try:
-        with _root(engine, cid) as root:
+        with _root(store, cid) as root:
             owner: Callable[[Entry], tuple[int, int]] = lambda e: (e.uid, e.gid)
-            user = _container_user(engine, cid, root) if archive else None
+            user = _container_user(store, cid, root) if archive else None
             if user is not None:
                 owner = lambda e: user
             try:
@@ -271,10 +271,10 @@ def _container_parent(root: int, path: str, name: str) -> tuple[int, str]:
     raise InvalidArgument(f"{name}:{asked}: {os.strerror(errno.ELOOP)}")
 
 
-def _container_user(engine: "Engine", cid: str, root: int) -> tuple[int, int] | None:
+def _container_user(store: "StoreContext", cid: str, root: int) -> tuple[int, int] | None:
     """The uid/gid of the container's configured user, from its own passwd and group files (``-a``);
     None when it has none, where Docker's ``-a`` keeps the source's owners too."""
-    spec = current(engine, cid)["Config"].get("User") or ""
+    spec = current(store, cid)["Config"].get("User") or ""
     if not spec:
         return None
     who, _, group = spec.partition(":")

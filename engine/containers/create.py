@@ -25,7 +25,7 @@ from .records import new_state, now_rfc3339
 from .security import normalize_security_opts
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from ..context import StoreContext
 
 __all__ = ["create_container"]
 
@@ -47,46 +47,46 @@ def random_name(taken: Callable[[str], bool]) -> str:
             return name
 
 
-def create_container(engine: "Engine", opts: CreateOptions) -> str:
+def create_container(store: "StoreContext", opts: CreateOptions) -> str:
     """Create the container's layers and records; returns its ID."""
     opts.validate()
     wanted = names.valid_name(opts.name) if opts.name else ""  # before anything is looked up or made
-    image_id = engine.images.resolve(opts.image)
-    image_config = engine.images.config(image_id)
-    parent = engine.images.top_layer(image_config)
+    image_id = store.images.resolve(opts.image)
+    image_config = store.images.config(image_id)
+    parent = store.images.top_layer(image_config)
     cid, mount_id = secrets.token_hex(32), secrets.token_hex(32)
     from ..network import endpoint
 
-    with engine.lock:
-        name = wanted or random_name(lambda n: names.taken(engine.paths, n))
-        names.claim(engine.paths, name, cid)  # before the record: the index may hold too much, never too little
+    with store.lock:
+        name = wanted or random_name(lambda n: names.taken(store.paths, n))
+        names.claim(store.paths, name, cid)  # before the record: the index may hold too much, never too little
         try:
-            engine.rwlayers.create(mount_id, parent, init=fill_init_layer)
+            store.rwlayers.create(mount_id, parent, init=fill_init_layer)
         except BaseException:
-            names.release(engine.paths, name, cid)
+            names.release(store.paths, name, cid)
             raise
         config: dict[str, Any] | None = None
         try:
-            networks = endpoint.plan_networks(engine, cid, opts.network, opts.ip, name)
-            engine.rwlayers.record(cid, mount_id, parent, True)
-            files = _records(engine, cid, name, image_id, image_config.get("config", {}), opts, networks)
+            networks = endpoint.plan_networks(store, cid, opts.network, opts.ip, name)
+            store.rwlayers.record(cid, mount_id, parent, True)
+            files = _records(store, cid, name, image_id, image_config.get("config", {}), opts, networks)
             config = json.loads(files[CONTAINER_CONFIG_FILE])
-            _make_sources(engine, config)
-            names.make_containers_dir(engine.paths)
-            atomic.write_dir(engine.paths.container_dir(cid), files, mode=names.CONTAINER_DIR_MODE,
-                             file_modes={_log_name(engine.paths, cid): names.LOG_MODE, CONTAINER_CONFIG_FILE: 0o600})
+            _make_sources(store, config)
+            names.make_containers_dir(store.paths)
+            atomic.write_dir(store.paths.container_dir(cid), files, mode=names.CONTAINER_DIR_MODE,
+                             file_modes={_log_name(store.paths, cid): names.LOG_MODE, CONTAINER_CONFIG_FILE: 0o600})
         except BaseException:
             if config is not None:
-                volumes.remove_anonymous(engine, config)
-            engine.rwlayers.forget(cid)
-            engine.rwlayers.remove(mount_id)
-            endpoint.release(engine, cid)
-            names.release(engine.paths, name, cid)
+                volumes.remove_anonymous(store, config)
+            store.rwlayers.forget(cid)
+            store.rwlayers.remove(mount_id)
+            endpoint.release(store, cid)
+            names.release(store.paths, name, cid)
             raise
     for settings in networks.values():
         if settings.get("NetworkID"):  # peers on a user network learn the new name
-            endpoint.refresh_hosts(engine, settings["NetworkID"], skip=cid)
-    engine.journal.append("container", "create", cid, name)
+            endpoint.refresh_hosts(store, settings["NetworkID"], skip=cid)
+    store.journal.append("container", "create", cid, name)
     return cid
 
 
@@ -94,12 +94,12 @@ def _log_name(paths: StorePaths, cid: str) -> str:
     return os.path.basename(paths.container_log(cid))
 
 
-def _records(engine: "Engine", cid: str, name: str, image_id: str, image_cfg: dict[str, Any],
+def _records(store: "StoreContext", cid: str, name: str, image_id: str, image_cfg: dict[str, Any],
              opts: CreateOptions, networks: dict[str, Any]) -> dict[str, bytes | str]:
     from ..network.endpoint import render_hosts, render_resolv
     from ..network.ports import exposed_ports, port_bindings
 
-    paths = engine.paths
+    paths = store.paths
     hostname = opts.hostname or (os.uname().nodename if opts.network == "host" else cid[:12])
     config = container_config(paths, cid, name, image_id, image_cfg, opts, hostname)
     hostcfg = host_config(opts)
@@ -112,7 +112,7 @@ def _records(engine: "Engine", cid: str, name: str, image_id: str, image_cfg: di
         CONTAINER_CONFIG_FILE: json.dumps(config, separators=(",", ":")),
         HOSTCONFIG_FILE: json.dumps(hostcfg, separators=(",", ":")),
         HOSTNAME_FILE: hostname + "\n",
-        HOSTS_FILE: render_hosts(engine, config, hostcfg),
+        HOSTS_FILE: render_hosts(store, config, hostcfg),
         RESOLV_CONF_FILE: render_resolv(hostcfg),
         _log_name(paths, cid): b"",
     }
@@ -168,12 +168,12 @@ def container_config(paths: StorePaths, cid: str, name: str, image_id: str, imag
     }
 
 
-def _make_sources(engine: "Engine", config: dict[str, Any]) -> None:
+def _make_sources(store: "StoreContext", config: dict[str, Any]) -> None:
     """Missing bind sources become directories (as ``docker run -v`` does); missing volumes are created."""
     for point in config["MountPoints"].values():
         if point["Type"] == "bind":
             os.makedirs(point["Source"], 0o755, exist_ok=True)
-    volumes.make_missing(engine, config)
+    volumes.make_missing(store, config)
 
 
 def host_config(opts: CreateOptions) -> dict[str, Any]:

@@ -15,12 +15,12 @@ from .lifecycle import current
 from .security import container_security
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from ..context import StoreContext
 
 __all__ = ["exec_command"]
 
 
-def exec_command(engine: "Engine", cid: str, cmd: list[str], *, env: list[str], workdir: str, user: str,
+def exec_command(store: "StoreContext", cid: str, cmd: list[str], *, env: list[str], workdir: str, user: str,
                  detach: bool, stdio: tuple[int | None, int | None, int | None], terminal: bool = False) -> int:
     """Check the container can take a command, then run it inside (see runtime.nsenter).
 
@@ -31,7 +31,7 @@ def exec_command(engine: "Engine", cid: str, cmd: list[str], *, env: list[str], 
     """
     if not cmd:
         raise InvalidArgument("exec needs a command")
-    config = current(engine, cid)
+    config = current(store, cid)
     state, cfg = config["State"], config["Config"]
     if not state["Running"]:
         raise ContainerNotRunning(f"Container {cid} is not running")
@@ -41,7 +41,7 @@ def exec_command(engine: "Engine", cid: str, cmd: list[str], *, env: list[str], 
     spec = ProcessSpec(rootfs="/", argv=cmd, env=[*(cfg.get("Env") or []), *env],
                        cwd=workdir or cfg.get("WorkingDir") or "/", user=user or cfg.get("User") or "",
                        hostname=cfg.get("Hostname") or "")
-    security = container_security(engine.containers.load_host(config["ID"]))
+    security = container_security(store.records.load_host(config["ID"]))
     spec = replace(spec, capabilities=security.capabilities, seccomp=security.seccomp,
                    no_new_privileges=security.no_new_privileges)
     stdin, stdout, stderr = stdio

@@ -22,24 +22,24 @@ from .logs import LogEntry, follow_fd
 from .recovery import reconcile
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from ..context import StoreContext
 
 __all__ = ["Attachment", "start", "wait", "stop", "kill", "remove", "current", "pause", "attach_terminal",
            "open_wait"]
 
 
-def current(engine: "Engine", cid: str) -> dict[str, Any]:
+def current(store: "StoreContext", cid: str) -> dict[str, Any]:
     """The container's config, with a stale "running" fixed if its monitor is gone."""
-    configs = reconcile(engine, [engine.containers.load(cid)])
+    configs = reconcile(store, [store.records.load(cid)])
     if not configs:  # a dead monitor's ``--rm`` container, removed by the recovery
         raise ContainerNotFound(f"No such container: {cid}")
     return configs[0]
 
 
-def start(engine: "Engine", cid: str, *, stdin: int | None = None, attach: bool = False,
+def start(store: "StoreContext", cid: str, *, stdin: int | None = None, attach: bool = False,
           console_size: tuple[int, int] | None = None) -> Channel | None:
     """Ask the monitor to start the container; with ``attach`` the channel later reports its exit."""
-    if current(engine, cid)["State"]["Running"]:
+    if current(store, cid)["State"]["Running"]:
         return None
     from .client import stdin_pipe
 
@@ -48,7 +48,7 @@ def start(engine: "Engine", cid: str, *, stdin: int | None = None, attach: bool 
     if console_size is not None:
         request["console_size"] = list(console_size)
     try:
-        channel = MonitorClient(engine).request(request, fds)
+        channel = MonitorClient(store).request(request, fds)
     finally:
         for fd in fds:
             os.close(fd)  # the monitor has its own copy now; the container reads the copier's pipe
@@ -64,36 +64,36 @@ def start(engine: "Engine", cid: str, *, stdin: int | None = None, attach: bool 
     return channel
 
 
-def wait(engine: "Engine", cid: str) -> int:
+def wait(store: "StoreContext", cid: str) -> int:
     """Block until the container is not running; its exit code."""
-    config = current(engine, cid)
+    config = current(store, cid)
     if not config["State"]["Running"]:
         return int(config["State"]["ExitCode"])
-    with MonitorClient(engine).request({"op": "wait", "id": cid}) as channel:
+    with MonitorClient(store).request({"op": "wait", "id": cid}) as channel:
         reply = channel.reply()
     if reply is None or reply.get("exit_code") is None:
-        return int(current(engine, cid)["State"]["ExitCode"])
+        return int(current(store, cid)["State"]["ExitCode"])
     return int(reply["exit_code"])
 
 
-def pause(engine: "Engine", cid: str, frozen: bool) -> None:
+def pause(store: "StoreContext", cid: str, frozen: bool) -> None:
     """Freeze or thaw the container through its monitor, which owns its cgroup."""
-    config = current(engine, cid)
+    config = current(store, cid)
     if not config["State"]["Running"]:
         raise ContainerNotRunning(f"Container {cid} is not running")
     if bool(config["State"]["Paused"]) == frozen:
         raise ContainerConflict(f"Container {cid} is {'already' if frozen else 'not'} paused")
-    with MonitorClient(engine).request({"op": "pause" if frozen else "unpause", "id": cid}) as channel:
+    with MonitorClient(store).request({"op": "pause" if frozen else "unpause", "id": cid}) as channel:
         reply = channel.reply()
     if reply is None or "error" in reply:
         raise ContainerConflict(reply["error"] if reply else "the container monitor went away")
 
 
-def _thaw(engine: "Engine", config: dict[str, Any]) -> None:
+def _thaw(store: "StoreContext", config: dict[str, Any]) -> None:
     """A frozen container cannot act on a signal: thaw it first (Docker does the same on stop and kill)."""
     if config["State"].get("Paused"):
         try:
-            pause(engine, config["ID"], False)
+            pause(store, config["ID"], False)
         except ContainerConflict:
             pass
 
@@ -105,18 +105,18 @@ def _signal(pid: int, sig: int) -> None:
         pass
 
 
-def kill(engine: "Engine", cid: str, sig: int = signal.SIGKILL) -> None:
-    config = current(engine, cid)
+def kill(store: "StoreContext", cid: str, sig: int = signal.SIGKILL) -> None:
+    config = current(store, cid)
     if not config["State"]["Running"]:
         raise ContainerNotRunning(f"Container {cid} is not running")
     _signal(int(config["State"]["Pid"]), sig)
-    _thaw(engine, config)
+    _thaw(store, config)
 
 
-def stop(engine: "Engine", cid: str, timeout: int | None = None) -> None:
+def stop(store: "StoreContext", cid: str, timeout: int | None = None) -> None:
     """The stop signal, then SIGKILL after ``timeout`` seconds (the container's StopTimeout, or 10)."""
-    _mark_stopped(engine, cid)
-    config = current(engine, cid)
+    _mark_stopped(store, cid)
+    config = current(store, cid)
     if not config["State"]["Running"]:
         return
     # spec loads the runtime's modules: only stop needs them, not run or rm.
@@ -124,41 +124,41 @@ def stop(engine: "Engine", cid: str, timeout: int | None = None) -> None:
 
     grace = stop_timeout(config) if timeout is None else timeout
     pid = int(config["State"]["Pid"])
-    with MonitorClient(engine).request({"op": "wait", "id": cid}) as channel:
+    with MonitorClient(store).request({"op": "wait", "id": cid}) as channel:
         _signal(pid, stop_signal(config))
-        _thaw(engine, config)
+        _thaw(store, config)
         if not select.select([channel.sock], [], [], max(grace, 0))[0]:
             _signal(pid, signal.SIGKILL)
         channel.reply()
-    current(engine, cid)
+    current(store, cid)
 
 
-def _mark_stopped(engine: "Engine", cid: str) -> None:
+def _mark_stopped(store: "StoreContext", cid: str) -> None:
     """Record that the user stopped it (restart policies leave it be); on a full disk, stop all the same."""
     try:
-        engine.containers.update(cid, lambda c: c.update(HasBeenManuallyStopped=True))
+        store.records.update(cid, lambda c: c.update(HasBeenManuallyStopped=True))
     except StoreFull:
         pass
 
 
-def remove(engine: "Engine", cid: str, *, force: bool = False, volumes: bool = False) -> None:
+def remove(store: "StoreContext", cid: str, *, force: bool = False, volumes: bool = False) -> None:
     from .remove import remove_container_files
 
-    config = current(engine, cid)
+    config = current(store, cid)
     if config["State"]["Running"]:
         if not force:
             raise ContainerConflict(f"You cannot remove a running container {cid}. Stop the container before "
                                     "attempting removal or force remove")
-        _mark_stopped(engine, cid)
+        _mark_stopped(store, cid)
         _signal(int(config["State"]["Pid"]), signal.SIGKILL)
-        _thaw(engine, config)
-        wait(engine, cid)
-    remove_container_files(engine, cid, volumes=volumes)
+        _thaw(store, config)
+        wait(store, cid)
+    remove_container_files(store, cid, volumes=volumes)
 
 
-def attach_terminal(engine: "Engine", cid: str) -> int:
+def attach_terminal(store: "StoreContext", cid: str) -> int:
     """The pty master of a running ``-t`` container, passed over the monitor's socket."""
-    with MonitorClient(engine).request({"op": "attach", "id": cid}) as channel:
+    with MonitorClient(store).request({"op": "attach", "id": cid}) as channel:
         data, fds, _flags, _addr = socket.recv_fds(channel.sock, 4096, 1)
     if not fds:
         reply = json.loads(data or b"{}")
@@ -166,9 +166,9 @@ def attach_terminal(engine: "Engine", cid: str) -> int:
     return fds[0]
 
 
-def open_wait(engine: "Engine", cid: str) -> Channel:
+def open_wait(store: "StoreContext", cid: str) -> Channel:
     """A channel that reports the container's exit code when it stops."""
-    return MonitorClient(engine).request({"op": "wait", "id": cid})
+    return MonitorClient(store).request({"op": "wait", "id": cid})
 
 
 class Attachment:
@@ -177,8 +177,8 @@ class Attachment:
     ``terminal`` is the pty master of a ``-t`` container: keys go there, and its size is set there.
     """
 
-    def __init__(self, engine: "Engine", cid: str, log_fd: int, channel: Channel, terminal: int | None = None) -> None:
-        self.engine, self.cid, self.log_fd, self.channel = engine, cid, log_fd, channel
+    def __init__(self, store: "StoreContext", cid: str, log_fd: int, channel: Channel, terminal: int | None = None) -> None:
+        self.store, self.cid, self.log_fd, self.channel = store, cid, log_fd, channel
         self.terminal = terminal
         self.exit_code: int | None = None
         self.detached = threading.Event()
@@ -193,17 +193,17 @@ class Attachment:
         if reply is not None and reply.get("exit_code") is not None:
             self.exit_code = int(reply["exit_code"])
         else:
-            self.exit_code = int(current(self.engine, self.cid)["State"]["ExitCode"])
+            self.exit_code = int(current(self.store, self.cid)["State"]["ExitCode"])
         return True
 
     def entries(self) -> Iterator[LogEntry]:
         """Every line the container writes, until it exits."""
-        yield from follow_fd(self.log_fd, self._ended, path=self.engine.paths.container_log(self.cid))
+        yield from follow_fd(self.log_fd, self._ended, path=self.store.paths.container_log(self.cid))
 
     def kill(self, sig: int) -> None:
         """Forward a signal (Ctrl-C) to the container, if it still runs."""
         try:
-            kill(self.engine, self.cid, sig)
+            kill(self.store, self.cid, sig)
         except (ContainerNotRunning, ContainerConflict):
             pass
 

@@ -13,7 +13,7 @@ from .models import ContainerSummary
 from .recovery import reconcile
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from ..context import StoreContext
 
 __all__ = ["list_containers", "summary", "FILTER_KEYS", "container_sizes"]
 
@@ -25,7 +25,7 @@ def _command(config: dict[str, Any]) -> str:
     return " ".join([config.get("Path", ""), *config.get("Args", [])]).strip()
 
 
-def container_sizes(engine: "Engine", cid: str, image_id: str,
+def container_sizes(store: "StoreContext", cid: str, image_id: str,
                     image_sizes: dict[str, int] | None = None) -> tuple[int, int]:
     """(SizeRw, SizeRootFs): the writable layer's bytes, and those plus the image's.
 
@@ -33,20 +33,20 @@ def container_sizes(engine: "Engine", cid: str, image_id: str,
     """
     from .remove import mount_id_of
 
-    size_rw = dir_size(engine.paths.diff_dir(mount_id_of(engine, cid)))
+    size_rw = dir_size(store.paths.diff_dir(mount_id_of(store, cid)))
     cache = {} if image_sizes is None else image_sizes
     if image_id not in cache:
         try:
-            cache[image_id] = sum(layer.size for layer in engine.images.image_layers(image_id))
+            cache[image_id] = sum(layer.size for layer in store.images.image_layers(image_id))
         except Exception:  # the image may be gone (rmi -f); Docker then shows the rw size only
             cache[image_id] = 0
     return size_rw, size_rw + cache[image_id]
 
 
-def summary(engine: "Engine", config: dict[str, Any], size: bool = False,
+def summary(store: "StoreContext", config: dict[str, Any], size: bool = False,
             image_sizes: dict[str, int] | None = None) -> ContainerSummary:
     state, cfg = config["State"], config["Config"]
-    sizes = container_sizes(engine, config["ID"], config["Image"], image_sizes) if size else (None, None)
+    sizes = container_sizes(store, config["ID"], config["Image"], image_sizes) if size else (None, None)
     return ContainerSummary(
         id=config["ID"], name=config["Name"].lstrip("/"), image=cfg.get("Image") or config["Image"],
         image_id=config["Image"], command=_command(config), created=parse_time(config.get("Created")),
@@ -69,7 +69,7 @@ def parse_filters(items: list[str]) -> list[tuple[str, str]]:
     return out
 
 
-def _matches(engine: "Engine", s: ContainerSummary, key: str, value: str) -> bool:
+def _matches(store: "StoreContext", s: ContainerSummary, key: str, value: str) -> bool:
     if key == "status":
         return s.state == value
     if key == "name":
@@ -86,16 +86,16 @@ def _matches(engine: "Engine", s: ContainerSummary, key: str, value: str) -> boo
         name, sep, want = value.partition("=")
         return name in s.labels and (not sep or s.labels[name] == want)
     try:
-        return engine.images.resolve(value) == s.image_id or s.image == value
+        return store.images.resolve(value) == s.image_id or s.image == value
     except Exception:
         return s.image == value
 
 
-def list_containers(engine: "Engine", *, all: bool = False, filters: list[str] | None = None, last: int = -1,
+def list_containers(store: "StoreContext", *, all: bool = False, filters: list[str] | None = None, last: int = -1,
                     size: bool = False, ids: Collection[str] | None = None) -> list[ContainerSummary]:
     """Containers newest first: running ones only unless ``all`` (or ``last``) asks for every one."""
     conditions = parse_filters(filters or [])
-    configs = reconcile(engine, engine.containers.all() if ids is None else _records(engine, ids))
+    configs = reconcile(store, store.records.all() if ids is None else _records(store, ids))
     configs.sort(key=lambda c: c.get("Created", ""), reverse=True)
     if last >= 0:
         configs = configs[:last]
@@ -104,26 +104,26 @@ def list_containers(engine: "Engine", *, all: bool = False, filters: list[str] |
     out = []
     image_sizes: dict[str, int] = {}
     for config in configs:
-        s = summary(engine, config)
-        if all_of(engine, s, conditions):
-            out.append(summary(engine, config, size=True, image_sizes=image_sizes) if size else s)
+        s = summary(store, config)
+        if all_of(store, s, conditions):
+            out.append(summary(store, config, size=True, image_sizes=image_sizes) if size else s)
     return out
 
 
-def all_of(engine: "Engine", s: ContainerSummary, conditions: list[tuple[str, str]]) -> bool:
+def all_of(store: "StoreContext", s: ContainerSummary, conditions: list[tuple[str, str]]) -> bool:
     """Docker: values of one key are alternatives (OR); different keys must all hold (AND)."""
     by_key: dict[str, list[str]] = {}
     for key, value in conditions:
         by_key.setdefault(key, []).append(value)
-    return all(any(_matches(engine, s, key, v) for v in values) for key, values in by_key.items())
+    return all(any(_matches(store, s, key, v) for v in values) for key, values in by_key.items())
 
 
-def _records(engine: "Engine", ids: Collection[str]) -> list[dict[str, Any]]:
+def _records(store: "StoreContext", ids: Collection[str]) -> list[dict[str, Any]]:
     """The configs of ``ids`` that still exist."""
     configs = []
     for cid in ids:
         try:
-            configs.append(engine.containers.load(cid))
+            configs.append(store.records.load(cid))
         except BerthError:  # removed meanwhile
             continue
     return configs

@@ -12,7 +12,7 @@ from ..errors import BerthError
 from .logs import LogEntry, follow_fd, read_chunks, read_entries, rotated_paths
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from ..context import StoreContext
 
 __all__ = ["log_chunks", "log_entries"]
 
@@ -25,11 +25,11 @@ _DRAIN_SECONDS = 5.0
 class _ContainerEnd:
     """Says when a followed container has stopped and its monitor has written the last line."""
 
-    def __init__(self, engine: "Engine", cid: str) -> None:
+    def __init__(self, store: "StoreContext", cid: str) -> None:
         from .lifecycle import current
 
-        self.engine, self.cid = engine, cid
-        state = current(engine, cid)["State"]
+        self.store, self.cid = store, cid
+        state = current(store, cid)["State"]
         self.pidfd = -1
         if state["Running"]:
             try:
@@ -41,7 +41,7 @@ class _ContainerEnd:
         from .lifecycle import current
 
         try:
-            return not current(self.engine, self.cid)["State"]["Running"]
+            return not current(self.store, self.cid)["State"]["Running"]
         except BerthError:
             return True  # removed (--rm): nothing more will be written
 
@@ -58,24 +58,24 @@ class _ContainerEnd:
         return True
 
 
-def log_entries(engine: "Engine", cid: str, *, follow: bool, tail: int, since: float,
+def log_entries(store: "StoreContext", cid: str, *, follow: bool, tail: int, since: float,
                 until: float) -> Iterator[LogEntry]:
     """Entries in order; the log file stays open, so a rotation or ``--rm`` mid-read loses nothing."""
-    return _follow(engine, cid, follow, tail, since, until, read_entries)
+    return _follow(store, cid, follow, tail, since, until, read_entries)
 
 
-def log_chunks(engine: Engine, cid: str, *, follow: bool, tail: int, since: float, until: float,
+def log_chunks(store: StoreContext, cid: str, *, follow: bool, tail: int, since: float, until: float,
                timestamps: bool = False) -> Iterator[tuple[str, bytes]]:
     """(stream, bytes) to print, in order: ``logs`` of 200k lines without making 200k objects."""
     def decode(data: bytes, since: float, until: float) -> Iterator[tuple[str, bytes]]:
         return read_chunks(data, since, until, timestamps)
 
-    return _follow(engine, cid, follow, tail, since, until, decode)
+    return _follow(store, cid, follow, tail, since, until, decode)
 
 
-def _follow(engine: Engine, cid: str, follow: bool, tail: int, since: float, until: float,
+def _follow(store: StoreContext, cid: str, follow: bool, tail: int, since: float, until: float,
             decode: Callable[[bytes, float, float], Iterator[_Item]]) -> Iterator[_Item]:
-    path = engine.paths.container_log(cid)
+    path = store.paths.container_log(cid)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -87,7 +87,7 @@ def _follow(engine: Engine, cid: str, follow: bool, tail: int, since: float, unt
                 older.append(os.open(rotated, os.O_RDONLY | os.O_CLOEXEC))
             except FileNotFoundError:  # rotated away meanwhile
                 continue
-        ended = _ContainerEnd(engine, cid) if follow else (lambda _timeout: True)
+        ended = _ContainerEnd(store, cid) if follow else (lambda _timeout: True)
         yield from follow_fd(fd, ended, since, until, tail, path=path, decode=decode, older=older)
     finally:
         for rotated_fd in older:

@@ -13,44 +13,44 @@ from .lifecycle import current
 from .remove import mount_id_of, remove_many_files
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from ..context import StoreContext
 
 __all__ = ["rename", "prune", "top"]
 
 
-def rename(engine: "Engine", cid: str, new_name: str) -> None:
+def rename(store: "StoreContext", cid: str, new_name: str) -> None:
     """Docker's name rules: ``[a-zA-Z0-9][a-zA-Z0-9_.-]+``, unique in the store.
 
     The new name is linked before the record changes and the old one unlinked
     after: a crash leaves a stale entry in the name index, never a missing one.
     """
     bare = names.valid_name(new_name)
-    with engine.lock:
-        old = str(engine.containers.load(cid).get("Name", "")).lstrip("/")
+    with store.lock:
+        old = str(store.records.load(cid).get("Name", "")).lstrip("/")
         if old == bare:
             raise InvalidArgument("Renaming a container with the same name as its current name")
-        names.claim(engine.paths, bare, cid)
+        names.claim(store.paths, bare, cid)
         try:
-            engine.containers.update(cid, lambda c: c.update(Name="/" + bare))
+            store.records.update(cid, lambda c: c.update(Name="/" + bare))
         except BaseException:
-            names.release(engine.paths, bare, cid)
+            names.release(store.paths, bare, cid)
             raise
-        names.release(engine.paths, old, cid)
+        names.release(store.paths, old, cid)
 
 
-def prune(engine: "Engine") -> tuple[list[str], int]:
+def prune(store: "StoreContext") -> tuple[list[str], int]:
     """Remove every container that is not running; (their IDs, bytes reclaimed from their layers)."""
     removed, reclaimed = [], 0
-    for config in engine.containers.all():
+    for config in store.records.all():
         cid = config["ID"]
-        if current(engine, cid)["State"]["Running"]:
+        if current(store, cid)["State"]["Running"]:
             continue
         try:
-            reclaimed += dir_size(engine.paths.diff_dir(mount_id_of(engine, cid)))
+            reclaimed += dir_size(store.paths.diff_dir(mount_id_of(store, cid)))
         except Exception:
             pass
         removed.append(cid)
-    remove_many_files(engine, removed)  # one store lock and one pass for all of them, as ``rm`` of many
+    remove_many_files(store, removed)  # one store lock and one pass for all of them, as ``rm`` of many
     return removed, reclaimed
 
 
@@ -68,9 +68,9 @@ def _pids_in_namespace(pid: int) -> set[int]:
     return found
 
 
-def top(engine: "Engine", cid: str, ps_args: list[str]) -> tuple[list[str], list[list[str]]]:
+def top(store: "StoreContext", cid: str, ps_args: list[str]) -> tuple[list[str], list[list[str]]]:
     """Docker's way: run the host's ``ps`` (default ``-ef``) and keep the container's processes."""
-    state = current(engine, cid)["State"]
+    state = current(store, cid)["State"]
     if not state["Running"]:
         raise ContainerNotRunning(f"Container {cid} is not running")
     pids = _pids_in_namespace(int(state["Pid"]))

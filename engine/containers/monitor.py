@@ -99,9 +99,9 @@ class Monitor:
     """The event loop: accept requests, start containers, record exits, run restart timers."""
 
     def __init__(self, root: str, keeper: socket.socket) -> None:
-        from ..engine import Engine
+        from ..context import StoreContext
 
-        self.engine = Engine(root)
+        self.store = StoreContext(root)
         self.selector = selectors.DefaultSelector()
         self.running: dict[str, Running] = {}
         self.clients: set[socket.socket] = set()
@@ -125,7 +125,7 @@ class Monitor:
     # -- lifetime ------------------------------------------------------------
 
     def listen(self) -> None:
-        dir_fd = os.open(self.engine.root, os.O_PATH | os.O_CLOEXEC)
+        dir_fd = os.open(self.store.root, os.O_PATH | os.O_CLOEXEC)
         try:
             path = socket_path(dir_fd)
             if os.path.exists(path):
@@ -175,8 +175,8 @@ class Monitor:
         from ..store.locks import get_lock
 
         assert self.listener is not None
-        with get_lock(self.engine.paths.monitor_file(MONITOR_SPAWN_LOCK)):
-            os.unlink(self.engine.paths.monitor_file(MONITOR_SOCKET))
+        with get_lock(self.store.paths.monitor_file(MONITOR_SPAWN_LOCK)):
+            os.unlink(self.store.paths.monitor_file(MONITOR_SOCKET))
             pending = []
             while True:
                 try:
@@ -332,12 +332,12 @@ class Monitor:
             self._reply(conn, {"error": f"cannot {'pause' if frozen else 'unpause'} {cid[:12]}: {err}"}, close=True)
             return
         status = "paused" if frozen else "running"
-        self.engine.containers.update(cid, lambda c: c["State"].update(Paused=frozen, Status=status))
+        self.store.records.update(cid, lambda c: c["State"].update(Paused=frozen, Status=status))
         self._reply(conn, {"ok": True}, close=True)
 
     def _recorded_exit(self, cid: str) -> int | None:
         try:
-            return int(self.engine.containers.load(cid)["State"]["ExitCode"])
+            return int(self.store.records.load(cid)["State"]["ExitCode"])
         except BerthError:
             return None
 
@@ -368,14 +368,14 @@ class Monitor:
         """Mount the root, start the init, record it running; on failure record why and unmount."""
         from .remove import mount_id_of
 
-        records = self.engine.containers
+        records = self.store.records
         with records.locked(cid):
             config, host = records.load(cid), records.load_host(cid)
             if config["State"]["Running"] or cid in self.running:
                 raise ContainerConflict(f"container {cid[:12]} is already running")
-            mount_id = mount_id_of(self.engine, cid)
-            rootfs = self.engine.rwlayers.mount(mount_id)
-            cgroup = _make_cgroup(self.engine.paths.root, cid, host)
+            mount_id = mount_id_of(self.store, cid)
+            rootfs = self.store.rwlayers.mount(mount_id)
+            cgroup = _make_cgroup(self.store.paths.root, cid, host)
             network = None
             try:
                 from .volumes import populate
@@ -391,7 +391,7 @@ class Monitor:
                     _clear_network_settings(config)
                 if cgroup is not None:
                     cgroup.remove()
-                self.engine.rwlayers.unmount(mount_id)
+                self.store.rwlayers.unmount(mount_id)
                 _record_failure(config, err)
                 records.save(cid, config)
                 raise
@@ -415,7 +415,7 @@ class Monitor:
             return None
         from ..network.supervise import start_network
 
-        return start_network(self.engine, cid, config, host, self.selector, lambda callback: ("net", callback))
+        return start_network(self.store, cid, config, host, self.selector, lambda callback: ("net", callback))
 
     def _on_net(self, sock: Any, callback: Any) -> None:
         """A published port's listener or connection is ready (engine.network.ports)."""
@@ -488,7 +488,7 @@ class Monitor:
         _quietly(self._to_keeper, {"op": "release", "id": run.cid})
         if run.network is not None:
             _quietly(run.network.stop)
-        _quietly(self.engine.rwlayers.unmount, run.mount_id)
+        _quietly(self.store.rwlayers.unmount, run.mount_id)
         oom = bool(_quietly(run.cgroup.oom_killed)) if run.cgroup else False
         if run.cgroup is not None:
             _quietly(run.cgroup.remove)
@@ -525,7 +525,7 @@ class Monitor:
 
         self._record_exit_failed = False
         try:
-            return self.engine.containers.update(cid, change)
+            return self.store.records.update(cid, change)
         except (StoreFull, OSError) as err:  # a full disk: the record says running until a retry works
             if cid not in self.unrecorded:
                 print(f"monitor: cannot record the exit of {cid[:12]} yet: {err}", file=sys.stderr)
@@ -541,13 +541,13 @@ class Monitor:
         containers, as dockerd's own start does).
         """
         try:
-            host = self.engine.containers.load_host(cid)
+            host = self.store.records.load_host(cid)
         except BerthError:
             return
         if host.get("AutoRemove"):
             from .remove import remove_container_files
 
-            remove_container_files(self.engine, cid, volumes=True)  # --rm takes anonymous volumes, as Docker's
+            remove_container_files(self.store, cid, volumes=True)  # --rm takes anonymous volumes, as Docker's
             self._event(cid, "destroy", str(config.get("Name", "")).lstrip("/"))
         elif should_restart(config, host, code):
             if ran is None:
@@ -564,7 +564,7 @@ class Monitor:
         while self.timers and self.timers[0][0] <= now:
             _, _, cid = heapq.heappop(self.timers)
             try:
-                config, host = self.engine.containers.load(cid), self.engine.containers.load_host(cid)
+                config, host = self.store.records.load(cid), self.store.records.load_host(cid)
             except BerthError:
                 continue  # removed meanwhile
             code = int(config["State"].get("ExitCode") or 0)
@@ -574,7 +574,7 @@ class Monitor:
 
     def _restart(self, cid: str, code: int) -> None:
         try:
-            self.engine.containers.update(cid, lambda c: c.update(RestartCount=c.get("RestartCount", 0) + 1))
+            self.store.records.update(cid, lambda c: c.update(RestartCount=c.get("RestartCount", 0) + 1))
             self.start_container(cid, None)
         except Exception as err:
             print(f"restart of {cid[:12]} failed: {err}", file=sys.stderr)
@@ -583,8 +583,8 @@ class Monitor:
         """Tell every berth process (``events``, the app) what changed; a journal failure is not the container's."""
         try:
             if not name:
-                name = str(self.engine.containers.load(cid).get("Name", "")).lstrip("/")
-            self.engine.journal.append("container", action, cid, name)
+                name = str(self.store.records.load(cid).get("Name", "")).lstrip("/")
+            self.store.journal.append("container", action, cid, name)
         except (BerthError, OSError):
             pass
 
@@ -610,26 +610,26 @@ class Monitor:
                 self._adopt(message, fds, tables)
             except Exception:
                 traceback.print_exc(file=sys.stderr)
-        stale = [c["ID"] for c in self.engine.containers.all()
+        stale = [c["ID"] for c in self.store.records.all()
                  if c["State"].get("Running") and c["ID"] not in self.running]
         for cid in stale:
             try:
-                mark_dead(self.engine, cid)
+                mark_dead(self.store, cid)
             except BerthError as err:  # a full disk: ``reconcile`` shows it exited meanwhile
                 print(f"monitor: cannot record {cid[:12]} as exited: {err}", file=sys.stderr)
                 continue
             self._event(cid, "die")
             try:
-                self._after_exit(cid, self.engine.containers.load(cid), EXIT_KILLED)
+                self._after_exit(cid, self.store.records.load(cid), EXIT_KILLED)
             except BerthError:
                 continue
-        if stale or rebooted(self.engine.paths):
-            for cid in daemon_start_candidates(self.engine, set(stale)):
+        if stale or rebooted(self.store.paths):
+            for cid in daemon_start_candidates(self.store, set(stale)):
                 try:
                     self.start_container(cid, None)
                 except Exception as err:  # one container's failure must not stop the others' recovery
                     print(f"restart of {cid[:12]} failed: {err}", file=sys.stderr)
-        _quietly(record_boot, self.engine.paths)
+        _quietly(record_boot, self.store.paths)
 
     def _adopt(self, message: dict[str, Any], fds: list[int], tables: tuple[str, str]) -> None:
         """One container a dead monitor ran: read its pipes again, listen on its ports again."""
@@ -637,7 +637,7 @@ class Monitor:
 
         cid, pid, names = str(message["id"]), int(message["pid"]), list(message["names"])
         try:
-            config, host = self.engine.containers.load(cid), self.engine.containers.load_host(cid)
+            config, host = self.store.records.load(cid), self.store.records.load_host(cid)
         except BerthError:
             config = host = None
         if config is None or not config["State"].get("Running") or int(config["State"].get("Pid") or 0) != pid:
@@ -657,16 +657,16 @@ class Monitor:
         tty = bool(config["Config"].get("Tty"))
         ran = time.time() - float((message.get("meta") or {}).get("started") or time.time())
         process = ContainerProcess(pid, child=False)
-        run = Running(cid, process, mount_id_of(self.engine, cid), _log_writer(config, host, tty),
+        run = Running(cid, process, mount_id_of(self.store, cid), _log_writer(config, host, tty),
                       streams=streams, master=master,
-                      cgroup=cgroups.for_container(cid, self.engine.paths.root, mountinfo=tables[0],
+                      cgroup=cgroups.for_container(cid, self.store.paths.root, mountinfo=tables[0],
                                                    proc_cgroup=tables[1]),
                       started=time.monotonic() - max(0.0, ran))
         if message.get("code") is None:
             try:
                 from ..network.supervise import adopt_network
 
-                run.network = adopt_network(self.engine, cid, config, host, self.selector,
+                run.network = adopt_network(self.store, cid, config, host, self.selector,
                                             lambda callback: ("net", callback))
             except Exception as err:  # its ports are lost, not the container
                 print(f"monitor: cannot re-open the ports of {cid[:12]}: {err}", file=sys.stderr)

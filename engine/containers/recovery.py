@@ -22,10 +22,11 @@ from ..store.paths import MONITOR_BOOT_ID, MONITOR_LOCK, StorePaths
 from .records import now_rfc3339
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from ..context import StoreContext
 
 __all__ = [
     "daemon_start_candidates",
+    "journal_death",
     "mark_dead",
     "mark_dead_at",
     "monitor_alive",
@@ -46,9 +47,9 @@ _DEATH_WAIT_SECONDS = 5.0
 BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"
 
 
-def monitor_alive(engine: Engine) -> bool:
+def monitor_alive(store: StoreContext) -> bool:
     """True while a keeper (and so a monitor, or one about to start) holds the store's monitor lock."""
-    return monitor_alive_at(engine.paths)
+    return monitor_alive_at(store.paths)
 
 
 def monitor_alive_at(paths: StorePaths) -> bool:
@@ -61,13 +62,19 @@ def monitor_alive_at(paths: StorePaths) -> bool:
 
 def mark_dead_at(paths: StorePaths, cid: str) -> None:
     """``system check --repair``: ``mark_dead`` for a store known only by its paths."""
-    from ..engine import Engine
+    from ..context import StoreContext
 
-    mark_dead(Engine(paths.root), cid)
+    store = StoreContext(paths.root)
+    if mark_dead(store, cid):
+        journal_death(store, cid)
 
 
-def mark_dead(engine: Engine, cid: str) -> None:
-    """Record a container whose monitor is gone as exited, and unmount its root."""
+def mark_dead(store: StoreContext, cid: str) -> bool:
+    """Record a container whose monitor is gone as exited, and unmount its root.
+
+    Returns:
+        Whether this call changed the record (it said running): the caller appends the ``die`` event.
+    """
     from .remove import mount_id_of
 
     pids = []
@@ -84,20 +91,29 @@ def mark_dead(engine: Engine, cid: str) -> None:
     full: StoreFull | None = None
     try:
         try:
-            engine.containers.update(cid, change)
+            store.records.update(cid, change)
         except StoreFull as err:
             full = err  # the record stays "running" until there is room; its mounts go all the same
         for pid in pids:
             _wait_gone(pid)
-        engine.rwlayers.unmount(mount_id_of(engine, cid))
+        store.rwlayers.unmount(mount_id_of(store, cid))
     except BerthError:
         pass
-    remove_cgroup(engine.paths.root, cid)
+    remove_cgroup(store.paths.root, cid)
     from ..network.endpoint import detach
 
-    detach(engine.paths.root, cid)  # its init is dead, so the namespace and veths go with the mount
+    detach(store.paths.root, cid)  # its init is dead, so the namespace and veths go with the mount
     if full is not None:
         raise full
+    return bool(pids)
+
+
+def journal_death(store: StoreContext, cid: str) -> None:
+    """The ``die`` event of a container found dead without its monitor; a read (``ps``) never fails on it."""
+    try:
+        store.journal.append("container", "die", cid, store.container_label(cid))
+    except OSError:
+        pass
 
 
 def _wait_gone(pid: int) -> None:
@@ -149,14 +165,14 @@ def restarts_at_daemon_start(config: dict[str, Any], host: dict[str, Any]) -> bo
     return name == "always" or (name == "unless-stopped" and not config.get("HasBeenManuallyStopped"))
 
 
-def daemon_start_candidates(engine: Engine, skip: set[str]) -> list[str]:
+def daemon_start_candidates(store: StoreContext, skip: set[str]) -> list[str]:
     """IDs (not in ``skip``) that ``restarts_at_daemon_start`` brings back."""
     found = []
-    for config in engine.containers.all():
+    for config in store.records.all():
         if config["ID"] in skip:
             continue
         try:
-            host = engine.containers.load_host(config["ID"])
+            host = store.records.load_host(config["ID"])
         except BerthError:
             continue
         if restarts_at_daemon_start(config, host):
@@ -193,30 +209,30 @@ def record_boot(paths: StorePaths) -> None:
         atomic.write_file(paths.monitor_file(MONITOR_BOOT_ID), current + "\n", 0o600)
 
 
-def _restart_wanted(engine: Engine, cid: str) -> bool:
+def _restart_wanted(store: StoreContext, cid: str) -> bool:
     """A stale running record whose policy brings it back (or whose ``--rm`` removes it) once recovered."""
     try:
-        config, host = engine.containers.load(cid), engine.containers.load_host(cid)
+        config, host = store.records.load(cid), store.records.load_host(cid)
     except BerthError:
         return False
     return bool(host.get("AutoRemove")) or should_restart(config, host, EXIT_KILLED)
 
 
-def _holding_locks(engine: Engine, cids: list[str]) -> bool:
+def _holding_locks(store: StoreContext, cids: list[str]) -> bool:
     """True if this process holds a lock the new monitor's recovery needs (then only mark them exited)."""
     from ..store.locks import get_lock
 
-    return engine.lock.held or any(get_lock(engine.paths.container_lock(cid)).held for cid in cids)
+    return store.lock.held or any(get_lock(store.paths.container_lock(cid)).held for cid in cids)
 
 
-def _wake_monitor(engine: Engine) -> None:
+def _wake_monitor(store: StoreContext) -> None:
     """Start a monitor and wait until it listens: it recovers the dead one's containers before it does."""
     from .client import MonitorClient
 
-    MonitorClient(engine).connect().close()
+    MonitorClient(store).connect().close()
 
 
-def reconcile(engine: Engine, configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def reconcile(store: StoreContext, configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``configs`` with stale "running" records fixed, when no monitor is alive to own them.
 
     Marking them exited is enough unless a restart policy (or ``--rm``) has work to do: then a new
@@ -224,22 +240,23 @@ def reconcile(engine: Engine, configs: list[dict[str, Any]]) -> list[dict[str, A
     does at start; ``ps`` then shows the restarted containers ``Up`` with a new pid.
     """
     stale = [c["ID"] for c in configs if c["State"].get("Running")]
-    if not stale or monitor_alive(engine):
+    if not stale or monitor_alive(store):
         return configs
-    work = any(_restart_wanted(engine, cid) for cid in stale) or daemon_start_candidates(engine, set(stale))
-    if work and not _holding_locks(engine, stale):
-        _wake_monitor(engine)
+    work = any(_restart_wanted(store, cid) for cid in stale) or daemon_start_candidates(store, set(stale))
+    if work and not _holding_locks(store, stale):
+        _wake_monitor(store)
         changed = {c["ID"] for c in configs}  # it may have started stopped ``always`` ones too
     else:
         unsaved = set()
         for cid in stale:
             try:
-                mark_dead(engine, cid)
+                if mark_dead(store, cid):
+                    journal_death(store, cid)
             except StoreFull:
                 unsaved.add(cid)  # a read must not need a write: show it exited, record it when there is room
         changed = set(stale) - unsaved
         configs = [_dead_copy(c) if c["ID"] in unsaved else c for c in configs]
-    return [c for c in (_reload(engine, c) if c["ID"] in changed else c for c in configs) if c is not None]
+    return [c for c in (_reload(store, c) if c["ID"] in changed else c for c in configs) if c is not None]
 
 
 def _dead_copy(config: dict[str, Any]) -> dict[str, Any]:
@@ -253,9 +270,9 @@ def _dead_copy(config: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _reload(engine: Engine, config: dict[str, Any]) -> dict[str, Any] | None:
+def _reload(store: StoreContext, config: dict[str, Any]) -> dict[str, Any] | None:
     """The record as it is now; None once ``--rm`` removed the container."""
     try:
-        return engine.containers.load(config["ID"])
+        return store.records.load(config["ID"])
     except BerthError:
         return None

@@ -14,7 +14,7 @@ from . import names
 from ..store.removal import delete_tree
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from ..context import StoreContext
 
 # Threads that delete removed trees: on ext4 four overlap their waits for the journal (measured: 200
 # container layers, 1 thread ~0.5-1.9 s, 2 threads 0.46 s, 4 threads 0.29 s, 8 threads 0.36 s).
@@ -24,9 +24,9 @@ __all__ = ["kill_by_cgroup", "mount_id_of", "pids_in_cgroup_of", "remove_contain
            "remove_many_files"]
 
 
-def mount_id_of(engine: Engine, cid: str) -> str:
+def mount_id_of(store: StoreContext, cid: str) -> str:
     """The cache-id of the container's writable layer, from ``layerdb/mounts/<id>/mount-id``."""
-    path = os.path.join(engine.paths.mount_record(cid), MOUNT_ID_FILE)
+    path = os.path.join(store.paths.mount_record(cid), MOUNT_ID_FILE)
     try:
         with open(path, encoding="utf-8") as f:
             return f.read().strip()
@@ -34,7 +34,7 @@ def mount_id_of(engine: Engine, cid: str) -> str:
         raise BerthError(f"container {cid[:12]} has no mount record: {err.strerror}") from err
 
 
-def remove_containers(engine: Engine, names: list[str], *, force: bool = False,
+def remove_containers(store: StoreContext, names: list[str], *, force: bool = False,
                       volumes: bool = False) -> list[tuple[str, str, BerthError | None]]:
     """``rm`` of many: (id, name, error) per name, in order.
 
@@ -48,16 +48,16 @@ def remove_containers(engine: Engine, names: list[str], *, force: bool = False,
     running: dict[str, BerthError | None] = {}
     for name in names:
         try:
-            cid = engine.containers.resolve(name)
+            cid = store.records.resolve(name)
             if cid in stopped or cid in running:
                 raise ContainerNotFound(f"No such container: {name}")
             try:
-                config = current(engine, cid)
+                config = current(store, cid)
             except StoreCorrupt:
                 if not force:
                     raise
                 # A torn config.v2.json: its process is found by its cgroup, killed, and the rest removed as usual.
-                kill_by_cgroup(cid, engine.paths.root)
+                kill_by_cgroup(cid, store.paths.root)
                 stopped.append(cid)
                 results.append((cid, "", None))
                 continue
@@ -74,28 +74,28 @@ def remove_containers(engine: Engine, names: list[str], *, force: bool = False,
 
     def one(cid: str) -> None:
         try:
-            remove(engine, cid, force=True, volumes=volumes)
+            remove(store, cid, force=True, volumes=volumes)
         except BerthError as err:
             running[cid] = err
 
     threads = [threading.Thread(target=one, args=(cid,)) for cid in running]
     for thread in threads:
         thread.start()
-    remove_many_files(engine, stopped, volumes)
+    remove_many_files(store, stopped, volumes)
     for thread in threads:
         thread.join()
     return [(cid, label, err or running.get(cid)) for cid, label, err in results]
 
 
-def remove_container_files(engine: Engine, cid: str, volumes: bool = False) -> None:
+def remove_container_files(store: StoreContext, cid: str, volumes: bool = False) -> None:
     """Records first (so nothing lists a half-removed container), then the layers they pointed at.
 
     ``volumes`` (``rm -v``, ``--rm``): its anonymous volumes too, once no record mounts them.
     """
-    remove_many_files(engine, [cid], volumes)
+    remove_many_files(store, [cid], volumes)
 
 
-def remove_many_files(engine: Engine, cids: list[str], volumes: bool = False) -> None:
+def remove_many_files(store: StoreContext, cids: list[str], volumes: bool = False) -> None:
     """``remove_container_files`` for many stopped containers under one store lock.
 
     Every record dir is renamed aside, then its parent synced once; then every mount
@@ -103,18 +103,18 @@ def remove_many_files(engine: Engine, cids: list[str], volumes: bool = False) ->
     check`` reclaims), never a record that points at a missing layer. The trash is
     deleted after the lock is released.
     """
-    leases = _leases_readable(engine, cids)
-    mount_ids = [_mount_id_or_none(engine, cid) for cid in cids]
-    configs = [_config_or_none(engine, cid) for cid in cids]
-    with engine.lock:
-        trash = _set_aside(engine.paths.container_dir(cid) for cid in cids)
+    leases = _leases_readable(store, cids)
+    mount_ids = [_mount_id_or_none(store, cid) for cid in cids]
+    configs = [_config_or_none(store, cid) for cid in cids]
+    with store.lock:
+        trash = _set_aside(store.paths.container_dir(cid) for cid in cids)
         for cid, config in zip(cids, configs):  # after the records: the index may hold too much, never too little
             if config is not None:
-                names.release(engine.paths, str(config.get("Name", "")), cid)
-        trash += _set_aside(engine.paths.mount_record(cid) for cid in cids)
+                names.release(store.paths, str(config.get("Name", "")), cid)
+        trash += _set_aside(store.paths.mount_record(cid) for cid in cids)
         for mount_id in filter(None, mount_ids):
-            engine.rwlayers.unmount(mount_id)
-        trash += _set_aside(_unlinked_layer_dir(engine, cache_id) for mount_id in mount_ids if mount_id
+            store.rwlayers.unmount(mount_id)
+        trash += _set_aside(_unlinked_layer_dir(store, cache_id) for mount_id in mount_ids if mount_id
                             for cache_id in (mount_id, mount_id + INIT_SUFFIX))
     deleters = _delete_in_background(trash)
     from ..network.endpoint import detach, release_many
@@ -122,17 +122,17 @@ def remove_many_files(engine: Engine, cids: list[str], volumes: bool = False) ->
 
     for cid in cids:
         try:
-            os.unlink(engine.paths.container_lock(cid))
+            os.unlink(store.paths.container_lock(cid))
         except FileNotFoundError:
             pass
-        remove_cgroup(engine.paths.root, cid)
-        detach(engine.paths.root, cid)
+        remove_cgroup(store.paths.root, cid)
+        detach(store.paths.root, cid)
     if leases:
-        release_many(engine, cids)
+        release_many(store, cids)
     for config in filter(None, configs if volumes else []):
         from .volumes import remove_anonymous
 
-        remove_anonymous(engine, config)
+        remove_anonymous(store, config)
     for thread in deleters:
         thread.join()
 
@@ -215,46 +215,46 @@ def _delete_in_background(trees: list[tuple[str, int]]) -> list[threading.Thread
     return threads
 
 
-def _leases_readable(engine: Engine, cids: list[str]) -> bool:
+def _leases_readable(store: StoreContext, cids: list[str]) -> bool:
     """Whether the networks file can be read; when it cannot, fail before removing anything if one of
     ``cids`` holds a lease (it could not be freed), else go on without it (``--network none``/``host``)."""
     from ..network.networks import NetworkStore
 
     try:
-        NetworkStore(engine.paths).all()
+        NetworkStore(store.paths).all()
         return True
     except StoreCorrupt:
         for cid in cids:
-            config = _config_or_none(engine, cid) or {}
+            config = _config_or_none(store, cid) or {}
             if any(s.get("NetworkID") for s in config.get("NetworkSettings", {}).get("Networks", {}).values()):
                 raise
         return False
 
 
-def _mount_id_or_none(engine: Engine, cid: str) -> str | None:
+def _mount_id_or_none(store: StoreContext, cid: str) -> str | None:
     try:
-        return mount_id_of(engine, cid)
+        return mount_id_of(store, cid)
     except BerthError:
         return None
 
 
-def _config_or_none(engine: Engine, cid: str) -> dict[str, Any] | None:
+def _config_or_none(store: StoreContext, cid: str) -> dict[str, Any] | None:
     try:
-        return engine.containers.load(cid)
+        return store.records.load(cid)
     except BerthError:
         return None
 
 
-def _unlinked_layer_dir(engine: Engine, cache_id: str) -> str:
+def _unlinked_layer_dir(store: StoreContext, cache_id: str) -> str:
     """A layer dir about to be removed, its short link (``overlay2/l/…``) already gone."""
     try:
-        with open(engine.paths.link_file(cache_id), encoding="ascii") as f:
+        with open(store.paths.link_file(cache_id), encoding="ascii") as f:
             link_id = f.read().strip()
     except (FileNotFoundError, NotADirectoryError):
         link_id = ""
-    if link_id and os.path.islink(engine.paths.link(link_id)):
-        os.unlink(engine.paths.link(link_id))
-    return engine.paths.layer_dir(cache_id)
+    if link_id and os.path.islink(store.paths.link(link_id)):
+        os.unlink(store.paths.link(link_id))
+    return store.paths.layer_dir(cache_id)
 
 
 def _set_aside(paths: Iterable[str]) -> list[tuple[str, int]]:

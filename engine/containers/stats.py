@@ -20,7 +20,7 @@ from ..errors import ContainerNotFound
 from ..runtime.cgroups import Cgroup, CgroupV2, for_container
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from ..context import StoreContext
 
 __all__ = [
     "ContainerStats",
@@ -230,22 +230,24 @@ def sample_config(root: str, config: dict[str, Any], host: dict[str, Any],
                           limit, mem / limit * 100.0 if limit else 0.0, rx, tx, read, written, pids_current(group))
 
 
-def sample(engine: Engine, cid: str, previous: ContainerStats | None = None) -> ContainerStats:
+def sample(store: StoreContext, cid: str, previous: ContainerStats | None = None) -> ContainerStats:
     """One sample of container ``cid``; CPU % is measured since ``previous`` (0.0 without it)."""
     from .lifecycle import current
 
-    config = current(engine, cid)
-    return sample_config(engine.paths.root, config,
-                         engine.containers.load_host(cid) if config["State"].get("Running") else {}, previous)
+    config = current(store, cid)
+    return sample_config(store.paths.root, config,
+                         store.records.load_host(cid) if config["State"].get("Running") else {}, previous)
 
 
-def _targets(engine: Engine, ids: list[str] | None, all: bool) -> list[str]:
+def _targets(store: StoreContext, ids: list[str] | None, all: bool) -> list[str]:
     if ids is not None:
         return ids
-    return [c.id for c in engine.container_list(all=all)]
+    from .listing import list_containers
+
+    return [c.id for c in list_containers(store, all=all)]
 
 
-def stream(engine: Engine, ids: list[str] | None, *, all: bool = False, interval: float = 1.0,
+def stream(store: StoreContext, ids: list[str] | None, *, all: bool = False, interval: float = 1.0,
            cancel: threading.Event | None = None) -> Iterator[list[ContainerStats]]:
     """A list of samples every ``interval`` seconds, each with CPU % over the last interval.
 
@@ -254,16 +256,16 @@ def stream(engine: Engine, ids: list[str] | None, *, all: bool = False, interval
     """
     cancel = cancel or threading.Event()
     previous: dict[str, ContainerStats] = {}
-    for cid in _targets(engine, ids, all):
+    for cid in _targets(store, ids, all):
         try:
-            previous[cid] = sample(engine, cid)
+            previous[cid] = sample(store, cid)
         except ContainerNotFound:
             pass
     while not cancel.wait(interval):
         samples = []
-        for cid in _targets(engine, ids, all):
+        for cid in _targets(store, ids, all):
             try:
-                samples.append(sample(engine, cid, previous.get(cid)))
+                samples.append(sample(store, cid, previous.get(cid)))
             except ContainerNotFound:
                 continue
         previous = {s.id: s for s in samples}

@@ -28,7 +28,7 @@ from .options import VOLUME_NAME, parse_bind
 from .records import now_rfc3339
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from ..context import StoreContext
 
 __all__ = [
     "Volume",
@@ -75,16 +75,16 @@ def _check_name(name: str) -> None:
                               "directory, use absolute path")
 
 
-def create(engine: Engine, name: str = "", labels: dict[str, str] | None = None) -> Volume:
+def create(store: StoreContext, name: str = "", labels: dict[str, str] | None = None) -> Volume:
     """The volume ``name``, made now if missing (Docker's create is idempotent); "" picks a random name."""
     name = name or secrets.token_hex(_ANONYMOUS_NAME_BYTES)
     _check_name(name)
-    with engine.lock:
-        if os.path.exists(engine.paths.volume_record(name)):
-            return get(engine, name)
-        _write_volume(engine, name, _record(name, labels or {}, anonymous=False))
-    engine.journal.append("volume", "create", name, name)
-    return get(engine, name)
+    with store.lock:
+        if os.path.exists(store.paths.volume_record(name)):
+            return get(store, name)
+        _write_volume(store, name, _record(name, labels or {}, anonymous=False))
+    store.journal.append("volume", "create", name, name)
+    return get(store, name)
 
 
 def _record(name: str, labels: dict[str, str] | None, anonymous: bool) -> dict[str, Any]:
@@ -92,84 +92,84 @@ def _record(name: str, labels: dict[str, str] | None, anonymous: bool) -> dict[s
     return {"Name": name, "Driver": DRIVER, "CreatedAt": now_rfc3339(), "Labels": labels, "Anonymous": anonymous}
 
 
-def _write_volume(engine: Engine, name: str, record: dict[str, Any]) -> None:
+def _write_volume(store: StoreContext, name: str, record: dict[str, Any]) -> None:
     """``_data`` and the record staged in a temp dir, renamed into place whole (data before record)."""
-    parent = engine.paths.volumes
+    parent = store.paths.volumes
     os.makedirs(parent, exist_ok=True)
     tmp = os.path.join(parent, f".tmp-{name}-{uuid.uuid4().hex[:8]}")
     try:
         os.mkdir(tmp, 0o701)
         os.mkdir(os.path.join(tmp, VOLUME_DATA_DIR), 0o755)
         atomic.write_file(os.path.join(tmp, VOLUME_RECORD_FILE), json.dumps(record, separators=(",", ":")), 0o600)
-        os.rename(tmp, engine.paths.volume_dir(name))
+        os.rename(tmp, store.paths.volume_dir(name))
     except BaseException:
         delete_tree(tmp, ignore_errors=True)
         raise
     atomic.fsync_dir(parent)
 
 
-def get(engine: Engine, name: str) -> Volume:
+def get(store: StoreContext, name: str) -> Volume:
     """The volume called ``name``; VolumeNotFound if there is none."""
     if not VOLUME_NAME.fullmatch(name):  # never a path: ``..`` or ``a/b`` would leave volumes/
         raise VolumeNotFound(f"No such volume: {name}")
     try:
-        with open(engine.paths.volume_record(name), encoding="utf-8") as f:
+        with open(store.paths.volume_record(name), encoding="utf-8") as f:
             record = json.load(f)
     except (OSError, ValueError) as err:
         raise VolumeNotFound(f"No such volume: {name}") from err
-    return Volume(name=name, mountpoint=engine.paths.volume_data(name), created_at=record.get("CreatedAt", ""),
+    return Volume(name=name, mountpoint=store.paths.volume_data(name), created_at=record.get("CreatedAt", ""),
                   labels=record.get("Labels"), anonymous=bool(record.get("Anonymous")),
                   driver=record.get("Driver", DRIVER))
 
 
-def list_volumes(engine: Engine) -> list[Volume]:
+def list_volumes(store: StoreContext) -> list[Volume]:
     """Every volume with a record, by name (a dir without one is a crash's orphan, for ``system check``)."""
     try:
-        names = sorted(n for n in os.listdir(engine.paths.volumes) if not n.startswith("."))
+        names = sorted(n for n in os.listdir(store.paths.volumes) if not n.startswith("."))
     except FileNotFoundError:
         return []
     out = []
     for name in names:
         try:
-            out.append(get(engine, name))
+            out.append(get(store, name))
         except VolumeNotFound:
             continue
     return out
 
 
-def users(engine: Engine) -> dict[str, list[str]]:
+def users(store: StoreContext) -> dict[str, list[str]]:
     """Volume name → IDs of the containers (any state) whose records mount it."""
     found: dict[str, list[str]] = {}
-    for config in engine.containers.all():
+    for config in store.records.all():
         for point in (config.get("MountPoints") or {}).values():
             if point.get("Type") == "volume":
                 found.setdefault(point["Name"], []).append(config["ID"])
     return found
 
 
-def remove(engine: Engine, name: str, force: bool = False) -> None:
+def remove(store: StoreContext, name: str, force: bool = False) -> None:
     """Delete a volume and its data; refused while a container mounts it. ``force``: a missing one is fine."""
-    with engine.lock:
-        if not VOLUME_NAME.fullmatch(name) or not os.path.exists(engine.paths.volume_record(name)):
+    with store.lock:
+        if not VOLUME_NAME.fullmatch(name) or not os.path.exists(store.paths.volume_record(name)):
             if force:
                 return
             raise VolumeNotFound(f"No such volume: {name}")
-        holders = users(engine).get(name)
+        holders = users(store).get(name)
         if holders:
             raise VolumeInUse(f"remove {name}: volume is in use - [{', '.join(holders)}]")
-        atomic.remove_tree(engine.paths.volume_dir(name))
-    engine.journal.append("volume", "destroy", name, name)
+        atomic.remove_tree(store.paths.volume_dir(name))
+    store.journal.append("volume", "destroy", name, name)
 
 
-def prune(engine: Engine) -> tuple[list[str], int]:
+def prune(store: StoreContext) -> tuple[list[str], int]:
     """Remove every volume no container mounts; (names removed, bytes freed)."""
     from ..store.sizes import dir_size
 
     removed, freed = [], 0
-    for volume in list_volumes(engine):
+    for volume in list_volumes(store):
         size = dir_size(volume.mountpoint)
         try:
-            remove(engine, volume.name)
+            remove(store, volume.name)
         except (VolumeInUse, VolumeNotFound):
             continue
         removed.append(volume.name)
@@ -210,32 +210,32 @@ def _volume_point(paths: StorePaths, name: str, destination: str, readonly: bool
             "Propagation": "", "CopyData": True, "Named": named}
 
 
-def make_missing(engine: Engine, config: dict[str, Any]) -> list[str]:
+def make_missing(store: StoreContext, config: dict[str, Any]) -> list[str]:
     """Create the volumes ``config`` mounts that do not exist yet; the anonymous ones made (for undo)."""
     made = []
     for point in (config.get("MountPoints") or {}).values():
-        if point.get("Type") != "volume" or os.path.exists(engine.paths.volume_record(point["Name"])):
+        if point.get("Type") != "volume" or os.path.exists(store.paths.volume_record(point["Name"])):
             continue
         if point.get("Named"):
-            create(engine, point["Name"])
+            create(store, point["Name"])
         else:
-            _create_anonymous(engine, point["Name"])
+            _create_anonymous(store, point["Name"])
             made.append(point["Name"])
     return made
 
 
-def _create_anonymous(engine: Engine, name: str) -> None:
-    with engine.lock:
-        _write_volume(engine, name, _record(name, None, anonymous=True))
-    engine.journal.append("volume", "create", name, name)
+def _create_anonymous(store: StoreContext, name: str) -> None:
+    with store.lock:
+        _write_volume(store, name, _record(name, None, anonymous=True))
+    store.journal.append("volume", "create", name, name)
 
 
-def remove_anonymous(engine: Engine, config: dict[str, Any]) -> None:
+def remove_anonymous(store: StoreContext, config: dict[str, Any]) -> None:
     """``rm -v`` / ``--rm``: the container's anonymous volumes go too, unless another container mounts one."""
     for point in (config.get("MountPoints") or {}).values():
         if point.get("Type") == "volume" and not point.get("Named"):
             try:
-                remove(engine, point["Name"], force=True)
+                remove(store, point["Name"], force=True)
             except BerthError:
                 continue
 

@@ -26,7 +26,7 @@ from .networks import (
 )
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from ..context import StoreContext
 
 __all__ = [
     "Attached",
@@ -59,7 +59,7 @@ def endpoint_settings(lease: dict[str, Any], wanted_ip: str = "", aliases: list[
     }
 
 
-def plan_networks(engine: Engine, cid: str, mode: str, ip: str, name: str) -> dict[str, Any]:
+def plan_networks(ctx: StoreContext, cid: str, mode: str, ip: str, name: str) -> dict[str, Any]:
     """NetworkSettings.Networks for a new container: leases taken now (freed by ``release`` on failure or rm)."""
     kind = network_mode_kind(mode)
     if kind in ("none", "host"):
@@ -68,9 +68,9 @@ def plan_networks(engine: Engine, cid: str, mode: str, ip: str, name: str) -> di
                                   "user configured subnets")
         return {mode: {}}
     if kind == "container":
-        engine.containers.resolve(mode.partition(":")[2])
+        ctx.records.resolve(mode.partition(":")[2])
         return {}
-    store = NetworkStore(engine.paths)
+    store = NetworkStore(ctx.paths)
     rec = store.default() if mode == DEFAULT_NETWORK else store.resolve(mode)
     if ip and rec["Name"] == DEFAULT_NETWORK:
         raise InvalidArgument("user specified IP address is supported on user defined networks only")
@@ -84,7 +84,7 @@ def _bridged(config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
             if n not in ("none", "host") and s.get("IPAddress")]
 
 
-def render_hosts(engine: Engine, config: dict[str, Any], host: dict[str, Any]) -> str:
+def render_hosts(ctx: StoreContext, config: dict[str, Any], host: dict[str, Any]) -> str:
     """/etc/hosts: localhost, ``--add-host``, own address with hostname and name, peers on user networks."""
     mode = str(host.get("NetworkMode", "none"))
     hostname = config["Config"].get("Hostname") or config["ID"][:12]
@@ -100,7 +100,7 @@ def render_hosts(engine: Engine, config: dict[str, Any], host: dict[str, Any]) -
     bridged = _bridged(config)
     own = [(s["IPAddress"], own_names) for _, s in bridged] or [("127.0.1.1", [hostname])]
     peers: list[tuple[str, list[str]]] = []
-    store = NetworkStore(engine.paths)
+    store = NetworkStore(ctx.paths)
     for net_name, settings in bridged:
         if net_name == DEFAULT_NETWORK:
             continue
@@ -109,7 +109,7 @@ def render_hosts(engine: Engine, config: dict[str, Any], host: dict[str, Any]) -
             if peer == config["ID"]:
                 continue
             try:
-                other = engine.containers.load(peer)
+                other = ctx.records.load(peer)
             except BerthError:
                 continue
             peers.append((ip, [str(other.get("Name", "")).lstrip("/"), peer[:12]]))
@@ -138,15 +138,15 @@ def write_in_place(path: str, text: str) -> None:
         os.close(fd)
 
 
-def refresh_hosts(engine: Engine, network_id: str, skip: str = "") -> None:
+def refresh_hosts(ctx: StoreContext, network_id: str, skip: str = "") -> None:
     """Rewrite /etc/hosts of every container on a user network (one joined, left or was removed)."""
-    rec = NetworkStore(engine.paths).all().get(network_id)
+    rec = NetworkStore(ctx.paths).all().get(network_id)
     if rec is None or rec["Name"] == DEFAULT_NETWORK:
         return
     for cid in set(rec["Leases"].values()) - {skip}:
         try:
-            config, host = engine.containers.load(cid), engine.containers.load_host(cid)
-            write_in_place(config["HostsPath"], render_hosts(engine, config, host))
+            config, host = ctx.records.load(cid), ctx.records.load_host(cid)
+            write_in_place(config["HostsPath"], render_hosts(ctx, config, host))
         except (BerthError, OSError):
             continue
 
@@ -163,12 +163,12 @@ class Attached:
     """The first network's address: where published ports are forwarded."""
 
 
-def attach(engine: Engine, cid: str, config: dict[str, Any], host: dict[str, Any]) -> Attached:
+def attach(ctx: StoreContext, cid: str, config: dict[str, Any], host: dict[str, Any]) -> Attached:
     """Make the container's network before its init runs; NetworkSettings is updated in ``config``."""
     mode = str(host.get("NetworkMode", "none"))
     kind = network_mode_kind(mode)
     if kind == "container":
-        other = engine.containers.load(engine.containers.resolve(mode.partition(":")[2]))
+        other = ctx.records.load(ctx.records.resolve(mode.partition(":")[2]))
         if not other["State"].get("Running"):
             raise ContainerNotRunning(f"cannot join network of a non running container: {other['ID'][:12]}")
         return Attached(f"/proc/{int(other['State']['Pid'])}/ns/net")
@@ -177,10 +177,10 @@ def attach(engine: Engine, cid: str, config: dict[str, Any], host: dict[str, Any
         return Attached()
     from . import links
 
-    path = naming.netns_path(engine.paths.root, cid)
+    path = naming.netns_path(ctx.paths.root, cid)
     netns.remove(path)  # a leftover of a crash
     netns.create(path)
-    store = NetworkStore(engine.paths)
+    store = NetworkStore(ctx.paths)
     try:
         nets = store.all()
         for index, (net_name, settings) in enumerate(bridged):
@@ -189,7 +189,7 @@ def attach(engine: Engine, cid: str, config: dict[str, Any], host: dict[str, Any
                 raise NetworkNotFound(f"network {net_name} not found")
             cfg = rec["IPAM"]["Config"][0]
             bridge = rec["Options"][BRIDGE_NAME_OPTION]
-            links.ensure_bridge(bridge, f"{cfg['Gateway']}/{settings['IPPrefixLen']}", engine.paths.root)
+            links.ensure_bridge(bridge, f"{cfg['Gateway']}/{settings['IPPrefixLen']}", ctx.paths.root)
             links.add_endpoint(path, bridge, naming.host_veth_name(cid, rec["Id"]), f"eth{index}",
                                settings["IPAddress"], int(settings["IPPrefixLen"]), settings["Gateway"],
                                settings["MacAddress"], default_route=index == 0)
@@ -222,21 +222,21 @@ def clear_runtime_settings(config: dict[str, Any]) -> None:
             settings["EndpointID"] = ""
 
 
-def release(engine: Engine, cid: str) -> None:
+def release(ctx: StoreContext, cid: str) -> None:
     """Free ``cid``'s leases and tell its peers (``rm``, or a create that failed)."""
-    release_many(engine, [cid])
+    release_many(ctx, [cid])
 
 
-def release_many(engine: Engine, cids: Iterable[str]) -> None:
+def release_many(ctx: StoreContext, cids: Iterable[str]) -> None:
     """``release`` for many containers: one write of the networks file, each touched network's peers told once."""
     wanted = set(cids)
-    store = NetworkStore(engine.paths)
+    store = NetworkStore(ctx.paths)
     nets = [nid for nid, rec in store.all().items() if not wanted.isdisjoint(rec["Leases"].values())]
     if not nets:
         return
     store.release_many(wanted)
     for nid in nets:
-        refresh_hosts(engine, nid)
+        refresh_hosts(ctx, nid)
 
 
 def is_builtin(name: str) -> bool:

@@ -17,7 +17,7 @@ from .networks import (
 )
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from ..context import StoreContext
 
 __all__ = ["NetworkNotFound", "connect", "disconnect", "find", "inspect", "list_networks", "reap_orphans",
            "teardown_store"]
@@ -32,28 +32,28 @@ def _builtin(name: str) -> dict[str, Any]:
             "ConfigOnly": False, "Options": {}, "Labels": {}, "Leases": {}}
 
 
-def list_networks(engine: Engine) -> list[dict[str, Any]]:
+def list_networks(ctx: StoreContext) -> list[dict[str, Any]]:
     """The store's networks, plus ``host`` and ``none``; ``bridge`` once it has been used."""
-    recs = sorted(NetworkStore(engine.paths).all().values(), key=lambda r: r["Name"])
+    recs = sorted(NetworkStore(ctx.paths).all().values(), key=lambda r: r["Name"])
     return recs + [_builtin(n) for n in ("host", "none")]
 
 
-def find(engine: Engine, ref: str) -> dict[str, Any]:
+def find(ctx: StoreContext, ref: str) -> dict[str, Any]:
     if ref in ("host", "none"):
         return _builtin(ref)
-    store = NetworkStore(engine.paths)
+    store = NetworkStore(ctx.paths)
     return store.default() if ref == DEFAULT_NETWORK else store.resolve(ref)
 
 
-def inspect(engine: Engine, ref: str) -> dict[str, Any]:
+def inspect(ctx: StoreContext, ref: str) -> dict[str, Any]:
     """Docker's ``network inspect`` object: the record with ``Containers`` in place of the leases."""
-    rec = find(engine, ref)
+    rec = find(ctx, ref)
     out = {k: v for k, v in rec.items() if k != "Leases"}
     containers = {}
     prefix = rec["IPAM"]["Config"][0]["Subnet"].split("/")[1] if rec["IPAM"]["Config"] else ""
     for ip, cid in sorted(rec["Leases"].items()):
         try:
-            config = engine.containers.load(cid)
+            config = ctx.records.load(cid)
         except BerthError:
             continue
         settings = (config.get("NetworkSettings", {}).get("Networks") or {}).get(rec["Name"], {})
@@ -64,18 +64,18 @@ def inspect(engine: Engine, ref: str) -> dict[str, Any]:
     return out
 
 
-def connect(engine: Engine, ref: str, cid: str, ip: str = "") -> None:
+def connect(ctx: StoreContext, ref: str, cid: str, ip: str = "") -> None:
     """Attach a container to a user network: a lease now, and an endpoint at once if it is running."""
     if ref in BUILTIN_MODES and ref != DEFAULT_NETWORK:
         raise InvalidArgument(f"container cannot be disconnected from host network or connected to {ref} network")
-    store = NetworkStore(engine.paths)
+    store = NetworkStore(ctx.paths)
     rec = store.default() if ref == DEFAULT_NETWORK else store.resolve(ref)
-    host = engine.containers.load_host(cid)
+    host = ctx.records.load_host(cid)
     if endpoint.network_mode_kind(str(host.get("NetworkMode"))) != "bridge":
         raise ContainerConflict(f"container sharing network namespace with another container or host cannot be "
                                 f"connected to any other network ({host.get('NetworkMode')})")
-    with engine.containers.locked(cid):
-        config = engine.containers.load(cid)
+    with ctx.records.locked(cid):
+        config = ctx.records.load(cid)
         nets = config.setdefault("NetworkSettings", {}).setdefault("Networks", {})
         if rec["Name"] in nets:
             raise ContainerConflict(f"endpoint with name {str(config['Name']).lstrip('/')} already exists in "
@@ -87,30 +87,30 @@ def connect(engine: Engine, ref: str, cid: str, ip: str = "") -> None:
             if running:
                 from . import links
 
-                path = naming.netns_path(engine.paths.root, cid)
+                path = naming.netns_path(ctx.paths.root, cid)
                 cfg = rec["IPAM"]["Config"][0]
                 links.ensure_bridge(rec["Options"][BRIDGE_NAME_OPTION], f"{cfg['Gateway']}/{lease['IPPrefixLen']}",
-                                    engine.paths.root)
+                                    ctx.paths.root)
                 veth = naming.host_veth_name(cid, rec["Id"])
                 links.add_endpoint(path, rec["Options"][BRIDGE_NAME_OPTION], veth, f"eth{len(nets)}",
                                    lease["IPAddress"], lease["IPPrefixLen"], lease["Gateway"], lease["MacAddress"],
                                    default_route=False)
                 settings["EndpointID"] = veth
             nets[rec["Name"]] = settings
-            engine.containers.save(cid, config)
+            ctx.records.save(cid, config)
         except BaseException:
             store.release(cid, rec["Id"])
             raise
-    _rewrite_own_hosts(engine, cid)
-    endpoint.refresh_hosts(engine, rec["Id"])
+    _rewrite_own_hosts(ctx, cid)
+    endpoint.refresh_hosts(ctx, rec["Id"])
 
 
-def disconnect(engine: Engine, ref: str, cid: str, force: bool = False) -> None:
+def disconnect(ctx: StoreContext, ref: str, cid: str, force: bool = False) -> None:
     """Detach a container from a network: its endpoint (if running) and its lease."""
-    store = NetworkStore(engine.paths)
+    store = NetworkStore(ctx.paths)
     rec = store.resolve(ref)
-    with engine.containers.locked(cid):
-        config = engine.containers.load(cid)
+    with ctx.records.locked(cid):
+        config = ctx.records.load(cid)
         nets = config.get("NetworkSettings", {}).get("Networks") or {}
         settings = nets.get(rec["Name"])
         if settings is None and not force:
@@ -121,15 +121,15 @@ def disconnect(engine: Engine, ref: str, cid: str, force: bool = False) -> None:
             with contextlib.suppress(OSError):
                 links.delete_link(naming.host_veth_name(cid, rec["Id"]))
         nets.pop(rec["Name"], None)
-        engine.containers.save(cid, config)
+        ctx.records.save(cid, config)
     store.release(cid, rec["Id"])
-    _rewrite_own_hosts(engine, cid)
-    endpoint.refresh_hosts(engine, rec["Id"])
+    _rewrite_own_hosts(ctx, cid)
+    endpoint.refresh_hosts(ctx, rec["Id"])
 
 
-def _rewrite_own_hosts(engine: Engine, cid: str) -> None:
-    config, host = engine.containers.load(cid), engine.containers.load_host(cid)
-    endpoint.write_in_place(config["HostsPath"], endpoint.render_hosts(engine, config, host))
+def _rewrite_own_hosts(ctx: StoreContext, cid: str) -> None:
+    config, host = ctx.records.load(cid), ctx.records.load_host(cid)
+    endpoint.write_in_place(config["HostsPath"], endpoint.render_hosts(ctx, config, host))
 
 
 def teardown_store(root: str) -> list[str]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from . import endpoint
 
 if TYPE_CHECKING:
-    from ..engine import Engine
+    from ..context import StoreContext
     from .ports import PortProxy
 
 __all__ = ["ContainerNet", "adopt_network", "start_network"]
@@ -45,25 +45,25 @@ class ContainerNet:
 _NAT_CHECKED: set[str] = set()
 
 
-def ensure_nat(engine: Engine) -> None:
+def ensure_nat(store: StoreContext) -> None:
     """Once per monitor: the store's NAT rules are back after a reboot (or a flush) that took them away."""
     from . import masquerade
     from .networks import NetworkStore
 
-    root = engine.paths.root
+    root = store.paths.root
     if root not in _NAT_CHECKED:
         _NAT_CHECKED.add(root)
         if masquerade.tool() and not masquerade.rules_present(root):
-            NetworkStore(engine.paths).refresh_nat()
+            NetworkStore(store.paths).refresh_nat()
 
 
-def start_network(engine: Engine, cid: str, config: dict[str, Any], host: dict[str, Any],
+def start_network(store: StoreContext, cid: str, config: dict[str, Any], host: dict[str, Any],
                   selector: selectors.BaseSelector, tag: Callable[[Callable[[Any], None]], Any]) -> ContainerNet:
     """Namespace, veths and published ports; NetworkSettings (Ports, SandboxKey, …) are filled in ``config``."""
-    attached = endpoint.attach(engine, cid, config, host)
-    net = ContainerNet(engine.paths.root, cid, attached)
+    attached = endpoint.attach(store, cid, config, host)
+    net = ContainerNet(store.paths.root, cid, attached)
     if attached.owned:
-        ensure_nat(engine)
+        ensure_nat(store)
     bindings = host.get("PortBindings") or {}
     exposed = list(config["Config"].get("ExposedPorts") or {})
     try:
@@ -81,7 +81,7 @@ def start_network(engine: Engine, cid: str, config: dict[str, Any], host: dict[s
     return net
 
 
-def adopt_network(engine: Engine, cid: str, config: dict[str, Any], host: dict[str, Any],
+def adopt_network(store: StoreContext, cid: str, config: dict[str, Any], host: dict[str, Any],
                   selector: selectors.BaseSelector, tag: Callable[[Callable[[Any], None]], Any]) -> ContainerNet | None:
     """A running container's network as a new monitor takes it over: the netns is there, the listeners are not.
 
@@ -93,7 +93,7 @@ def adopt_network(engine: Engine, cid: str, config: dict[str, Any], host: dict[s
     ns = config.get("NetworkSettings") or {}
     sandbox = str(ns.get("SandboxKey") or "")
     ip = str(ns.get("IPAddress") or "")
-    net = ContainerNet(engine.paths.root, cid, endpoint.Attached(sandbox, owned=bool(sandbox), ip=ip))
+    net = ContainerNet(store.paths.root, cid, endpoint.Attached(sandbox, owned=bool(sandbox), ip=ip))
     recorded = {key: items for key, items in (ns.get("Ports") or {}).items() if items}
     if recorded and ip:
         from .ports import PortProxy

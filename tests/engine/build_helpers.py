@@ -70,8 +70,8 @@ def created_by(engine: Any, image: str) -> list[str]:
 def layer_files(engine: Any, image: str) -> list[str]:
     """Paths in the image's top layer's diff dir (relative), sorted."""
     config = engine.image_config(image)
-    top = engine.images.top_layer(config)
-    diff = engine.paths.diff_dir(engine.layers.get(top).cache_id)
+    top = engine.store.images.top_layer(config)
+    diff = engine.paths.diff_dir(engine.store.layers.get(top).cache_id)
     out = []
     for dirpath, dirnames, filenames in os.walk(diff):
         for name in dirnames + filenames:
@@ -82,8 +82,8 @@ def layer_files(engine: Any, image: str) -> list[str]:
 def file_in_image(engine: Any, image: str, path: str) -> bytes:
     """A file's bytes as the image shows it: the topmost layer that has it."""
     config = engine.image_config(image)
-    top = engine.images.top_layer(config)
-    for layer in reversed(engine.layers.chain(top)):
+    top = engine.store.images.top_layer(config)
+    for layer in reversed(engine.store.layers.chain(top)):
         candidate = os.path.join(engine.paths.diff_dir(layer.cache_id), path.lstrip("/"))
         if os.path.lexists(candidate):
             with open(candidate, "rb") as f:
@@ -93,8 +93,8 @@ def file_in_image(engine: Any, image: str, path: str) -> bytes:
 
 def stat_in_image(engine: Any, image: str, path: str) -> os.stat_result:
     config = engine.image_config(image)
-    top = engine.images.top_layer(config)
-    for layer in reversed(engine.layers.chain(top)):
+    top = engine.store.images.top_layer(config)
+    for layer in reversed(engine.store.layers.chain(top)):
         candidate = os.path.join(engine.paths.diff_dir(layer.cache_id), path.lstrip("/"))
         if os.path.lexists(candidate):
             return os.lstat(candidate)
@@ -102,5 +102,5 @@ def stat_in_image(engine: Any, image: str, path: str) -> os.stat_result:
 
 
 def raw_config(engine: Any, image: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(engine.imagedb.get(engine.image_resolve(image)))
+    data: dict[str, Any] = json.loads(engine.store.imagedb.get(engine.image_resolve(image)))
     return data

@@ -44,13 +44,13 @@ def stop_monitor(engine) -> None:  # type: ignore[no-untyped-def]
     """Kill the store's keeper, the monitor lock's holder (its monitor and containers die with it), and wait
     until the lock is free. (Killing only the monitor kills nothing: see test_monitor_faults.)"""
     pid = monitor_pid(engine)
-    if pid and monitor_alive(engine):
+    if pid and monitor_alive(engine.store):
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
     deadline = time.monotonic() + 10
-    while monitor_alive(engine):
+    while monitor_alive(engine.store):
         assert time.monotonic() < deadline, "monitor did not exit"
         time.sleep(0.02)
 

@@ -68,7 +68,7 @@ def test_xenial_like_history_has_six_rows(engine, tmp_path: Path) -> None:
     add = rows[5]
     assert add.created_by.startswith("/bin/sh -c #(nop) ADD file:") and add.created_by.endswith(" in / ")
     assert len(add.created_by.split("file:")[1].split()[0]) == 64
-    add_layer = engine.layers.get(add.chain_id)
+    add_layer = engine.store.layers.get(add.chain_id)
     assert add.size == add_layer.size > 1_000_000  # the unpacked size, not the gzip's
     assert [r.id for r in rows][0] == image_id
     assert all(r.id != "<missing>" for r in rows)  # intermediate images are kept and linked
@@ -90,7 +90,7 @@ def test_each_run_is_a_layer_and_deletions_are_whiteouts(engine, base: str, tmp_
     assert len(config["rootfs"]["diff_ids"]) == 3  # base + 2 RUN; `true` changed nothing
     assert config["history"][-1] == {"created": config["history"][-1]["created"],
                                      "created_by": "/bin/sh -c true", "empty_layer": True}
-    whiteout_layer = engine.layers.chain(engine.images.top_layer(config))[-1]
+    whiteout_layer = engine.store.layers.chain(engine.store.images.top_layer(config))[-1]
     etc = os.path.join(engine.paths.diff_dir(whiteout_layer.cache_id), "etc")
     st = os.lstat(os.path.join(etc, "group"))
     assert stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
@@ -154,7 +154,7 @@ def test_created_by_strings_match_the_classic_builder(engine, base: str, tmp_pat
                                          "Interval": 300_000_000_000, "Timeout": 3_000_000_000}
     assert run_config["WorkingDir"] == "/app" and run_config["OnBuild"] == ["RUN echo triggered"]
     assert run_config["Cmd"] == ["/bin/sh", "-c", "echo hi"] and run_config["Entrypoint"] == ["/bin/sh", "-c"]
-    step = json.loads(engine.imagedb.get_container_config(engine.image_resolve(image_id)))
+    step = json.loads(engine.store.imagedb.get_container_config(engine.image_resolve(image_id)))
     assert step["Entrypoint"] is None and "container_config" not in config  # the cache key lives beside the config
 
 
@@ -259,11 +259,11 @@ def test_second_build_is_all_cache_and_same_id(engine, base: str, tmp_path: Path
     context = make_context(tmp_path / "ctx", {"a.txt": "a", "b.txt": "b"})
     dockerfile = f"FROM {BASE}\nRUN echo 1 > /one\nCOPY a.txt /\nCOPY b.txt /\nRUN cat /a.txt /b.txt > /ab\nCMD [\"sh\"]\n"
     first, _ = build(engine, context, dockerfile)
-    layers_before = sorted(engine.layers.list())
+    layers_before = sorted(engine.store.layers.list())
     second, events = build(engine, context)
     assert second == first
     assert len(events.of(StepCached)) == 5 and " ---> Using cache\n" in events.text
-    assert sorted(engine.layers.list()) == layers_before
+    assert sorted(engine.store.layers.list()) == layers_before
     os.utime(context / "a.txt", (1, 1))  # mtime alone is no change
     assert build(engine, context)[0] == first
     (context / "b.txt").write_text("B")  # rebuilds from the first COPY that includes it
@@ -292,12 +292,12 @@ def test_cache_keys_on_mode_and_build_args(engine, base: str, tmp_path: Path) ->
 
 def test_failing_run_leaves_no_half_made_layer(engine, base: str, tmp_path: Path) -> None:
     context = make_context(tmp_path / "ctx", {})
-    layers = sorted(engine.layers.list())
+    layers = sorted(engine.store.layers.list())
     with pytest.raises(CommandFailed) as caught:
         build(engine, context, f"FROM {BASE}\nRUN echo partial > /p && echo oops && exit 3\n")
     assert str(caught.value) == "The command '/bin/sh -c echo partial > /p && echo oops && exit 3' returned a non-zero code: 3"
     assert caught.value.exit_code == 1
-    assert sorted(engine.layers.list()) == layers
+    assert sorted(engine.store.layers.list()) == layers
     _check_clean(engine)
 
 

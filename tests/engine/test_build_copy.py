@@ -75,7 +75,7 @@ def test_copy_directory_rules(engine, base: str, tmp_path: Path) -> None:
 
 def _host(engine, image: str, path: str) -> str:  # type: ignore[no-untyped-def]
     config = engine.image_config(image)
-    for layer in reversed(engine.layers.chain(engine.images.top_layer(config))):
+    for layer in reversed(engine.store.layers.chain(engine.store.images.top_layer(config))):
         candidate = os.path.join(engine.paths.diff_dir(layer.cache_id), path.lstrip("/"))
         if os.path.lexists(candidate):
             return candidate

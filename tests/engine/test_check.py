@@ -50,7 +50,7 @@ def test_orphans_temp_files_and_stale_mounts_are_repaired(engine, busybox_tar: P
 
 def test_missing_data_is_reported_not_hidden(engine, busybox_tar: Path, store_root: Path, berth) -> None:
     image_id = _import(engine, busybox_tar, "a")
-    cache_id = engine.images.image_layers(image_id)[0].cache_id
+    cache_id = engine.store.images.image_layers(image_id)[0].cache_id
     shutil.rmtree(store_root / "overlay2" / cache_id / "diff")
     status, out, _ = berth("system", "check", "--repair")
     assert status == 1
@@ -59,7 +59,7 @@ def test_missing_data_is_reported_not_hidden(engine, busybox_tar: Path, store_ro
 
 def test_wrong_size_and_tampered_config_are_reported(engine, busybox_tar: Path, store_root: Path, berth) -> None:
     image_id = _import(engine, busybox_tar, "a")
-    layer = engine.images.image_layers(image_id)[0]
+    layer = engine.store.images.image_layers(image_id)[0]
     (store_root / "overlay2" / layer.cache_id / "diff/extra").write_bytes(b"x" * 10)
     config = store_root / "image/overlay2/imagedb/content/sha256" / image_id[7:]
     os.chmod(config, 0o644)

@@ -42,7 +42,7 @@ def _second_image(engine, tmp_path: Path) -> str:  # type: ignore[no-untyped-def
 def test_torn_cache_id_keeps_the_layer_and_repair_rebuilds_it(engine, busybox_tar: Path, store_root: Path,
                                                              berth, how: str) -> None:
     image_id = _import(engine, busybox_tar, "a")
-    layer = engine.images.image_layers(image_id)[0]
+    layer = engine.store.images.image_layers(image_id)[0]
     record = store_root / "image/overlay2/layerdb/sha256" / layer.chain_id[7:]
     _tear(record / "cache-id", how)
     status, out, _ = berth("system", "check")
@@ -58,7 +58,7 @@ def test_torn_cache_id_keeps_the_layer_and_repair_rebuilds_it(engine, busybox_ta
 def test_torn_cache_id_of_a_layer_a_container_uses(engine, busybox_tar: Path, store_root: Path, berth) -> None:
     image_id = _import(engine, busybox_tar, "a")
     engine.container_create(CreateOptions(image="a", cmd=["true"], network="none"))
-    layer = engine.images.image_layers(image_id)[0]
+    layer = engine.store.images.image_layers(image_id)[0]
     _tear(store_root / "image/overlay2/layerdb/sha256" / layer.chain_id[7:] / "cache-id", "empty")
     assert berth("system", "check", "--repair")[0] == 0
     assert (store_root / "overlay2" / layer.cache_id / "diff/bin/busybox").exists()
@@ -69,8 +69,8 @@ def test_rmi_of_an_image_with_a_torn_cache_id_removes_no_other_layer(engine, bus
                                                                     tmp_path: Path, berth) -> None:
     image_id = _import(engine, busybox_tar, "a")
     other = _second_image(engine, tmp_path)
-    other_dir = store_root / "overlay2" / engine.images.image_layers(other)[0].cache_id
-    layer = engine.images.image_layers(image_id)[0]
+    other_dir = store_root / "overlay2" / engine.store.images.image_layers(other)[0].cache_id
+    layer = engine.store.images.image_layers(image_id)[0]
     _tear(store_root / "image/overlay2/layerdb/sha256" / layer.chain_id[7:] / "cache-id", "empty")
     status, _, err = berth("rmi", "-f", "a")
     assert "Traceback" not in err
@@ -114,7 +114,7 @@ def test_torn_config_of_an_image_parent_leaves_its_child_history(engine, busybox
     cid = engine.container_create(CreateOptions(image="a", cmd=["true"], network="none"))
     child = engine.container_commit(cid, "child:1", pause=False)
     engine.container_remove(cid)
-    assert engine.imagedb.get_parent(child) == parent
+    assert engine.store.imagedb.get_parent(child) == parent
     _tear(store_root / "image/overlay2/imagedb/content/sha256" / parent[7:], "half")
     status, out, err = berth("history", "child:1")
     assert status == 0, err
@@ -142,7 +142,7 @@ def test_stopped_container_with_a_torn_config_is_listed_and_kept(engine, busybox
 
 def test_running_container_with_a_torn_config_is_never_deleted(cengine, store_root: Path, berth) -> None:
     cid = containers_fixtures.start_d(cengine, "sleep", "600", network="none")
-    pid = cengine.containers.load(cid)["State"]["Pid"]
+    pid = cengine.store.records.load(cid)["State"]["Pid"]
     _tear(store_root / "containers" / cid / "config.v2.json", "half")
     status, out, _ = berth("system", "check", "--repair")
     assert "damaged container record" in out and "still runs" in out, out
@@ -205,7 +205,7 @@ def test_torn_diff_size_or_parent_is_rebuilt_when_the_chain_id_proves_it(engine,
     cid = engine.container_create(CreateOptions(image="a", cmd=["true"], network="none"))
     top = engine.container_commit(cid, "child:1", pause=False)  # a two-layer chain: the top one has a parent
     engine.container_remove(cid)
-    layer = engine.images.image_layers(top)[-1]
+    layer = engine.store.images.image_layers(top)[-1]
     record = store_root / "image/overlay2/layerdb/sha256" / layer.chain_id[7:]
     original = (record / field).read_bytes()
     _tear(record / field, how)
@@ -227,7 +227,7 @@ def test_torn_repositories_file_hides_names_not_ids(engine, busybox_tar: Path, s
     assert status == 0 and "by-id" in out, err
     status, out, _ = berth("system", "check", "--repair")
     assert status == 1 and "unreadable tags" in out
-    assert engine.imagedb.exists(image_id)
+    assert engine.store.imagedb.exists(image_id)
 
 
 def test_trash_a_remover_still_deletes_is_no_leftover(engine, busybox_tar: Path, store_root: Path, berth) -> None:

@@ -107,7 +107,7 @@ def test_logs_json_file_tail_since_and_follow(cengine) -> None:  # type: ignore[
 
 def test_containers_outlive_the_command_and_survive_monitor_death_honestly(cengine) -> None:  # type: ignore[no-untyped-def]
     cid = start_d(cengine, "sh", "-c", "echo started; sleep 100")
-    config = cengine.containers.load(cid)
+    config = cengine.store.records.load(cid)
     assert config["State"]["Running"] and config["State"]["Pid"] > 0
     assert os.path.ismount(cengine.paths.merged_dir(mount_id(cengine, cid)))
     deadline = time.monotonic() + 5
@@ -119,7 +119,7 @@ def test_containers_outlive_the_command_and_survive_monitor_death_honestly(cengi
     assert not os.path.ismount(cengine.paths.merged_dir(mount_id(cengine, cid)))
     assert [e.log for e in cengine.container_logs(cid)] == ["started\n"]
     cengine.container_start(cid)  # a new monitor starts on demand
-    assert cengine.containers.load(cid)["State"]["Running"]
+    assert cengine.store.records.load(cid)["State"]["Running"]
 
 
 def test_stop_kill_wait_restart_rm(cengine) -> None:  # type: ignore[no-untyped-def]
@@ -128,15 +128,15 @@ def test_stop_kill_wait_restart_rm(cengine) -> None:  # type: ignore[no-untyped-
     t0 = time.monotonic()
     cengine.container_stop(cid, timeout=1)
     assert 0.9 < time.monotonic() - t0 < 50  # the 1 s grace, then SIGKILL: not sleep 100's end
-    state = cengine.containers.load(cid)["State"]
+    state = cengine.store.records.load(cid)["State"]
     assert (state["Status"], state["ExitCode"], state["Running"]) == ("exited", 137, False)
     cengine.container_restart(cid, timeout=0)
-    assert cengine.containers.load(cid)["State"]["Running"]
+    assert cengine.store.records.load(cid)["State"]["Running"]
     with pytest.raises(ContainerConflict, match="cannot remove a running container"):
         cengine.container_remove(cid)
     cengine.container_kill(cid, signal="TERM")  # ignored by pid 1
     time.sleep(0.1)
-    assert cengine.containers.load(cid)["State"]["Running"]
+    assert cengine.store.records.load(cid)["State"]["Running"]
     cengine.container_kill(cid)
     assert cengine.container_wait(cid) == 137
     mid = mount_id(cengine, cid)
@@ -157,10 +157,10 @@ def test_auto_remove_and_restart_policy(cengine) -> None:  # type: ignore[no-unt
     assert cengine.container_list(all=True) == []
     cid = start_d(cengine, "sh", "-c", "exit 1", restart="on-failure:2")
     deadline = time.monotonic() + 5
-    while cengine.containers.load(cid)["RestartCount"] < 2 and time.monotonic() < deadline:
+    while cengine.store.records.load(cid)["RestartCount"] < 2 and time.monotonic() < deadline:
         time.sleep(0.02)
     assert cengine.container_wait(cid) == 1
-    assert cengine.containers.load(cid)["RestartCount"] == 2
+    assert cengine.store.records.load(cid)["RestartCount"] == 2
 
 
 def test_image_in_use_and_inspect_and_diff(cengine) -> None:  # type: ignore[no-untyped-def]
@@ -191,7 +191,7 @@ def test_system_check_finds_stale_container_state(cengine) -> None:  # type: ign
     assert "stale container state" in kinds
     report = cengine.system_check(repair=True)
     assert report.ok, report.problems
-    assert cengine.containers.load(cid)["State"]["Status"] == "exited"
+    assert cengine.store.records.load(cid)["State"]["Status"] == "exited"
 
 
 def test_exec_joins_namespaces_cgroup_and_user(cengine, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -206,7 +206,7 @@ def test_exec_joins_namespaces_cgroup_and_user(cengine, tmp_path) -> None:  # ty
     assert out.read_text().split("\n")[:6] == [cid[:12], "1 2", "    1 sh -c sleep 100 & wait", "2", "/etc", "65534"]
     from engine.runtime.nsenter import container_cgroup_procs
 
-    procs = container_cgroup_procs(cengine.containers.load(cid)["State"]["Pid"])
+    procs = container_cgroup_procs(cengine.store.records.load(cid)["State"]["Pid"])
     assert any("/memory/" in p for p in procs)
     with pytest.raises(ContainerStartError) as err:
         cengine.container_exec(cid, ["nosuch"])
@@ -284,10 +284,10 @@ def test_cp_both_ways_stays_inside_the_root(cengine, tmp_path) -> None:  # type:
 
 
 def test_events_journal_sees_the_lifecycle(cengine) -> None:  # type: ignore[no-untyped-def]
-    start = cengine.journal.end()
+    start = cengine.store.journal.end()
     cid, _, _ = run(cengine, "true")
     cengine.container_remove(cid)
-    events, _ = cengine.journal.read(start)
+    events, _ = cengine.store.journal.read(start)
     assert [(e.type, e.action) for e in events if e.id == cid] == [
         ("container", "create"), ("container", "start"), ("container", "die"), ("container", "destroy")]
 
@@ -314,7 +314,7 @@ def test_commit_makes_an_image_of_the_writable_layer(cengine) -> None:  # type: 
         time.sleep(0.02)
     image_id = cengine.container_commit(cid, "mine:v1", message="added hello",
                                         changes=lambda c: c.update(Cmd=["cat", "/hello"]))
-    assert cengine.containers.load(cid)["State"]["Status"] == "running"  # paused only meanwhile
+    assert cengine.store.records.load(cid)["State"]["Status"] == "running"  # paused only meanwhile
     history = cengine.image_history("mine:v1")
     assert history[0].id == image_id and history[0].comment == "added hello" and history[0].size > 0
     assert "A=1" in cengine.image_config("mine:v1")["config"]["Env"]
@@ -357,5 +357,5 @@ def test_racing_removals_never_take_the_monitor_down(cengine) -> None:  # type: 
         except ContainerNotFound:
             pass
     assert monitor_pid(cengine) == pid
-    assert cengine.containers.load(keeper)["State"]["Running"]
+    assert cengine.store.records.load(keeper)["State"]["Running"]
     assert [s.id for s in cengine.container_list(all=True)] == [keeper]

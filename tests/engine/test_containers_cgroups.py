@@ -21,7 +21,7 @@ def test_memory_limit_oom_kill_is_137_and_recorded(cengine) -> None:  # type: ig
     cid, code, _ = run(cengine, "sh", "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived",
                        memory=16 * 1024 * 1024)
     assert code == 137
-    state = cengine.containers.load(cid)["State"]
+    state = cengine.store.records.load(cid)["State"]
     assert state["OOMKilled"] is True and state["ExitCode"] == 137
     assert not any(os.path.exists(d) for d in _cgroup_dirs(cengine.paths.root, cid))
 
@@ -37,7 +37,7 @@ def test_pids_limit_devices_and_cpu_quota(cengine) -> None:  # type: ignore[no-u
     quota = Path(group.dirs["cpu"], "cpu.cfs_quota_us").read_text().strip()
     assert quota == "50000"
     procs = Path(group.dirs["cpu"], "cgroup.procs").read_text().split()
-    assert str(cengine.containers.load(cid)["State"]["Pid"]) in procs
+    assert str(cengine.store.records.load(cid)["State"]["Pid"]) in procs
     cengine.container_remove(cid, force=True)
     assert not any(os.path.exists(d) for d in group.dirs.values())
 
@@ -47,7 +47,7 @@ def test_pause_and_unpause_freeze_the_container(cengine, berth) -> None:  # type
     time.sleep(0.3)
     assert berth("pause", cid[:12]) == (0, cid[:12] + "\n", "")
     assert "(Paused)" in berth("ps")[1]
-    assert cengine.containers.load(cid)["State"]["Status"] == "paused"
+    assert cengine.store.records.load(cid)["State"]["Status"] == "paused"
     time.sleep(0.1)
     frozen = len(list(cengine.container_logs(cid)))
     time.sleep(0.4)
@@ -57,7 +57,7 @@ def test_pause_and_unpause_freeze_the_container(cengine, berth) -> None:  # type
     assert len(list(cengine.container_logs(cid))) > frozen
     cengine.container_pause(cid)
     cengine.container_stop(cid, timeout=0)  # a paused container still stops
-    assert cengine.containers.load(cid)["State"]["Status"] == "exited"
+    assert cengine.store.records.load(cid)["State"]["Status"] == "exited"
 
 
 def test_v2_cgroup_files_in_a_mimic_tree(tmp_path: Path) -> None:

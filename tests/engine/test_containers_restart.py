@@ -16,7 +16,7 @@ def _start(engine, name: str, restart: str = "no", **kw: object) -> tuple[str, i
     cid = engine.container_create(CreateOptions(image="busybox", cmd=("sleep", "300"), name=name, restart=restart,
                                                 **kw))  # type: ignore[arg-type]
     engine.container_start(cid)
-    return cid, int(engine.containers.load(cid)["State"]["Pid"])
+    return cid, int(engine.store.records.load(cid)["State"]["Pid"])
 
 
 def test_ps_after_a_killed_monitor_restarts_by_policy(cengine) -> None:  # type: ignore[no-untyped-def]
@@ -32,7 +32,7 @@ def test_ps_after_a_killed_monitor_restarts_by_policy(cengine) -> None:  # type:
     rows = {s.name: s for s in cengine.container_list(all=True)}
     assert set(rows) == {"alw", "nop", "uls", "onf", "onf0", "stp", "alwstp"}  # the --rm one went as it died
     for name in ("alw", "uls", "onf", "onf0"):
-        config = cengine.containers.load(started[name][0])
+        config = cengine.store.records.load(started[name][0])
         pid = int(config["State"]["Pid"])
         assert rows[name].state == "running" and pid != started[name][1], name
         assert os.path.exists(f"/proc/{pid}") and config["RestartCount"] == 1
@@ -53,9 +53,9 @@ def test_ps_after_a_killed_monitor_restarts_by_policy(cengine) -> None:  # type:
 def test_the_next_monitor_restarts_them_whoever_starts_it(cengine) -> None:  # type: ignore[no-untyped-def]
     cid, pid = _start(cengine, "alw", "always")
     containers_fixtures.stop_monitor(cengine)
-    assert cengine.containers.load(cid)["State"]["Running"]  # the raw record still says so
+    assert cengine.store.records.load(cid)["State"]["Running"]  # the raw record still says so
     _start(cengine, "fresh")  # spawns a monitor, which recovers before it listens
-    config = cengine.containers.load(cid)
+    config = cengine.store.records.load(cid)
     assert config["State"]["Running"] and int(config["State"]["Pid"]) != pid
     cengine.container_stop(cid, timeout=1)
     containers_fixtures.stop_monitor(cengine)
@@ -73,13 +73,13 @@ def test_after_a_reboot_the_first_monitor_brings_back_always(cengine) -> None:  
         cengine.container_stop(each, timeout=1)
     containers_fixtures.stop_monitor(cengine)
     _start(cengine, "other")  # same boot: a new monitor leaves stopped containers alone
-    assert not cengine.containers.load(cid)["State"]["Running"]
+    assert not cengine.store.records.load(cid)["State"]["Running"]
     cengine.container_stop("other", timeout=1)
     containers_fixtures.stop_monitor(cengine)
     with open(cengine.paths.monitor_file(MONITOR_BOOT_ID), "w") as f:
         f.write("00000000-0000-0000-0000-000000000000\n")  # as if recorded before this boot
     _start(cengine, "after-boot")
-    assert cengine.containers.load(cid)["State"]["Running"]
-    assert not cengine.containers.load(uls)["State"]["Running"]  # the user stopped it: it stays down
+    assert cengine.store.records.load(cid)["State"]["Running"]
+    assert not cengine.store.records.load(uls)["State"]["Running"]  # the user stopped it: it stays down
     with open(cengine.paths.monitor_file(MONITOR_BOOT_ID)) as f, open("/proc/sys/kernel/random/boot_id") as g:
         assert f.read() == g.read()

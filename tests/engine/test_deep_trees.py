@@ -161,7 +161,7 @@ def test_layer_contents_of_a_layer_that_deletes_a_deep_tree(cengine, berth) -> N
     os.mknod(os.path.join(cengine.paths.diff_dir(_mount_id(cengine, out.strip())), "d"), 0o600 | 0o020000, 0)
     assert berth("commit", out.strip(), "deep:2")[0] == 0
     image = cengine.image_inspect("deep:2")
-    top = cengine.images.image_layers(image["Id"])[-1]
+    top = cengine.store.images.image_layers(image["Id"])[-1]
     contents = cengine.image_layer_contents("deep:2", top.chain_id)
     assert (contents.deleted, contents.deleted_bytes) == (1, 1000)
     assert cengine.image_efficiency("deep:2").wasted == 1000

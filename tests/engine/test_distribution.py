@@ -76,8 +76,8 @@ def test_save_load_round_trip_keeps_id_tags_layers_and_history(engine: Any, app:
     assert {(i.id, i.refs) for i in loaded} == {(app, ("app:1",)), (engine.image_resolve("busybox"), ("busybox:latest",))}
     assert other.image_resolve("app:1") == app
     assert [h.created_by for h in other.image_history("app:1")] == [h.created_by for h in engine.image_history("app:1")]
-    assert [layer.chain_id for layer in other.images.image_layers(app)] == \
-        [layer.chain_id for layer in engine.images.image_layers(app)]
+    assert [layer.chain_id for layer in other.store.images.image_layers(app)] == \
+        [layer.chain_id for layer in engine.store.images.image_layers(app)]
     assert _save(other, ["app:1"], tmp_path / "again.tar").read_bytes() == _save(engine, ["app:1"], tmp_path / "once.tar").read_bytes()
     _assert_clean(other)
 
@@ -149,10 +149,10 @@ def test_load_gzip_of_an_archive_and_from_stdin(engine: Any, app: str, tmp_path:
 
 def _legacy_archive(engine: Any, image_id: str, path: Path) -> Path:
     """What ``docker save`` wrote before 25.0: <id>.json, <v1id>/layer.tar, VERSION, json, repositories."""
-    config = engine.imagedb.get(image_id)
+    config = engine.store.imagedb.get(image_id)
     entries: dict[str, bytes] = {image_id[7:] + ".json": config}
     layers = []
-    for i, layer in enumerate(engine.images.image_layers(image_id)):
+    for i, layer in enumerate(engine.store.images.image_layers(image_id)):
         buf = io.BytesIO()
         from engine.archive import write_layer
 
@@ -186,7 +186,7 @@ def test_legacy_form_with_a_shared_layer_as_a_symlink(engine: Any, app: str, tmp
         link = tarfile.TarInfo("f" * 64 + "/layer.tar")
         link.type, link.linkname = tarfile.SYMTYPE, "../" + entry["Layers"][0]
         tout.addfile(link)
-        config = engine.imagedb.get(base_id)
+        config = engine.store.imagedb.get(base_id)
         info = tarfile.TarInfo(base_id[7:] + ".json")
         info.size = len(config)
         tout.addfile(info, io.BytesIO(config))
@@ -214,9 +214,9 @@ def _compressed_layout(engine: Any, image_id: str, path: Path, kind: str) -> Pat
     from engine.archive import write_layer
 
     entries: dict[str, bytes] = {"oci-layout": b'{"imageLayoutVersion":"1.0.0"}'}
-    config = engine.imagedb.get(image_id)
+    config = engine.store.imagedb.get(image_id)
     layers = []
-    for layer in engine.images.image_layers(image_id):
+    for layer in engine.store.images.image_layers(image_id):
         buf = io.BytesIO()
         write_layer(engine.paths.diff_dir(layer.cache_id), buf, upper=True)
         blob = gzip.compress(buf.getvalue()) if kind == "gzip" else zstandard.ZstdCompressor().compress(buf.getvalue())
@@ -256,7 +256,7 @@ def test_a_corrupt_layer_is_a_digest_mismatch_and_nothing_is_stored(engine: Any,
     with pytest.raises(DigestMismatch, match="digest mismatch"):
         other.image_load(str(tmp_path / "bad.tar"))
     assert other.image_list() == []
-    assert len(other.layers.list()) == 2  # the good lower layers stay, as Docker keeps them
+    assert len(other.store.layers.list()) == 2  # the good lower layers stay, as Docker keeps them
     assert not list((Path(other.root) / "image/overlay2/distribution/tar-split").glob(".tmp-*"))
     _assert_clean(other)
 
@@ -333,7 +333,7 @@ def test_a_changed_layer_file_makes_save_fail_clearly(engine: Any, tmp_path: Pat
     layer = subprocess.run(["tar", "-C", str(tree), "-cf", "-", "."], check=True, capture_output=True).stdout
     layout_of_tar(tmp_path / "foreign.tar", layer, "example.com/foreign:1")
     engine.image_load(str(tmp_path / "foreign.tar"))
-    (top,) = engine.images.image_layers(engine.image_resolve("example.com/foreign:1"))
+    (top,) = engine.store.images.image_layers(engine.image_resolve("example.com/foreign:1"))
     with open(Path(engine.paths.diff_dir(top.cache_id)) / "opt" / "hard", "r+b") as f:
         f.write(b"changed")
     from engine.errors import StoreCorrupt

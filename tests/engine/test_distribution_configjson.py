@@ -92,7 +92,7 @@ def test_images_berth_makes_are_already_in_go_form(engine: Any, tmp_path: Path) 
     """bootstrap (import) and build write configs that re-encode to themselves; the build cache still hits."""
     image_id = build_multilayer(engine, tmp_path)
     for image in (engine.image_resolve("busybox:latest"), image_id):
-        data = engine.imagedb.get(image)
+        data = engine.store.imagedb.get(image)
         assert encode_config(json.loads(data)) == data
         assert b"container_config" not in data
     assert engine.image_build(str(tmp_path / "ctx"), tags=["app:2"]) == image_id  # every step from the cache

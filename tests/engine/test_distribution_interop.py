@@ -65,8 +65,8 @@ def test_skopeo_converts_docker_archive_to_oci_dir_and_berth_loads_the_same_imag
     assert manifest["config"]["digest"] == image_id  # skopeo's own bytes hash to berth's ID
     other = fresh_engine(tmp_path, "other")
     assert [(i.id, i.refs) for i in other.image_load(str(tmp_path / "dir"))] == [(image_id, ())]
-    assert [x.chain_id for x in other.images.image_layers(image_id)] == \
-        [x.chain_id for x in engine.images.image_layers(image_id)]
+    assert [x.chain_id for x in other.store.images.image_layers(image_id)] == \
+        [x.chain_id for x in engine.store.images.image_layers(image_id)]
     assert other.system_check().problems == ()
 
 
@@ -108,7 +108,7 @@ def test_umoci_unpacks_the_same_tree_an_overlay_of_the_layers_shows(engine: Any,
     layout.mkdir()
     _run("tar", "-C", str(layout), "-xf", str(out))
     _run(umoci, "unpack", "--image", f"{layout}:1", str(tmp_path / "bundle"))
-    lowers = [engine.paths.diff_dir(x.cache_id) for x in reversed(engine.images.image_layers(image_id))]
+    lowers = [engine.paths.diff_dir(x.cache_id) for x in reversed(engine.store.images.image_layers(image_id))]
     merged = tmp_path / "merged"
     merged.mkdir()
     syscalls.mount("overlay", str(merged), "overlay", syscalls.MS_RDONLY, "lowerdir=" + ":".join(lowers))

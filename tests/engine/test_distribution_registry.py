@@ -142,7 +142,7 @@ def test_a_missing_tag_is_a_clear_error_and_stores_nothing(registry: Registry, t
     other = fresh_engine(tmp_path, "other")
     with pytest.raises(ManifestUnknown, match="manifest for .*/nothing/here:v9 not found"):
         other.image_pull(f"{registry.host}/nothing/here:v9")
-    assert other.image_list() == [] and other.layers.list() == []
+    assert other.image_list() == [] and other.store.layers.list() == []
 
 
 def test_push_of_a_name_with_no_local_image(engine: Any, registry: Registry, docker_config: Path) -> None:

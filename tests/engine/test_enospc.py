@@ -187,7 +187,7 @@ def test_while_the_disk_is_full_ps_inspect_stop_and_rm_f_work(engine: Any, berth
     _with_image(engine)
     first = start_d(engine, "sleep", "600", network="none")
     second = start_d(engine, "sleep", "600", network="none")
-    pids = [engine.containers.load(cid)["State"]["Pid"] for cid in (first, second)]
+    pids = [engine.store.records.load(cid)["State"]["Pid"] for cid in (first, second)]
     fill(small_fs)
     for argv in (("ps",), ("ps", "-a"), ("inspect", first), ("stop", "-t", "1", first), ("rm", "-f", second),
                  ("ps", "-a")):

@@ -37,7 +37,7 @@ class Ctr:
     def __init__(self, engine, running: bool) -> None:  # type: ignore[no-untyped-def]
         self.engine = engine
         self.id = start_d(engine, "sleep", "1000") if running else run(engine, "true")[0]
-        mount_id = mount_id_of(engine, self.id)
+        mount_id = mount_id_of(engine.store, self.id)
         self.root = Path(engine.paths.merged_dir(mount_id) if running else engine.paths.diff_dir(mount_id))
 
     def plant(self, path: str) -> Path:
@@ -163,7 +163,7 @@ def test_copy_in_keeps_owners_and_a_sets_the_container_user(cengine, canary: Pat
     os.chown(f, 1234, 5678)
     os.chmod(f, 0o640)
     cid = start_d(cengine, "sleep", "1000", user="1000:2000")
-    root = Path(cengine.paths.merged_dir(mount_id_of(cengine, cid)))
+    root = Path(cengine.paths.merged_dir(mount_id_of(cengine.store, cid)))
     cengine.container_copy(str(f), f"{cid}:/kept")
     cengine.container_copy(str(f), f"{cid}:/archived", archive=True)
     kept, archived = (root / "kept").lstat(), (root / "archived").lstat()
@@ -171,7 +171,7 @@ def test_copy_in_keeps_owners_and_a_sets_the_container_user(cengine, canary: Pat
     assert (archived.st_uid, archived.st_gid) == (1000, 2000)
     plain = start_d(cengine, "sleep", "1000")  # no User: Docker's -a keeps the source's owners
     cengine.container_copy(str(f), f"{plain}:/archived", archive=True)
-    st = (Path(cengine.paths.merged_dir(mount_id_of(cengine, plain))) / "archived").lstat()
+    st = (Path(cengine.paths.merged_dir(mount_id_of(cengine.store, plain))) / "archived").lstat()
     assert (st.st_uid, st.st_gid) == (1234, 5678)
 
 
@@ -179,7 +179,7 @@ def test_copy_in_follows_a_host_link_only_with_L(cengine, tmp_path: Path) -> Non
     (tmp_path / "real").write_text("real\n")
     (tmp_path / "link").symlink_to(tmp_path / "real")
     cid = start_d(cengine, "sleep", "1000")
-    root = Path(cengine.paths.merged_dir(mount_id_of(cengine, cid)))
+    root = Path(cengine.paths.merged_dir(mount_id_of(cengine.store, cid)))
     cengine.container_copy(str(tmp_path / "link"), f"{cid}:/as-link")
     cengine.container_copy(str(tmp_path / "link"), f"{cid}:/followed", follow_link=True)
     assert os.readlink(root / "as-link") == str(tmp_path / "real")

@@ -46,14 +46,14 @@ def layered(engine):  # type: ignore[no-untyped-def]
     parent = None
     chain, diff_ids = [], []
     for index, entries in enumerate(LAYERS):
-        layer = engine.layers.register(io.BytesIO(_tar(entries)), parent, archive_name=f"layer{index}")
+        layer = engine.store.layers.register(io.BytesIO(_tar(entries)), parent, archive_name=f"layer{index}")
         parent = layer.chain_id
         chain.append(layer.chain_id)
         diff_ids.append(layer.diff_id)
     config = base_config("2025-11-28T00:00:00Z")
     config["rootfs"]["diff_ids"] = diff_ids
     config["history"] = [{"created": "2025-11-28T00:00:00Z", "created_by": f"step {i}"} for i in range(3)]
-    engine._importer.commit_config(config, reference.parse("layered:1"))
+    engine.store.importer.commit_config(config, reference.parse("layered:1"))
     return engine, chain
 
 
@@ -145,10 +145,10 @@ def test_hard_links_count_their_bytes_once(engine) -> None:  # type: ignore[no-u
             link = tarfile.TarInfo(name)
             link.type, link.linkname = tarfile.LNKTYPE, "bin/busybox"
             tf.addfile(link)
-    layer = engine.layers.register(io.BytesIO(buf.getvalue()), None, archive_name="links")
+    layer = engine.store.layers.register(io.BytesIO(buf.getvalue()), None, archive_name="links")
     config = base_config("2025-11-28T00:00:00Z")
     config["rootfs"]["diff_ids"] = [layer.diff_id]
-    engine._importer.commit_config(config, reference.parse("links:1"))
+    engine.store.importer.commit_config(config, reference.parse("links:1"))
     eff = engine.image_efficiency("links:1")
     assert eff.written == 1000 and eff.efficiency == 1.0
     contents = engine.image_layer_contents("links:1", layer.chain_id)

@@ -80,11 +80,11 @@ def test_a_full_disk_drops_log_lines_and_stops_nothing(small_disk_engine) -> Non
     monitor = wait_for(lambda: monitor_pid(engine), what="a monitor")
     flood = start_d(engine, "sh", "-c", "x=$(head -c 2000 /dev/zero | tr '\\0' x); while true; do echo $x; done",
                     network="none")
-    flood_pid = int(engine.containers.load(flood)["State"]["Pid"])
+    flood_pid = int(engine.store.records.load(flood)["State"]["Pid"])
     wait_for(lambda: _full(engine.root), timeout=120, what="the disk to fill")
     time.sleep(1.0)  # lines keep coming and keep failing
     assert monitor_pid(engine) == monitor, "the monitor died of a full disk"
-    steady_pid = int(engine.containers.load(steady)["State"]["Pid"])
+    steady_pid = int(engine.store.records.load(steady)["State"]["Pid"])
     assert alive(steady_pid) and alive(flood_pid)
     # Free the space: the flooder goes (its record may have to wait for room), then its log.
     os.kill(flood_pid, signal.SIGKILL)
@@ -93,9 +93,9 @@ def test_a_full_disk_drops_log_lines_and_stops_nothing(small_disk_engine) -> Non
     time.sleep(0.5)  # the monitor closes the dead container's log
     os.unlink(log)
     wait_for(lambda: _free_bytes(engine.root) > 16 << 20, what="space back")
-    wait_for(lambda: not engine.containers.load(flood)["State"]["Running"], what="the flooder's exit recorded")
+    wait_for(lambda: not engine.store.records.load(flood)["State"]["Running"], what="the flooder's exit recorded")
     before = log_text(engine, steady).count("tick")
     text = wait_for(lambda: (t := log_text(engine, steady)).count("tick") > before + 3 and t, what="new lines")
     assert isinstance(text, str) and "log line(s) dropped" in text
     assert monitor_pid(engine) == monitor and alive(steady_pid)
-    assert engine.containers.load(steady)["State"]["Running"]
+    assert engine.store.records.load(steady)["State"]["Running"]

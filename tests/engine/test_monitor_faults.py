@@ -124,7 +124,7 @@ def test_kill_9_of_the_monitor_kills_no_container_and_loses_no_output(cengine) -
     # 20,000 lines (~110 KB) are more than a pipe holds: the writer blocks, and must not die (EPIPE) meanwhile.
     cid = start_d(cengine, "sh", "-c", WAIT_THEN.format(cue="go", then="seq 1 20000; sleep 300"), network="none")
     other = start_d(cengine, "sleep", "300", network="none")
-    pids = {c: int(cengine.containers.load(c)["State"]["Pid"]) for c in (cid, other)}
+    pids = {c: int(cengine.store.records.load(c)["State"]["Pid"]) for c in (cid, other)}
     wait_for(lambda: "start" in log_text(cengine, cid), what="the first line")
     with keeper_stopped(cengine):
         old = kill_monitor(cengine)
@@ -136,7 +136,7 @@ def test_kill_9_of_the_monitor_kills_no_container_and_loses_no_output(cengine) -
     lines = wait_for(lambda: (t := log_text(cengine, cid)).count("\n") == 20001 and t, what="every line logged")
     assert lines == "start\n" + "".join(f"{i}\n" for i in range(1, 20001))
     for c, pid in pids.items():
-        state = cengine.containers.load(c)["State"]
+        state = cengine.store.records.load(c)["State"]
         assert state["Running"] and state["Pid"] == pid and alive(pid)
     cengine.container_stop(other, timeout=1)
     assert cengine.container_inspect(other)["State"]["ExitCode"] == 137  # the new monitor saw it die
@@ -153,10 +153,10 @@ def test_exits_meanwhile_are_recorded_and_policies_act_with_no_command(cengine) 
     wait_for(lambda: monitor_pid(cengine), what="a new monitor")
     for c in (three, again):
         trigger(cengine, c)
-    wait_for(lambda: not cengine.containers.load(three)["State"]["Running"], what="the exit recorded")
-    assert cengine.containers.load(three)["State"]["ExitCode"] == 3
+    wait_for(lambda: not cengine.store.records.load(three)["State"]["Running"], what="the exit recorded")
+    assert cengine.store.records.load(three)["State"]["ExitCode"] == 3
     # on-failure restarted it, with nobody asking: the new monitor applies policies as the old one did
-    wait_for(lambda: cengine.containers.load(again).get("RestartCount", 0) >= 1, what="a restart")
+    wait_for(lambda: cengine.store.records.load(again).get("RestartCount", 0) >= 1, what="a restart")
     # and a container that exits while no monitor runs at all is recorded once one is back
     late = start_d(cengine, "sh", "-c", WAIT_THEN.format(cue="go", then="echo bye; exit 7"), network="none")
     wait_for(lambda: "start" in log_text(cengine, late), what="the first line")
@@ -164,8 +164,8 @@ def test_exits_meanwhile_are_recorded_and_policies_act_with_no_command(cengine) 
         kill_monitor(cengine)
         trigger(cengine, late)
         time.sleep(0.3)
-    wait_for(lambda: not cengine.containers.load(late)["State"]["Running"], what="the late exit recorded")
-    assert cengine.containers.load(late)["State"]["ExitCode"] == 7
+    wait_for(lambda: not cengine.store.records.load(late)["State"]["Running"], what="the late exit recorded")
+    assert cengine.store.records.load(late)["State"]["ExitCode"] == 7
     assert log_text(cengine, late) == "start\nbye\n"
 
 
@@ -174,20 +174,20 @@ def test_a_tty_container_keeps_its_terminal_across_a_monitor_death(cengine) -> N
         image="busybox", tty=True, network="none",
         cmd=("sh", "-c", WAIT_THEN.format(cue="go", then="echo two; tty; sleep 300"))))
     cengine.container_start(cid)
-    pid = int(cengine.containers.load(cid)["State"]["Pid"])
+    pid = int(cengine.store.records.load(cid)["State"]["Pid"])
     wait_for(lambda: "start" in log_text(cengine, cid), what="the first line")
     kill_monitor(cengine)
     wait_for(lambda: monitor_pid(cengine), what="a new monitor")
     trigger(cengine, cid)
     text = wait_for(lambda: (t := log_text(cengine, cid)).count("\n") >= 3 and t, what="output after the restart")
     assert isinstance(text, str) and "two" in text and "/dev/pts/" in text
-    assert alive(pid) and cengine.containers.load(cid)["State"]["Pid"] == pid
+    assert alive(pid) and cengine.store.records.load(cid)["State"]["Pid"] == pid
 
 
 def test_the_keepers_death_still_leaves_honest_records(cengine) -> None:  # type: ignore[no-untyped-def]
     """The keeper is the last line: when it dies its containers die too (as at a reboot) and are marked exited."""
     cid = start_d(cengine, "sleep", "300", network="none")
-    pid = int(cengine.containers.load(cid)["State"]["Pid"])
+    pid = int(cengine.store.records.load(cid)["State"]["Pid"])
     containers_fixtures.stop_monitor(cengine)  # kills the lock holder: the keeper
     wait_for(lambda: not alive(pid), what="the container's death")
     assert cengine.container_inspect(cid)["State"]["ExitCode"] == 137
@@ -208,7 +208,7 @@ def test_restart_delay_is_dockers() -> None:
 def test_restart_always_false_backs_off(cengine) -> None:  # type: ignore[no-untyped-def]
     cid = start_d(cengine, "false", network="none", restart="always")
     time.sleep(2.0)
-    count = cengine.containers.load(cid).get("RestartCount", 0)
+    count = cengine.store.records.load(cid).get("RestartCount", 0)
     # Docker's delays: 0.1 + 0.2 + 0.4 + 0.8 s, so 4 by 1.5 s and the 5th at 3.1 s; without backoff, dozens.
     assert 2 <= count <= 6, count
 
@@ -225,9 +225,9 @@ def test_forty_containers_under_a_soft_fd_limit_of_64(cengine) -> None:  # type:
     with open(f"/proc/{keeper_pid(cengine)}/limits", encoding="ascii") as f:
         assert [ln for ln in f if ln.startswith("Max open files")][0].split()[3] == str(hard)
     cids = [first] + [start_d(cengine, "sleep", "300", network="none") for _ in range(39)]
-    running = [c for c in cids if cengine.containers.load(c)["State"]["Running"]]
+    running = [c for c in cids if cengine.store.records.load(c)["State"]["Running"]]
     assert len(running) == 40
-    assert all(alive(int(cengine.containers.load(c)["State"]["Pid"])) for c in cids)
+    assert all(alive(int(cengine.store.records.load(c)["State"]["Pid"])) for c in cids)
 
 
 def test_published_ports_come_back_with_the_new_monitor(cengine) -> None:  # type: ignore[no-untyped-def]
@@ -260,9 +260,9 @@ def test_a_busy_main_loop_never_stops_output_draining(cengine) -> None:  # type:
     slow = cengine.container_create(CreateOptions(image="busybox", cmd=("true",), network="none"))
     wait_for(lambda: "start" in log_text(cengine, talker), what="the first line")
     replies: list[object] = []
-    with cengine.containers.locked(slow):
+    with cengine.store.records.locked(slow):
         def ask() -> None:
-            with MonitorClient(cengine).request({"op": "start", "id": slow}) as channel:
+            with MonitorClient(cengine.store).request({"op": "start", "id": slow}) as channel:
                 replies.append(channel.reply())
 
         asker = threading.Thread(target=ask)

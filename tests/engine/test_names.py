@@ -49,7 +49,7 @@ def test_cli_prints_dockers_message_for_a_bad_name(cengine, berth) -> None:  # t
 
 def test_a_leading_slash_is_stripped_as_docker_does(cengine) -> None:  # type: ignore[no-untyped-def]
     cid = cengine.container_create(CreateOptions(image="busybox", name="/web.1_a-b"))
-    assert cengine.containers.load(cid)["Name"] == "/web.1_a-b"
+    assert cengine.store.records.load(cid)["Name"] == "/web.1_a-b"
     assert cengine.container_resolve("web.1_a-b") == cid == cengine.container_resolve("/web.1_a-b")
 
 

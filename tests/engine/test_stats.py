@@ -82,7 +82,7 @@ def test_pids_count_sleep_children(cengine) -> None:  # type: ignore[no-untyped-
 def test_net_io_counts_the_containers_interfaces_but_not_lo(cengine) -> None:  # type: ignore[no-untyped-def]
     """A veth made by the test into the container's netns (network none): host → container bytes show as RX."""
     cid = start_d(cengine, "sleep", "100", network="none")
-    pid = cengine.containers.load(cid)["State"]["Pid"]
+    pid = cengine.store.records.load(cid)["State"]["Pid"]
     assert cengine.container_stats(cid).net_rx == 0
     host_if, ctr_if = "bst" + uuid.uuid4().hex[:8], "bsc" + uuid.uuid4().hex[:8]
     subnet = f"10.251.{os.getpid() % 250}"
@@ -141,7 +141,7 @@ def test_v1_cgroup_joins_cpuacct_and_blkio(cengine) -> None:  # type: ignore[no-
     cid = start_d(cengine, "sleep", "100")
     group = cgroups.for_container(cid, cengine.paths.root)
     assert isinstance(group, cgroups.CgroupV1)
-    pid = str(cengine.containers.load(cid)["State"]["Pid"])
+    pid = str(cengine.store.records.load(cid)["State"]["Pid"])
     for controller in ("cpuacct", "blkio"):
         assert pid in Path(group.dirs[controller], "cgroup.procs").read_text().split()
     cengine.container_remove(cid, force=True)

@@ -68,7 +68,7 @@ def test_compressed_and_plain_tar_share_one_layer(engine, busybox_tar: Path, sto
         a = engine.image_import(f, source_name="plain", ref="a")
     with open(gz, "rb") as f:
         b = engine.image_import(f, source_name="gz", ref="b")
-    assert engine.images.config(a)["rootfs"] == engine.images.config(b)["rootfs"]
+    assert engine.store.images.config(a)["rootfs"] == engine.store.images.config(b)["rootfs"]
     assert len(os.listdir(store_root / "image/overlay2/layerdb/sha256")) == 1
     assert len([d for d in os.listdir(store_root / "overlay2") if d != "l"]) == 1
 
@@ -77,13 +77,13 @@ def test_chain_ids_follow_the_oci_rule(engine) -> None:
     parent = None
     for i in range(3):
         data = _tar({f"f{i}": b"x" * i})
-        layer = engine.layers.register(io.BytesIO(data), parent, archive_name=f"t{i}")
+        layer = engine.store.layers.register(io.BytesIO(data), parent, archive_name=f"t{i}")
         assert layer.diff_id == _sha(data)
         expected = _sha(data) if parent is None else _sha(f"{parent} {_sha(data)}".encode())
         assert layer.chain_id == expected == chain_id_for(parent, layer.diff_id)
         assert layer.parent == parent
         parent = layer.chain_id
-    assert [x.diff_id for x in engine.layers.chain(parent)][0] == _sha(_tar({"f0": b""}))
+    assert [x.diff_id for x in engine.store.layers.chain(parent)][0] == _sha(_tar({"f0": b""}))
 
 
 def test_120_layer_chain_mounts_through_short_links(engine, store_root: Path) -> None:
@@ -91,10 +91,10 @@ def test_120_layer_chain_mounts_through_short_links(engine, store_root: Path) ->
     for i in range(120):
         files = {f"layer-{i:03d}": f"{i}\n".encode(), "top": f"{i}\n".encode()}
         whiteouts = ("layer-005",) if i == 100 else ()
-        parent = engine.layers.register(io.BytesIO(_tar(files, whiteouts)), parent, archive_name=f"l{i}").chain_id
-    lowers = engine.layers.lower_dirs(parent)
+        parent = engine.store.layers.register(io.BytesIO(_tar(files, whiteouts)), parent, archive_name=f"l{i}").chain_id
+    lowers = engine.store.layers.lower_dirs(parent)
     assert len(lowers) == 120 and all(p.startswith("l/") for p in lowers)
-    rw = RWLayerStore(engine.paths, engine.layers)
+    rw = RWLayerStore(engine.paths, engine.store.layers)
     rw.create("container1", parent)
     merged = Path(rw.mount("container1"))
     try:
@@ -115,7 +115,7 @@ def test_layer_reuse_is_recorded_once(engine, busybox_tar: Path) -> None:
     for name in ("x", "y", "z"):
         with open(busybox_tar, "rb") as f:
             engine.image_import(f, source_name=name, ref=name)
-    assert len(engine.layers.list()) == 1
+    assert len(engine.store.layers.list()) == 1
     assert len({s.id for s in engine.image_list()}) == 3
 
 

@@ -99,7 +99,7 @@ def test_container_cgroups_sit_in_their_stores_own_dir(cengine, other_store) -> 
         assert cengine.container_stats(mine).pids == 1
         from engine.runtime.nsenter import container_cgroup_procs
 
-        procs = container_cgroup_procs(cengine.containers.load(mine)["State"]["Pid"])
+        procs = container_cgroup_procs(cengine.store.records.load(mine)["State"]["Pid"])
         assert procs and all(os.path.dirname(os.path.dirname(p)) in own for p in procs)
         cengine.container_pause(mine)
         freezer = cgroups.for_container(mine, cengine.root).dirs["freezer"]  # type: ignore[union-attr]

@@ -39,13 +39,13 @@ def make_fixed_store(engine) -> None:  # type: ignore[no-untyped-def]
     from engine import reference
     from engine.importer import base_config
 
-    layer = engine.layers.register(io.BytesIO(_tiny_layer()), None, archive_name="tiny")
+    layer = engine.store.layers.register(io.BytesIO(_tiny_layer()), None, archive_name="tiny")
     for name, created in (("web:1.0", "2025-11-14T03:20:00Z"), ("db:16", "2025-11-28T02:40:00Z")):
         config = base_config(created)
         config["architecture"] = "amd64"
         config["rootfs"]["diff_ids"] = [layer.diff_id]
         config["history"] = [{"created": created, "comment": name}]
-        engine._importer.commit_config(config, reference.parse(name))
+        engine.store.importer.commit_config(config, reference.parse(name))
 
 
 async def test_images_panel_lists_the_store(engine) -> None:
@@ -338,7 +338,7 @@ async def test_prune_shows_what_goes_then_prunes(engine) -> None:
 
     config = base_config("2025-11-01T00:00:00Z")
     config["rootfs"]["diff_ids"] = [engine.image_history("db:16")[0].chain_id]
-    dangling = engine._importer.commit_config(config, None)
+    dangling = engine.store.importer.commit_config(config, None)
     assert dangling != image_id
     app = BerthApp(engine, clock=lambda: FROZEN_NOW, watch=False)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -21,8 +21,8 @@ def _du_k(path: str) -> int:
 def _layer_state(engine) -> dict[str, int]:  # type: ignore[no-untyped-def]
     """Image layer dirs and their sizes: must never change while containers come and go."""
     out = {}
-    for chain_id in engine.layers.list():
-        layer = engine.layers.get(chain_id)
+    for chain_id in engine.store.layers.list():
+        layer = engine.store.layers.get(chain_id)
         out[layer.cache_id] = dir_size(engine.paths.diff_dir(layer.cache_id))
     return out
 
@@ -172,7 +172,7 @@ def test_run_it_pty_ctrl_c_detach_attach_and_exec_it(cengine, store_root) -> Non
         _tmux_wait(session, "after-42")
         subprocess.run(["tmux", "send-keys", "-t", session, "C-p", "C-q"], check=True)
         _tmux_wait(session, "EXIT=0")
-        assert cengine.containers.load(cengine.container_resolve("itc"))["State"]["Running"]
+        assert cengine.store.records.load(cengine.container_resolve("itc"))["State"]["Running"]
         # The next session comes up before this one goes: a tmux server left with no session exits, and a
         # new-session racing its exit fails ("server exited unexpectedly") where no other session keeps it.
         first, session = session, session + "-2"

@@ -132,9 +132,9 @@ def test_bootstrap_names_the_package_when_busybox_is_dynamic(engine, tmp_path: P
     from engine.errors import MissingDependency
 
     with pytest.raises(MissingDependency, match="busybox-static"):
-        engine._importer.bootstrap("x", busybox=sys.executable)
+        engine.store.importer.bootstrap("x", busybox=sys.executable)
     with pytest.raises(MissingDependency, match="busybox-static"):
-        engine._importer.bootstrap("x", busybox=str(tmp_path / "missing"))
+        engine.store.importer.bootstrap("x", busybox=str(tmp_path / "missing"))
 
 
 @pytest.mark.parametrize("argv, message", [

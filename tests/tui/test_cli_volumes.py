@@ -63,12 +63,12 @@ def test_run_dash_v_path_inspect_mounts_and_rm_v(cengine, berth) -> None:  # typ
 def test_ps_after_kill_9_of_the_monitor_shows_always_up_again(cengine, berth) -> None:  # type: ignore[no-untyped-def]
     for name, policy in (("alw", "always"), ("nop", "no")):
         assert berth(*_RUN, "-d", "--name", name, "--restart", policy, "busybox", "sleep", "300")[0] == 0
-    old = cengine.containers.load(cengine.container_resolve("alw"))["State"]["Pid"]
+    old = cengine.store.records.load(cengine.container_resolve("alw"))["State"]["Pid"]
     containers_fixtures.stop_monitor(cengine)
     _status, out, _ = berth("ps", "-a")
     lines = {line.split()[-1]: line for line in out.splitlines()[1:]}
     assert "   Up " in lines["alw"] and "   Exited (137) " in lines["nop"], out
-    assert cengine.containers.load(cengine.container_resolve("alw"))["State"]["Pid"] != old
+    assert cengine.store.records.load(cengine.container_resolve("alw"))["State"]["Pid"] != old
 
 
 def test_system_prune_volumes(cengine, berth) -> None:  # type: ignore[no-untyped-def]

@@ -21,9 +21,9 @@ ELSEWHERE = """
 import sys
 from engine import Engine
 engine = Engine(sys.argv[1])
-engine.journal.max_bytes = 4096  # small, so this one command's padding rotates the journal twice
+engine.store.journal.max_bytes = 4096  # small, so this one command's padding rotates the journal twice
 for i in range(80):
-    engine.journal.append("volume", "create", f"pad{i}", "p" * 40)
+    engine.store.journal.append("volume", "create", f"pad{i}", "p" * 40)
 engine.image_tag("db:16", "moved:1")
 """
 

@@ -370,7 +370,10 @@ class BerthApp(App[int]):
             events, self._events_offset = self.engine.events_read(self._events_offset)
         kinds = {event.type for event in events}
         if kinds:
-            changed = frozenset(e.id for e in events if e.type == "container")
+            # A network connect/disconnect names the container it changed (its NetworkSettings) as the name.
+            changed = frozenset([e.id for e in events if e.type == "container"] +
+                                [e.name for e in events if e.type == "network" and
+                                 e.action in ("connect", "disconnect") and e.name])
             self.post_message(StoreChanged(images="image" in kinds or "container" in kinds and
                                            any(e.action in ("commit", "destroy") for e in events),
                                            containers=bool(changed), container_ids=changed))

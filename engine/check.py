@@ -560,7 +560,7 @@ class StoreChecker:
                 self._index_rebuilt = True
             return
         if kind == "stale mount":
-            from .runtime.syscalls import MNT_DETACH, umount2
+            from .kernel.syscalls import MNT_DETACH, umount2
 
             try:
                 umount2(path, MNT_DETACH)

@@ -1,1 +1,1 @@
-"""Kernel-facing pieces: syscalls, mounts, namespaces, cgroups, the container process."""
+"""Kernel-facing pieces: namespaces, cgroups, seccomp, the container process (syscalls and overlay mounts are in ``engine.kernel``)."""

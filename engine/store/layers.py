@@ -282,7 +282,7 @@ def _read(directory: str, name: str) -> str:
 
 def _syncfs(path: str) -> None:
     """Flush the layer's file data before any record can point at it."""
-    from ..runtime.syscalls import syncfs
+    from ..kernel.syscalls import syncfs
 
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 
 from ..errors import StoreFull
-from ..runtime import overlay
+from ..kernel import overlay
 from . import atomic
 from .layers import LayerStore, new_link_id, remove_layer_dir
 from .paths import INIT_ID_FILE, INIT_SUFFIX, LAYER_PARENT_FILE, LINK_DIR, MOUNT_ID_FILE, StorePaths

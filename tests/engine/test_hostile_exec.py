@@ -225,7 +225,7 @@ def test_exec_with_busybox_only_has_no_terminal_and_its_own_session(box, store_r
 _IN_CHROOT = textwrap.dedent("""
     import os, sys, json
     sys.path.insert(0, sys.argv[1])
-    from engine.runtime import syscalls
+    from engine.kernel import syscalls
     store, jail = sys.argv[2], sys.argv[3]
     from engine.runtime import rootfs
     syscalls.unshare(syscalls.CLONE_NEWNS)

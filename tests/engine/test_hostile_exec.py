@@ -8,7 +8,6 @@ caller's session (``/dev/tty`` was the admin's terminal, open to TIOCSTI).
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import json
 import os

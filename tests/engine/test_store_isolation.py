@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from engine import Engine
+from engine.kernel import syscalls
 from engine.network import links, masquerade
 from engine.network.subnets import host_subnets, overlaps
-from engine.kernel import syscalls
 from engine.runtime import cgroups
 from tests.conftest import _containers_teardown, _network_teardown, mounts_under, unmount_all
 from tests.engine.containers_fixtures import cengine, clean_containers, start_d, stop_monitor  # noqa: F401

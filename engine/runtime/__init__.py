@@ -1,1 +1,4 @@
-"""Kernel-facing pieces: namespaces, cgroups, seccomp, the container process (syscalls and overlay mounts are in ``engine.kernel``)."""
+"""Kernel-facing pieces: namespaces, cgroups, seccomp, the container process.
+
+The ctypes syscalls and overlay mounts they use are in ``engine.kernel``.
+"""

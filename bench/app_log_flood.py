@@ -27,11 +27,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 os.environ["BERTH_KEYMAP"] = ""
 
+from app_panels import rss_mib  # noqa: E402  (this directory is on sys.path when run as a script)
 from engine import Engine  # noqa: E402
 from engine.containers.options import CreateOptions  # noqa: E402
 from tui.app import BerthApp  # noqa: E402
-
-from app_panels import rss_mib  # noqa: E402  (this directory is on sys.path when run as a script)
 
 
 async def bench(engine: Engine, rate: int, presses: int) -> None:

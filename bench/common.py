@@ -346,7 +346,7 @@ def ratio(berth: Cell | None, peer: Cell | None) -> float | None:
     """Median over pairs of berth/peer (pairs matched by position)."""
     if not isinstance(berth, list) or not isinstance(peer, list) or not berth or not peer:
         return None
-    per_pair = [b / p for b, p in zip(berth, peer) if p > 0]
+    per_pair = [b / p for b, p in zip(berth, peer, strict=False) if p > 0]
     return statistics.median(per_pair) if per_pair else None
 
 

@@ -271,8 +271,12 @@ class DelayRelay:
 
 def measure(work: Path, root: str, archive: Path, registries: Registries, runs: int,
             skopeo: str | None, only: set[str]) -> list[tuple[str, float, float | None]]:
-    fresh = lambda i: str(work / f"store-{i}-{time.monotonic_ns()}")
-    out = lambda i: str(work / f"out-{i}-{time.monotonic_ns()}")
+    def fresh(i: int) -> str:
+        return str(work / f"store-{i}-{time.monotonic_ns()}")
+
+    def out(i: int) -> str:
+        return str(work / f"out-{i}-{time.monotonic_ns()}")
+
     rows: list[tuple[str, float, float | None]] = []
 
     if "save" in only:

@@ -53,7 +53,8 @@ async def bench(engine: Engine, rate: int, presses: int) -> None:
             for _ in range(presses):
                 before = view.timestamps
                 pressed = time.perf_counter()
-                # Pilot.press waits for the app to go idle, which a flood never allows; post the key as a terminal would.
+                # Pilot.press waits for the app to go idle, which a flood never allows;
+                # post the key as a terminal would.
                 app.simulate_key("t")
                 deadline = pressed + 5
                 while view.timestamps == before and time.perf_counter() < deadline:

@@ -306,7 +306,9 @@ def measure(work: Path, root: str, archive: Path, registries: Registries, runs: 
     return rows
 
 
-def push(work: Path, archive: Path, registries: Registries, runs: int, skopeo: str | None) -> tuple[float, float | None]:
+def push(
+    work: Path, archive: Path, registries: Registries, runs: int, skopeo: str | None
+) -> tuple[float, float | None]:
     """Each round: a fresh registry, and a fresh berth store holding only the image (both untimed)."""
     stores = [str(work / f"push-store-{i}") for i in range(runs + 1)]
 

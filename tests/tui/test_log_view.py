@@ -320,8 +320,9 @@ async def test_wrapped_rows_of_awkward_lines_put_back_together_are_the_line(kind
             # Each row is its piece of the line, then blanks to the width. (A control character right at a
             # cut takes no cell and may fall out of both rows, as when the line scrolls sideways.)
             texts = [row.text for row in rows]
-            assert all(text.endswith(" " * (width - (end - start))) for text, start, end in zip(texts, starts, ends, strict=True))
-            joined = "".join(text[:len(text) - (width - (end - start))] for text, start, end in zip(texts, starts, ends, strict=True))
+            pieces = list(zip(texts, starts, ends, strict=True))
+            assert all(text.endswith(" " * (width - (end - start))) for text, start, end in pieces)
+            joined = "".join(text[:len(text) - (width - (end - start))] for text, start, end in pieces)
             assert CONTROL.sub("", joined) == CONTROL.sub("", full.text)
             assert cell_len(full.text) == full.cell_length
             y += len(starts)

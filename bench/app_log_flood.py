@@ -27,11 +27,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 os.environ["BERTH_KEYMAP"] = ""
 
+from app_panels import rss_mib  # noqa: E402  (this directory is on sys.path when run as a script)
 from engine import Engine  # noqa: E402
 from engine.containers.options import CreateOptions  # noqa: E402
 from tui.app import BerthApp  # noqa: E402
-
-from app_panels import rss_mib  # noqa: E402  (this directory is on sys.path when run as a script)
 
 
 async def bench(engine: Engine, rate: int, presses: int) -> None:
@@ -54,7 +53,8 @@ async def bench(engine: Engine, rate: int, presses: int) -> None:
             for _ in range(presses):
                 before = view.timestamps
                 pressed = time.perf_counter()
-                # Pilot.press waits for the app to go idle, which a flood never allows; post the key as a terminal would.
+                # Pilot.press waits for the app to go idle, which a flood never allows;
+                # post the key as a terminal would.
                 app.simulate_key("t")
                 deadline = pressed + 5
                 while view.timestamps == before and time.perf_counter() < deadline:

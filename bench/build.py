@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # shared with bench/run
 from common import REPO, make_context, timed

@@ -346,7 +346,7 @@ def ratio(berth: Cell | None, peer: Cell | None) -> float | None:
     """Median over pairs of berth/peer (pairs matched by position)."""
     if not isinstance(berth, list) or not isinstance(peer, list) or not berth or not peer:
         return None
-    per_pair = [b / p for b, p in zip(berth, peer) if p > 0]
+    per_pair = [b / p for b, p in zip(berth, peer, strict=False) if p > 0]
     return statistics.median(per_pair) if per_pair else None
 
 
@@ -376,10 +376,12 @@ def machine_facts() -> list[str]:
     """Cores, kernel, CPU, memory and the tools' versions, for the results file."""
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
     mem = next((int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal")), 0)
+    cgroups = "v2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "v1/hybrid"
+    head = version(["git", "-C", REPO, "rev-parse", "--short", "HEAD"])
     return [
         f"cores: {os.cpu_count()} ({cpu}), memory {mem / 1048576:.1f} GiB",
-        f"kernel: {platform.release()}; cgroups: {'v2' if os.path.exists('/sys/fs/cgroup/cgroup.controllers') else 'v1/hybrid'}",
-        f"python: {platform.python_version()}; berth: {version(['git', '-C', REPO, 'rev-parse', '--short', 'HEAD'])} (+ working tree)",
+        f"kernel: {platform.release()}; cgroups: {cgroups}",
+        f"python: {platform.python_version()}; berth: {head} (+ working tree)",
         f"dockerd: {version(['dockerd', '--version'])}; docker CLI: {version(['docker', '--version'])}",
         (f"podman: {version(['podman', '--version'])}; runc: {version(['runc', '--version'])}; "
          f"conmon: {version(['conmon', '--version'])}"),

@@ -271,8 +271,12 @@ class DelayRelay:
 
 def measure(work: Path, root: str, archive: Path, registries: Registries, runs: int,
             skopeo: str | None, only: set[str]) -> list[tuple[str, float, float | None]]:
-    fresh = lambda i: str(work / f"store-{i}-{time.monotonic_ns()}")
-    out = lambda i: str(work / f"out-{i}-{time.monotonic_ns()}")
+    def fresh(i: int) -> str:
+        return str(work / f"store-{i}-{time.monotonic_ns()}")
+
+    def out(i: int) -> str:
+        return str(work / f"out-{i}-{time.monotonic_ns()}")
+
     rows: list[tuple[str, float, float | None]] = []
 
     if "save" in only:
@@ -302,7 +306,9 @@ def measure(work: Path, root: str, archive: Path, registries: Registries, runs: 
     return rows
 
 
-def push(work: Path, archive: Path, registries: Registries, runs: int, skopeo: str | None) -> tuple[float, float | None]:
+def push(
+    work: Path, archive: Path, registries: Registries, runs: int, skopeo: str | None
+) -> tuple[float, float | None]:
     """Each round: a fresh registry, and a fresh berth store holding only the image (both untimed)."""
     stores = [str(work / f"push-store-{i}") for i in range(runs + 1)]
 

@@ -110,7 +110,7 @@ def main() -> int:
             ("app log panel (LogFollower, 100,000-line buffer)", [sys.executable, "-c", PANEL, root]),
         ]
         print(f"log: {size / 1e9:.2f} GB, {size // 172:,} lines (about); berth from {args.repo}")
-        print("| work | wall (best of %d) | peak RSS |" % args.rounds)
+        print(f"| work | wall (best of {args.rounds}) | peak RSS |")
         print("|---|---|---|")
         for label, argv in cases:
             runs = [timed(argv, args.repo) for _ in range(args.rounds)]

@@ -44,15 +44,15 @@ def measure(side: common.Side, work: str, count: int, running: int, rounds: int)
     got: dict[str, list[float]] = {"rm": [], "rm-f": [], "create": []}
     for r in range(rounds):
         names = [f"c{r}x{i}" for i in range(count)]
-        got["create"].append(common.clock(lambda: _create_many(side, image, names)) / count)
-        got["rm"].append(common.clock(lambda: side("rm", *names)))
+        got["create"].append(common.clock(lambda names=names: _create_many(side, image, names)) / count)
+        got["rm"].append(common.clock(lambda names=names: side("rm", *names)))
         if running:
             live = [f"r{r}x{i}" for i in range(running)]
             for name in live:
                 side("run", "-d", "--name", name, image, *SLEEPER)
             # Docker's rm -f kills at once; Podman's stops with a 10 s grace unless told -t 0.
             kill_now = ["-t", "0"] if side.name == "podman" else []
-            got["rm-f"].append(common.clock(lambda: side("rm", "-f", *kill_now, *live)))
+            got["rm-f"].append(common.clock(lambda kill_now=kill_now, live=live: side("rm", "-f", *kill_now, *live)))
     return got
 
 

@@ -22,8 +22,9 @@ from .store.images import ImageDB, image_id_for
 from .store.layers import Layer, LayerStore, chain_id_for, remove_layer_dir
 from .store.locks import FileLock, try_lock_path
 from .store.paths import (
-    CONTAINER_CONFIG_FILE, HOSTCONFIG_FILE, INIT_ID_FILE, INIT_SUFFIX, LAYER_CACHE_ID_FILE,
-    LAYER_DIFF_FILE, LAYER_PARENT_FILE, LAYER_SIZE_FILE, LINK_DIR, MOUNT_ID_FILE, StorePaths,
+    CONTAINER_CONFIG_FILE, DIFF_DIR, HOSTCONFIG_FILE, INIT_ID_FILE, INIT_SUFFIX, LAYER_CACHE_ID_FILE,
+    LAYER_DIFF_FILE, LAYER_PARENT_FILE, LAYER_SIZE_FILE, LINK_DIR, MOUNT_ID_FILE, STAGING_LOCK_SUFFIX,
+    TMP_PREFIX, StorePaths,
 )
 from .store.sizes import dir_size
 from .store.tags import TagStore
@@ -303,7 +304,7 @@ class StoreChecker:
             except OSError:
                 continue
             parts = target.split("/")
-            if len(parts) == 3 and parts[0] == ".." and parts[2] == "diff":
+            if len(parts) == 3 and parts[0] == os.pardir and parts[2] == DIFF_DIR:
                 out[name] = parts[1]
         return out
 
@@ -377,8 +378,9 @@ class StoreChecker:
         except FileNotFoundError:
             return
         for name in names:
-            if name.endswith(".lock"):
-                if not os.path.exists(os.path.join(self.paths.staging, name[:-5])) and self._abandoned(name[:-5]):
+            if name.endswith(STAGING_LOCK_SUFFIX):
+                staged = name.removesuffix(STAGING_LOCK_SUFFIX)
+                if not os.path.exists(os.path.join(self.paths.staging, staged)) and self._abandoned(staged):
                     problems.append(CheckProblem("stale staging lock", os.path.join(self.paths.staging, name), ""))
                 continue
             if self._abandoned(name):
@@ -399,12 +401,12 @@ class StoreChecker:
             names = os.listdir(self.paths.staging)
         except FileNotFoundError:
             return False
-        return any(n.endswith(".lock") and not self._abandoned(n[:-5]) for n in names)
+        return any(n.endswith(STAGING_LOCK_SUFFIX) and not self._abandoned(n.removesuffix(STAGING_LOCK_SUFFIX)) for n in names)
 
     def _abandoned(self, name: str) -> bool:
-        fd = try_lock_path(os.path.join(self.paths.staging, name + ".lock"))
+        fd = try_lock_path(os.path.join(self.paths.staging, name + STAGING_LOCK_SUFFIX))
         if fd is None:
-            return not os.path.exists(os.path.join(self.paths.staging, name + ".lock"))
+            return not os.path.exists(os.path.join(self.paths.staging, name + STAGING_LOCK_SUFFIX))
         os.close(fd)
         return True
 
@@ -425,7 +427,7 @@ class StoreChecker:
             except FileNotFoundError:
                 continue
             for name in names:
-                if name.startswith(".tmp-") and atomic.trash_abandoned(os.path.join(directory, name)):
+                if name.startswith(TMP_PREFIX) and atomic.trash_abandoned(os.path.join(directory, name)):
                     problems.append(CheckProblem("leftover temp file", os.path.join(directory, name),
                                                  "left by an interrupted write"))
 
@@ -462,7 +464,7 @@ class StoreChecker:
             if running and not alive and not _process_in_cgroup_of(cid):
                 problems.append(CheckProblem("stale container state", self.paths.container_dir(cid),
                                              "recorded running, but no monitor runs"))
-            merged = self.paths.merged_dir(_read_quiet(os.path.join(self.paths.mount_record(cid), "mount-id")))
+            merged = self.paths.merged_dir(_read_quiet(os.path.join(self.paths.mount_record(cid), MOUNT_ID_FILE)))
             if not running and merged in mounted:
                 problems.append(CheckProblem("stale mount", merged, "container is not running"))
 
@@ -535,14 +537,14 @@ class StoreChecker:
     def _remove_build_container(self, record: str) -> None:
         from .store.rwlayers import RWLayerStore
 
-        mount_id = _read_quiet(os.path.join(record, "mount-id"))
+        mount_id = _read_quiet(os.path.join(record, MOUNT_ID_FILE))
         rw = RWLayerStore(self.paths, self.layers)
         if mount_id:
             rw.unmount(mount_id)
         rw.forget(os.path.basename(record))
         if mount_id:
             rw.remove(mount_id)
-        _unlink_quietly(os.path.join(self.paths.staging, os.path.basename(record) + ".lock"))
+        _unlink_quietly(os.path.join(self.paths.staging, os.path.basename(record) + STAGING_LOCK_SUFFIX))
 
     # -- repair --------------------------------------------------------------
 
@@ -560,7 +562,7 @@ class StoreChecker:
                 self._index_rebuilt = True
             return
         if kind == "stale mount":
-            from .runtime.syscalls import MNT_DETACH, umount2
+            from .kernel.syscalls import MNT_DETACH, umount2
 
             try:
                 umount2(path, MNT_DETACH)
@@ -598,7 +600,7 @@ class StoreChecker:
         elif os.path.isdir(path):
             delete_tree(path, ignore_errors=True)
             if kind == "abandoned staging dir":
-                _unlink_quietly(path + ".lock")
+                _unlink_quietly(path + STAGING_LOCK_SUFFIX)
         atomic.fsync_dir(os.path.dirname(path))
 
 

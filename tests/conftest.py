@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.runtime import syscalls
+from engine.kernel import syscalls
 
 
 def mounts_under(root: Path) -> list[str]:

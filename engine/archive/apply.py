@@ -261,7 +261,8 @@ class _Extractor:
             if name.startswith(OVERLAY_XATTR_PREFIX):
                 continue  # only whiteout entries may steer overlayfs
             try:
-                os.setxattr(target, name, value.encode("utf-8", "surrogateescape"), follow_symlinks=isinstance(target, int))
+                raw = value.encode("utf-8", "surrogateescape")
+                os.setxattr(target, name, raw, follow_symlinks=isinstance(target, int))
             except OSError as err:
                 if err.errno == errno.ENOTSUP:
                     continue  # the filesystem has no such namespace; Docker drops these too

@@ -41,7 +41,10 @@ OVERLAY_XATTR_PREFIX = "trusted.overlay."
 """overlayfs keeps its own bookkeeping in these xattrs; they never travel in a layer tar."""
 
 OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque"
-"""Set on an upper dir that hides the lower dirs of the same name (overlayfs.rst, "whiteouts and opaque directories")."""
+"""Set on an upper dir that hides the lower dirs of the same name.
+
+overlayfs.rst, "whiteouts and opaque directories".
+"""
 
 OVERLAY_OPAQUE_VALUE = b"y"
 """The value that makes a dir opaque; newer kernels also write ``x``, which means something else."""

@@ -71,8 +71,11 @@ _USTAR = struct.Struct("100s8s8s8s12s12s8sc100s8x32s32s8s8s155s12x")
 _CHKSUM_BLANKS = 8 * ord(" ")  # the checksum field counts as spaces while summing
 _BASE256 = (0o200, 0o377)  # GNU binary numbers: leave those to tarfile
 # tarfile's header errors by kind; undocumented, so not in typeshed.
-_END_BLOCK: type[tarfile.HeaderError] = getattr(tarfile, "EOFHeaderError")
-_CUT_OFF: tuple[type[tarfile.HeaderError], ...] = (getattr(tarfile, "EmptyHeaderError"), getattr(tarfile, "TruncatedHeaderError"))
+_END_BLOCK: type[tarfile.HeaderError] = getattr(tarfile, "EOFHeaderError")  # noqa: B009
+_CUT_OFF: tuple[type[tarfile.HeaderError], ...] = (
+    getattr(tarfile, "EmptyHeaderError"),  # noqa: B009
+    getattr(tarfile, "TruncatedHeaderError"),  # noqa: B009
+)
 
 
 def _octal(field: bytes) -> int:
@@ -104,7 +107,9 @@ class _TarHeader(tarfile.TarInfo):
         obj = cls(name.split(b"\0", 1)[0].decode(encoding, errors))
         obj.mode, obj.uid, obj.gid, obj.size, obj.mtime, obj.chksum = mode_, uid_, gid_, size_, mtime_, chksum_
         obj.type, obj.devmajor, obj.devminor = kind, major_, minor_
-        obj.linkname, obj.uname, obj.gname = (f.split(b"\0", 1)[0].decode(encoding, errors) for f in (link, uname, gname))
+        obj.linkname, obj.uname, obj.gname = (
+            f.split(b"\0", 1)[0].decode(encoding, errors) for f in (link, uname, gname)
+        )
         if obj.type == tarfile.AREGTYPE and obj.name.endswith("/"):
             obj.type = tarfile.DIRTYPE  # V7 tar's way to say "directory"
         if obj.isdir():

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BerthError, BuildError, InvalidArgument
-from ..runtime import syscalls
+from ..kernel import syscalls
 
 if TYPE_CHECKING:
     from ..context import StoreContext

@@ -15,7 +15,7 @@ import errno
 import os
 import stat
 
-from ..runtime.syscalls import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2
+from ..kernel.syscalls import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2
 
 __all__ = ["open_in_root", "split_path", "use_openat2"]
 

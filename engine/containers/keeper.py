@@ -24,7 +24,7 @@ The monitor dies with the keeper (its PR_SET_PDEATHSIG), and so do the container
 (their init arms PR_SET_PDEATHSIG once re-parented here): after a keeper's death
 the next berth command finds a free lock, as after a reboot.
 
-It imports nothing of the engine but ``runtime.syscalls`` (ctypes), so its cost is
+It imports nothing of the engine but ``kernel.syscalls`` (ctypes), so its cost is
 the interpreter's (~9 MB RSS, once per store) plus a few fds and a dict entry per
 container. Protocol: one JSON object per SOCK_SEQPACKET message on a socketpair
 made for each monitor, fds alongside.
@@ -350,7 +350,7 @@ def main(argv: list[str]) -> int:
         return 0
     os.ftruncate(lock_fd, 0)
     os.write(lock_fd, f"{os.getpid()}\n".encode())
-    from ..runtime import syscalls
+    from ..kernel import syscalls
 
     syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
     raise_fd_limit()

@@ -781,7 +781,7 @@ def _recv_request(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
 
 def _die_with_keeper() -> None:
     """SIGKILL when the keeper dies (its containers die with it too), and exit now if it already has."""
-    from ..runtime import syscalls
+    from ..kernel import syscalls
 
     keeper = os.getppid()
     syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)

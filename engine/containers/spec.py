@@ -6,7 +6,7 @@ import signal
 from typing import Any
 
 from ..errors import InvalidArgument
-from ..runtime import syscalls
+from ..kernel import syscalls
 from ..runtime.process import ProcessSpec
 from ..runtime.rootfs import BindMount
 from .security import container_security

@@ -11,7 +11,7 @@ import os
 import threading
 from collections.abc import Iterator
 
-from ..runtime import syscalls
+from ..kernel import syscalls
 
 __all__ = ["create", "entered", "exists", "remove"]
 

@@ -1,1 +1,4 @@
-"""Kernel-facing pieces: syscalls, mounts, namespaces, cgroups, the container process."""
+"""Kernel-facing pieces: namespaces, cgroups, seccomp, the container process.
+
+The ctypes syscalls and overlay mounts they use are in ``engine.kernel``.
+"""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 from collections.abc import Iterable
 
-from engine.runtime import syscalls
+from engine.kernel import syscalls
 
 __all__ = ["CAPABILITIES", "DEFAULT_CAPABILITIES", "capability_numbers", "drop_bounding_set"]
 

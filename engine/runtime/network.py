@@ -13,7 +13,7 @@ import os
 import socket
 import struct
 
-from . import syscalls
+from ..kernel import syscalls
 
 __all__ = ["NETWORK_MODES", "join_netns", "loopback_up"]
 

@@ -28,7 +28,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import NoReturn
 
-from engine.runtime import process, pty, syscalls
+from engine.kernel import syscalls
+from engine.runtime import process, pty
 from engine.runtime.process import ProcessSpec
 
 __all__ = ["exec_in", "container_cgroup_procs"]

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 from engine.errors import ContainerStartError, InvalidArgument
-from engine.runtime import capabilities, network, pty, rootfs, seccomp, syscalls
+from engine.kernel import syscalls
+from engine.runtime import capabilities, network, pty, rootfs, seccomp
 from engine.runtime.rootfs import BindMount
 from engine.runtime.seccomp_profile import DEFAULT_PROFILE, Profile
 from engine.runtime.user import ExecUser, resolve_user

@@ -15,7 +15,7 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from engine.runtime import syscalls
+from engine.kernel import syscalls
 
 __all__ = ["MASKED_PATHS", "READONLY_PATHS", "BindMount", "make_mounts_private", "prepare_rootfs",
            "resolve_in_root"]

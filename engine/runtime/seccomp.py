@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from engine.errors import InvalidArgument
-from engine.runtime import syscalls
+from engine.kernel import syscalls
 from engine.runtime.capabilities import DEFAULT_CAPABILITIES
 from engine.runtime.seccomp_profile import DEFAULT_PROFILE, Arg, Decision, Profile, native_arch_allowed, resolve
 from engine.runtime.syscall_numbers import AUDIT_ARCH, NUMBERS

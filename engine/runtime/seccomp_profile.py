@@ -360,7 +360,7 @@ def default_profile_json() -> dict[str, Any]:
         includes = {k: v for k, v in (("caps", sorted("CAP_" + c for c in rule.caps)),
                                       ("arches", sorted(rule.arches))) if v}
         if rule.min_kernel != (0, 0):
-            includes["minKernel"] = "%d.%d" % rule.min_kernel
+            includes["minKernel"] = "{}.{}".format(*rule.min_kernel)
         if includes:
             entry["includes"] = includes
         if rule.not_caps:

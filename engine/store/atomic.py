@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import os
 
+from .paths import TMP_PREFIX, TRASH_PREFIX
 from .removal import delete_tree
 
 __all__ = ["write_file", "write_dir", "fsync_dir", "remove_tree", "rename_aside"]
@@ -34,7 +35,7 @@ def write_file(path: str, data: bytes | str, mode: int = 0o644) -> None:
         data = data.encode()
     directory, name = os.path.split(path)
     os.makedirs(directory, exist_ok=True)
-    tmp = os.path.join(directory, f".tmp-{name}-{_suffix()}")
+    tmp = os.path.join(directory, f"{TMP_PREFIX}{name}-{_suffix()}")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
         try:
@@ -63,7 +64,7 @@ def write_dir(path: str, files: dict[str, bytes | str], mode: int = 0o755,
     """
     parent, name = os.path.split(path)
     os.makedirs(parent, exist_ok=True)
-    tmp = os.path.join(parent, f".tmp-{name}-{_suffix()}")
+    tmp = os.path.join(parent, f"{TMP_PREFIX}{name}-{_suffix()}")
     try:
         os.mkdir(tmp, mode)
         os.chmod(tmp, mode)  # not the umask's
@@ -132,7 +133,7 @@ def rename_aside(path: str) -> str | None:
     if not os.path.lexists(path):
         return None
     parent, name = os.path.split(path)
-    doomed = os.path.join(parent, f".tmp-rm-{name}-{_suffix()}")
+    doomed = os.path.join(parent, f"{TRASH_PREFIX}{name}-{_suffix()}")
     os.rename(path, doomed)
     return doomed
 

@@ -99,7 +99,7 @@ class ImageDB:
         except FileNotFoundError:
             return None
 
-    def children(self, image_id: str) -> "builtins.list[str]":
+    def children(self, image_id: str) -> builtins.list[str]:
         """Images whose recorded parent is ``image_id``."""
         try:
             names = os.listdir(self.paths.image_metadata)

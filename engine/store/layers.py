@@ -20,8 +20,25 @@ from typing import BinaryIO
 from ..errors import LayerNotFound, StoreCorrupt, StoreFull
 from . import atomic
 from .locks import FileLock, get_lock
+from .paths import (
+    COMMITTED_FILE,
+    DIFF_DIR,
+    INIT_SUFFIX,
+    LAYER_CACHE_ID_FILE,
+    LAYER_DIFF_FILE,
+    LAYER_PARENT_FILE,
+    LAYER_SIZE_FILE,
+    LINK_DIR,
+    LINK_FILE,
+    LINK_ID_LENGTH,
+    LOWER_FILE,
+    MAX_DEPTH,
+    STAGING_LOCK_SUFFIX,
+    WORK_DIR,
+    StorePaths,
+    link_target,
+)
 from .removal import delete_tree
-from .paths import INIT_SUFFIX, LINK_DIR, LINK_ID_LENGTH, MAX_DEPTH, StorePaths, DIFF_DIR, LAYER_CACHE_ID_FILE, LAYER_DIFF_FILE, LAYER_PARENT_FILE, LAYER_SIZE_FILE
 from .sizes import dir_size
 
 __all__ = ["Layer", "LayerStore", "chain_id_for", "layer_dir_name", "new_cache_id", "valid_cache_id"]
@@ -111,12 +128,12 @@ class LayerStore:
             return []
         return ["sha256:" + n for n in names if not n.startswith(".")]
 
-    def lower_dirs(self, chain_id: str) -> "builtins.list[str]":
+    def lower_dirs(self, chain_id: str) -> builtins.list[str]:
         """Short ``l/<id>`` paths for the chain, top-most first, relative to overlay2/."""
         cache_id = self.get(chain_id).cache_id
-        own = os.path.join(LINK_DIR, _read(self.paths.layer_dir(cache_id), "link"))
+        own = os.path.join(LINK_DIR, _read(self.paths.layer_dir(cache_id), LINK_FILE))
         try:
-            below = _read(self.paths.layer_dir(cache_id), "lower")
+            below = _read(self.paths.layer_dir(cache_id), LOWER_FILE)
         except FileNotFoundError:
             return [own]
         return [own, *below.split(":")]
@@ -162,20 +179,20 @@ class LayerStore:
                 raise full from err
             return self.get(chain_id)
 
-    def _commit(self, stage: "Staging", parent: str | None) -> None:
+    def _commit(self, stage: Staging, parent: str | None) -> None:
         """Move a staged layer into overlay2/ and give it its link and lower files."""
         cache_id = stage.cache_id
         link_id = new_link_id()
-        os.mkdir(os.path.join(stage.dir, "work"), 0o700)
+        os.mkdir(os.path.join(stage.dir, WORK_DIR), 0o700)
         if parent is not None:
-            atomic.write_file(os.path.join(stage.dir, "lower"), ":".join(self.lower_dirs(parent)))
-        atomic.write_file(os.path.join(stage.dir, "link"), link_id)
-        atomic.write_file(os.path.join(stage.dir, "committed"), b"")
+            atomic.write_file(os.path.join(stage.dir, LOWER_FILE), ":".join(self.lower_dirs(parent)))
+        atomic.write_file(os.path.join(stage.dir, LINK_FILE), link_id)
+        atomic.write_file(os.path.join(stage.dir, COMMITTED_FILE), b"")
         os.makedirs(self.paths.overlay, exist_ok=True)
         os.rename(stage.dir, self.paths.layer_dir(cache_id))
         stage.dir = ""
         os.makedirs(self.paths.links, exist_ok=True)
-        os.symlink(os.path.join("..", cache_id, DIFF_DIR), self.paths.link(link_id))
+        os.symlink(link_target(cache_id), self.paths.link(link_id))
         atomic.fsync_dir(self.paths.links)
         atomic.fsync_dir(self.paths.overlay)
 
@@ -213,7 +230,7 @@ def remove_layer_dir(paths: StorePaths, cache_id: str) -> None:
         raise StoreCorrupt(f"refusing to remove layer dir {cache_id!r}: not a layer's name")
     layer_dir = paths.layer_dir(cache_id)
     try:
-        link_id = _read(layer_dir, "link")
+        link_id = _read(layer_dir, LINK_FILE)
     except FileNotFoundError:
         link_id = ""
     if link_id and os.path.islink(paths.link(link_id)):
@@ -227,14 +244,14 @@ class Staging:
     def __init__(self, paths: StorePaths) -> None:
         self.cache_id = new_cache_id()
         self.dir = os.path.join(paths.staging, self.cache_id)
-        self.lock_path = self.dir + ".lock"
+        self.lock_path = self.dir + STAGING_LOCK_SUFFIX
         self._lock = get_lock(self.lock_path)
 
     @property
     def diff(self) -> str:
         return os.path.join(self.dir, DIFF_DIR)
 
-    def __enter__(self) -> "Staging":
+    def __enter__(self) -> Staging:
         self._lock.acquire()
         try:
             os.makedirs(self.diff, 0o755)
@@ -282,7 +299,7 @@ def _read(directory: str, name: str) -> str:
 
 def _syncfs(path: str) -> None:
     """Flush the layer's file data before any record can point at it."""
-    from ..runtime.syscalls import syncfs
+    from ..kernel.syscalls import syncfs
 
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:

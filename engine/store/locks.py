@@ -54,7 +54,7 @@ class FileLock:
         """Whether this process holds it: waiting on another process that needs it would never end."""
         return self._count > 0
 
-    def __enter__(self) -> "FileLock":
+    def __enter__(self) -> FileLock:
         self.acquire()
         return self
 

@@ -81,8 +81,18 @@ NETNS_RUN_DIR = "/run/berth/netns"
 # Staging area for layers being written; each stager holds a lock on its
 # entry, so a repair can tell abandoned staging dirs from live ones.
 STAGING_DIR = "tmp"
+STAGING_LOCK_SUFFIX = ".lock"  # tmp/<cache-id>.lock, beside the dir it guards
+# An atomic write's temp file sits beside its target as .tmp-<name>-<random>; a removal renames
+# its victim aside to .tmp-rm-<name>-<random> first. The checker finds leftovers of both by TMP_PREFIX.
+TMP_PREFIX = ".tmp-"
+TRASH_PREFIX = TMP_PREFIX + "rm-"
 LOCK_FILE = "store.lock"
 EVENTS_FILE = "events.jsonl"
+
+
+def link_target(cache_id: str) -> str:
+    """``../<cache-id>/diff``: what ``l/<link-id>`` points at, relative to ``l/`` (as moby's overlay.go makes it)."""
+    return os.path.join(os.pardir, cache_id, DIFF_DIR)
 
 
 @dataclass(frozen=True)

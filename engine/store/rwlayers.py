@@ -11,10 +11,10 @@ import os
 from collections.abc import Callable
 
 from ..errors import StoreFull
-from ..runtime import overlay
+from ..kernel import overlay
 from . import atomic
 from .layers import LayerStore, new_link_id, remove_layer_dir
-from .paths import INIT_ID_FILE, INIT_SUFFIX, LAYER_PARENT_FILE, LINK_DIR, MOUNT_ID_FILE, StorePaths
+from .paths import INIT_ID_FILE, INIT_SUFFIX, LAYER_PARENT_FILE, LINK_DIR, MOUNT_ID_FILE, StorePaths, link_target
 
 __all__ = ["RWLayerStore", "fill_init_layer", "INIT_DIRS", "INIT_FILES", "INIT_SYMLINKS"]
 
@@ -74,7 +74,7 @@ class RWLayerStore:
             atomic.write_file(self.paths.link_file(cache_id), link_id)
             if lowers:
                 atomic.write_file(self.paths.lower_file(cache_id), ":".join(lowers))
-            os.symlink(os.path.join("..", cache_id, "diff"), self.paths.link(link_id))
+            os.symlink(link_target(cache_id), self.paths.link(link_id))
         except BaseException as err:
             remove_layer_dir(self.paths, cache_id)
             full = StoreFull.from_os_error(err, err.filename or layer_dir) if isinstance(err, OSError) else None

@@ -33,7 +33,7 @@ from engine.archive import (
     write_layer,
 )
 from engine.errors import ArchiveError, Cancelled, UnsafeEntry
-from engine.runtime import syscalls
+from engine.kernel import syscalls
 
 # sha256 of 1024 zero bytes: the diffID Docker gives every empty layer.
 EMPTY_LAYER_DIFF_ID = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"

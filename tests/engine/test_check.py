@@ -7,7 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
-from engine.runtime import syscalls
+from engine.kernel import syscalls
 
 
 def _import(engine, tar: Path, ref: str) -> str:  # type: ignore[no-untyped-def]

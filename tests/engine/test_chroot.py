@@ -13,7 +13,8 @@ REPO = Path(__file__).resolve().parents[2]
 _CHILD = r"""
 import os, sys
 sys.path.insert(0, {repo!r})
-from engine.runtime import rootfs, syscalls
+from engine.kernel import syscalls
+from engine.runtime import rootfs
 top, store = sys.argv[1], sys.argv[2]
 syscalls.unshare(syscalls.CLONE_NEWNS)
 rootfs.make_mounts_private("/proc")  # (this suite may itself run in such a chroot)

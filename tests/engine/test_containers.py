@@ -9,7 +9,6 @@ import time
 import pytest
 
 from engine.containers import CreateOptions
-from engine.store.rwlayers import INIT_DIRS, INIT_FILES
 from engine.errors import (
     ContainerConflict,
     ContainerNotFound,
@@ -17,6 +16,7 @@ from engine.errors import (
     ImageInUse,
 )
 from engine.store.paths import INIT_SUFFIX, MOUNT_ID_FILE
+from engine.store.rwlayers import INIT_DIRS, INIT_FILES
 from tests.engine.containers_fixtures import (  # noqa: F401
     cengine,
     clean_containers,

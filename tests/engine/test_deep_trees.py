@@ -17,7 +17,7 @@ import pytest
 
 from engine.archive import apply_layer
 from engine.builder.context import BuildContext
-from engine.runtime import syscalls
+from engine.kernel import syscalls
 from engine.store.paths import MOUNT_ID_FILE
 from engine.store.removal import delete_tree
 from tests.engine.build_helpers import BASE, build, file_in_image, import_base, make_context

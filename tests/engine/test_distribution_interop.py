@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from engine.runtime import syscalls
+from engine.kernel import syscalls
 
 from .distribution_fixtures import build_multilayer, fresh_engine, need_tool
 from .private_dockerd import private_dockerd

@@ -70,7 +70,8 @@ def test_seccomp_refuses_calls_busybox_cannot_make() -> None:
     code = r"""
 import ctypes, os, sys
 sys.path.insert(0, sys.argv[1])
-from engine.runtime import seccomp, syscalls
+from engine.kernel import syscalls
+from engine.runtime import seccomp
 libc = ctypes.CDLL(None, use_errno=True)
 syscalls.prctl(syscalls.PR_SET_NO_NEW_PRIVS, 1)
 seccomp.install_filter()

@@ -139,7 +139,7 @@ def test_compression_bomb_is_contained(berth, tmp_path: Path, canary: Path, stor
 def test_every_verb_refuses_bad_flags_in_one_line(berth) -> None:
     from tui.cli import build_parser
 
-    for path, parser in _leaf_parsers(build_parser(), []):
+    for path, _parser in _leaf_parsers(build_parser(), []):
         status, _, err = berth(*path, "--no-such-flag")
         assert status == 125, (path, err)
         assert err.startswith("Error: ") and "Traceback" not in err and err.count("\n") <= 2, (path, err)

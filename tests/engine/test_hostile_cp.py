@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from engine.containers.remove import mount_id_of
-from tests.engine.containers_fixtures import cengine, run, start_d  # noqa: F401
 from tests.engine.canary import canary  # noqa: F401
+from tests.engine.containers_fixtures import cengine, run, start_d  # noqa: F401
 
 _WORKTREE = Path(__file__).resolve().parents[2]
 _CLI = ("import sys\ntry:\n    from engine.containers import inroot\n    inroot.use_openat2 = {openat2}\n"

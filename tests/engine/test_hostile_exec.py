@@ -8,7 +8,6 @@ caller's session (``/dev/tty`` was the admin's terminal, open to TIOCSTI).
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import json
 import os
@@ -225,7 +224,7 @@ def test_exec_with_busybox_only_has_no_terminal_and_its_own_session(box, store_r
 _IN_CHROOT = textwrap.dedent("""
     import os, sys, json
     sys.path.insert(0, sys.argv[1])
-    from engine.runtime import syscalls
+    from engine.kernel import syscalls
     store, jail = sys.argv[2], sys.argv[3]
     from engine.runtime import rootfs
     syscalls.unshare(syscalls.CLONE_NEWNS)

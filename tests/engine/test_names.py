@@ -8,8 +8,7 @@ import sys
 
 import pytest
 
-from engine.containers import CreateOptions
-from engine.containers import names
+from engine.containers import CreateOptions, names
 from engine.errors import ContainerConflict, ContainerNotFound, InvalidArgument
 from engine.store.paths import CONTAINER_CONFIG_FILE
 from tests.engine.containers_fixtures import cengine  # noqa: F401

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import InvalidArgument, MountError
-from engine.runtime.overlay import (
+from engine.kernel.overlay import (
     mount_overlay,
     mount_overlay_ro,
     overlay_options,

@@ -292,7 +292,7 @@ def test_argument_comparisons_are_64_bit() -> None:
     ops = ("SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT")
     names = ("read", "write", "openat", "close", "fstat", "lseek")
     rules = [{"names": [name], "action": "SCMP_ACT_ALLOW", "args": [{"index": 2, "value": big, "op": op}]}
-             for name, op in zip(names, ops)]
+             for name, op in zip(names, ops, strict=True)]
     rules.append({"names": ["mmap"], "action": "SCMP_ACT_ALLOW",
                   "args": [{"index": 0, "value": 0xF0000000F, "valueTwo": 0x500000005, "op": "SCMP_CMP_MASKED_EQ"}]})
     # Two conditions on one argument are OR'ed (runc's reading), on two arguments AND'ed.
@@ -305,7 +305,7 @@ def test_argument_comparisons_are_64_bit() -> None:
         program, nr, arch = seccomp.build_program(profile, machine=machine), NUMBERS[machine], AUDIT_ARCH[machine]
         checks = {"NE": lambda v: v != big, "LT": lambda v: v < big, "LE": lambda v: v <= big,
                   "EQ": lambda v: v == big, "GE": lambda v: v >= big, "GT": lambda v: v > big}
-        for name, (op, holds) in zip(names, checks.items()):
+        for name, (op, holds) in zip(names, checks.items(), strict=True):
             for value in (0, 5, 0xFFFFFFFF, big - 1, big, big + 1, 0x2_0000_0000, 1 << 63):
                 allowed = _run_bpf(program, nr[name], arch, (0, 0, value)) == 0x7FFF0000
                 assert allowed == holds(value), (machine, op, hex(value))

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from engine.containers import stats
-from engine.network.naming import cgroup_dir_name
 from engine.errors import ContainerNotFound
+from engine.network.naming import cgroup_dir_name
 from engine.runtime import cgroups
 from tests.engine import containers_fixtures
 from tests.engine.containers_fixtures import start_d

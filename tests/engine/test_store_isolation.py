@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 
 from engine import Engine
+from engine.kernel import syscalls
 from engine.network import links, masquerade
 from engine.network.subnets import host_subnets, overlaps
-from engine.runtime import cgroups, syscalls
+from engine.runtime import cgroups
 from tests.conftest import _containers_teardown, _network_teardown, mounts_under, unmount_all
 from tests.engine.containers_fixtures import cengine, clean_containers, start_d, stop_monitor  # noqa: F401
 
@@ -130,7 +131,8 @@ import json, os, sys
 sys.path.insert(0, {tree!r})
 from engine import Engine
 from engine.network import links, manage
-from engine.runtime import rootfs, syscalls
+from engine.kernel import syscalls
+from engine.runtime import rootfs
 how, hidden, place, subnet = sys.argv[1:5]
 if how == "unshare":  # another mount namespace, where the other store's dir is covered; a test run of its own
     syscalls.unshare(syscalls.CLONE_NEWNS)

@@ -313,15 +313,16 @@ async def test_wrapped_rows_of_awkward_lines_put_back_together_are_the_line(kind
             full = view._render_entry(entry(line))
             starts = row_starts(0, view._text(entry(line)), width)
             ends = [*starts[1:], full.cell_length]
-            assert all(width - 1 <= end - start <= width for start, end in zip(starts[:-1], ends[:-1]))
+            assert all(width - 1 <= end - start <= width for start, end in zip(starts[:-1], ends[:-1], strict=True))
             assert 0 < ends[-1] - starts[-1] <= width
             rows = [view.render_line(y + i) for i in range(len(starts))]
             assert all(row.cell_length == width for row in rows)
             # Each row is its piece of the line, then blanks to the width. (A control character right at a
             # cut takes no cell and may fall out of both rows, as when the line scrolls sideways.)
             texts = [row.text for row in rows]
-            assert all(text.endswith(" " * (width - (end - start))) for text, start, end in zip(texts, starts, ends))
-            joined = "".join(text[:len(text) - (width - (end - start))] for text, start, end in zip(texts, starts, ends))
+            pieces = list(zip(texts, starts, ends, strict=True))
+            assert all(text.endswith(" " * (width - (end - start))) for text, start, end in pieces)
+            joined = "".join(text[:len(text) - (width - (end - start))] for text, start, end in pieces)
             assert CONTROL.sub("", joined) == CONTROL.sub("", full.text)
             assert cell_len(full.text) == full.cell_length
             y += len(starts)

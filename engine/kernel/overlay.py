@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Sequence
 
 from engine.errors import MountError
-from engine.runtime import syscalls
+from engine.kernel import syscalls
 
 __all__ = ["mount_overlay", "mount_overlay_ro", "unmount", "overlay_options"]
 

@@ -13,7 +13,8 @@ fresh destination each time):
 
 The registry is Debian's docker-registry on 127.0.0.1 only. Where ``docker`` is
 installed, ``docker save``/``docker load`` are timed too. Not a test: run by
-hand, as root: ``python3 bench/distribution.py [--runs N]``.
+hand, as root, with the Python that has berth's dependencies:
+``/work/venv/bin/python bench/distribution.py [--runs N]``.
 
 ``--small`` times a ~50 MB image in five layers instead (busybox, two of random
 bytes, two of text): the registry transport's own cost (connections,
@@ -126,7 +127,7 @@ def build_image(work: Path, dockerfile: str) -> tuple[str, Path, int]:
     engine.image_bootstrap("busybox:latest")
     (work / "ctx").mkdir()
     (work / "ctx" / "Dockerfile").write_text(dockerfile)
-    engine.image_build(str(work / "ctx"), tags=["bench/app:1"])
+    engine.image_build(str(work / "ctx"), tags=["bench/app:1"], network="none")  # as the peers build: no bridge
     size = sum(s.size for s in engine.image_list() if "bench/app:1" in s.repo_tags)
     archive = work / "app.tar"
     berth(root, "save", "-o", str(archive), "bench/app:1")

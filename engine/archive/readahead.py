@@ -53,6 +53,8 @@ class ReadAhead:
                 self._eof = True
                 raise item
             self._eof = not item
+            if size < 0 or size >= len(item):
+                return item  # the whole chunk: no copy
             self._current = memoryview(item)
         if size < 0:
             size = len(self._current)

@@ -31,20 +31,24 @@ class BlobRef:
 
 
 class MeteredReader:
-    """Hashes what is read (like ``HashingReader``) and reports progress about once a MiB."""
+    """Hashes what is read (like ``HashingReader``) and reports progress about once a MiB.
 
-    def __init__(self, source: ByteSource, on_read: Callable[[int], None] | None) -> None:
+    With ``hashing=False`` it only counts: for a source that verifies its own bytes.
+    """
+
+    def __init__(self, source: ByteSource, on_read: Callable[[int], None] | None, *, hashing: bool = True) -> None:
         import hashlib
 
         self._source = source
-        self._hash = hashlib.sha256()
+        self._hash = hashlib.sha256() if hashing else None
         self._on_read = on_read
         self._reported = 0
         self.size = 0
 
     def read(self, size: int = -1, /) -> bytes:
         data = self._source.read(size)
-        self._hash.update(data)
+        if self._hash is not None:
+            self._hash.update(data)
         self.size += len(data)
         if self._on_read is not None and (self.size - self._reported >= _REPORT_EVERY or not data):
             self._reported = self.size
@@ -57,8 +61,9 @@ class MeteredReader:
             pass
 
     @property
-    def digest(self) -> str:
-        return "sha256:" + self._hash.hexdigest()
+    def digest(self) -> str | None:
+        """``sha256:<hex>`` of what was read; None when not hashing."""
+        return None if self._hash is None else "sha256:" + self._hash.hexdigest()
 
 
 class LayerImporter:
@@ -70,10 +75,12 @@ class LayerImporter:
 
     def add(self, opener: Callable[[str], IO[bytes]], blob: BlobRef, diff_id: str, parent: str | None, *,
             progress: ProgressFn | None = None, cancel: threading.Event | None = None,
-            done: str = "Done") -> str:
+            done: str = "Done", verified: bool = False) -> str:
         """The chainID of ``diff_id`` on ``parent``, registering the blob when the store lacks it.
 
         ``done`` is the status reported when the layer is in (a pull says ``Pull complete``).
+        ``verified``: the opened stream raises rather than end unless its bytes hash to ``blob.digest``
+        (a pull's feed), so hashing them here again would only cost time. The diffID is checked always.
         """
         chain_id = chain_id_for(parent, diff_id)
         label = blob.digest or diff_id
@@ -81,7 +88,8 @@ class LayerImporter:
             report(progress, label, "Already exists")
             return chain_id
         with opener(blob.name) as raw:
-            reader = MeteredReader(raw, lambda n: report(progress, label, "Extracting", n, max(blob.size, 0)))
+            reader = MeteredReader(raw, lambda n: report(progress, label, "Extracting", n, max(blob.size, 0)),
+                                   hashing=not verified)
             recorder = TarSplitRecorder(open_maybe_compressed(reader, blob.name), self.images.paths.root)
             try:
                 layer = self._register(recorder, reader, blob, parent, cancel)
@@ -107,9 +115,9 @@ class LayerImporter:
         return layer
 
     def _problem(self, blob: BlobRef, reader: MeteredReader, got_diff: str, want_diff: str) -> str:
-        if blob.digest is not None and reader.digest != blob.digest:
+        if blob.digest is not None and reader.digest is not None and reader.digest != blob.digest:
             return f"layer {blob.name}: digest mismatch: expected {blob.digest}, got {reader.digest}"
-        if blob.size >= 0 and blob.digest is not None and reader.size != blob.size:
+        if blob.size >= 0 and blob.digest is not None and reader.digest is not None and reader.size != blob.size:
             return f"layer {blob.name}: size mismatch: expected {blob.size} bytes, got {reader.size}"
         if got_diff != want_diff:
             return f"layer {blob.name}: diffID mismatch: the config says {want_diff}, the tar is {got_diff}"
@@ -119,7 +127,9 @@ class LayerImporter:
         """A digest mismatch explains an unreadable tar better than the tar reader's complaint does."""
         if blob.digest is None:
             return err
-        reader.drain()
+        reader.drain()  # a verified stream raises its own DigestMismatch at its end
+        if reader.digest is None:
+            return err
         if reader.digest != blob.digest:
             return DigestMismatch(f"layer {blob.name}: digest mismatch: expected {blob.digest}, got {reader.digest}")
         return err

@@ -1,5 +1,9 @@
 """``pull``: an image from a registry, layers fetched in parallel and registered in order.
 
+Each layer is applied while it downloads: the applier follows the blob's file as
+the download writes it (``feed``), and reaches the end of it only once the
+download has verified the digest, so no layer is committed from unverified bytes.
+
 Blobs land in the store's download dir, named by digest once verified, under a
 lock per blob (``downloads``). A pull whose connection drops keeps them (and
 the ``.partial`` of a blob cut off mid-way), so the next pull resumes instead
@@ -15,9 +19,9 @@ import json
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any
 
 from .. import reference
 from ..errors import Cancelled, DigestMismatch, RegistryError, StoreFull
@@ -28,6 +32,7 @@ from ..store.paths import StorePaths
 from . import formats as fmt
 from .credentials import CredentialStore
 from .downloads import BlobLock
+from .feed import BlobFeed
 from .insecure import InsecureRegistries
 from .layers import BlobRef, LayerImporter
 from .manifests import Manifest, fetch_image_manifest
@@ -108,48 +113,62 @@ class Puller:
 
     def _layers(self, client: RegistryClient, layers: list[BlobRef], diff_ids: list[str],
                 progress: ProgressFn | None, cancel: threading.Event | None) -> None:
-        """Download what the store lacks, PARALLEL_DOWNLOADS at a time; register each as soon as its turn comes."""
+        """Download what the store lacks, PARALLEL_DOWNLOADS at a time; apply each, in order, as it arrives."""
         stop = threading.Event()
         importer = LayerImporter(self.images)
         chains, parent = [], None
         for diff_id in diff_ids:
             parent = chain_id_for(parent, diff_id)
             chains.append(parent)
-        with ThreadPoolExecutor(PARALLEL_DOWNLOADS, thread_name_prefix="berth-pull") as pool:
-            jobs: dict[int, Future[str]] = {}
-            by_digest: dict[str | None, Future[str]] = {}  # images repeat blobs (the empty layer): fetch each once
-            wanted = [i for i, blob in enumerate(layers) if not self.images.layers.exists(chains[i])]
-            fresh = list(dict.fromkeys(layers[i].digest for i in wanted))
-            for digest in fresh:
-                report(progress, digest or "", "Pulling fs layer")
-            for digest in fresh[PARALLEL_DOWNLOADS:]:
-                report(progress, digest or "", "Waiting")  # queued behind the downloads that start now
-            for i in wanted:
-                blob = layers[i]
-                if blob.digest not in by_digest:
-                    by_digest[blob.digest] = pool.submit(self._download, client, blob, progress, stop, cancel)
-                jobs[i] = by_digest[blob.digest]
-            try:
-                self._register(layers, diff_ids, jobs, importer, progress, cancel)
-            except BaseException:
-                stop.set()  # the other downloads stop; what they finished stays for the next pull
-                raise
+        wanted = [i for i, blob in enumerate(layers) if not self.images.layers.exists(chains[i])]
+        fresh = list(dict.fromkeys(layers[i].digest for i in wanted))
+        for digest in fresh:
+            report(progress, digest or "", "Pulling fs layer")
+        for digest in fresh[PARALLEL_DOWNLOADS:]:
+            report(progress, digest or "", "Waiting")  # queued behind the downloads that start now
+        # Images repeat blobs (the empty layer): each is fetched once, and its feed read once per use.
+        feeds = {digest: BlobFeed() for digest in fresh}
+        jobs = {i: feeds[layers[i].digest] for i in wanted}
+        try:
+            with ThreadPoolExecutor(PARALLEL_DOWNLOADS, thread_name_prefix="berth-pull") as pool:
+                for digest in fresh:
+                    pool.submit(self._download, client, next(layers[i] for i in wanted if layers[i].digest == digest),
+                                feeds[digest], progress, stop, cancel)
+                try:
+                    self._register(layers, diff_ids, jobs, importer, progress, cancel)
+                except BaseException:
+                    stop.set()  # the other downloads stop; what they finished stays for the next pull
+                    raise
+        finally:
+            for feed in feeds.values():
+                feed.close()  # the pool has ended: no download opens one any more
 
-    def _register(self, layers: list[BlobRef], diff_ids: list[str], jobs: dict[int, Future[str]],
+    def _register(self, layers: list[BlobRef], diff_ids: list[str], jobs: dict[int, BlobFeed],
                   importer: LayerImporter, progress: ProgressFn | None, cancel: threading.Event | None) -> None:
         parent = None
         for i, (blob, diff_id) in enumerate(zip(layers, diff_ids)):
             if i in jobs:
-                path = jobs[i].result()
-                importer.add(_opener(path), blob, diff_id, parent, progress=progress, cancel=cancel,
-                             done="Pull complete")
+                # The feed's reader ends only on a verified blob, and raises what failed its download.
+                importer.add(_follower(jobs[i]), blob, diff_id, parent, progress=progress, cancel=cancel,
+                             done="Pull complete", verified=True)
             else:
                 report(progress, blob.digest or "", "Already exists")
             parent = chain_id_for(parent, diff_id)
 
-    def _download(self, client: RegistryClient, blob: BlobRef, progress: ProgressFn | None,
+    def _download(self, client: RegistryClient, blob: BlobRef, feed: BlobFeed, progress: ProgressFn | None,
                   stop: threading.Event, cancel: threading.Event | None) -> str:
-        """The verified blob's path in the download dir, resuming a ``.partial`` left by an earlier pull."""
+        """The verified blob's path in the download dir; ``feed`` follows it as it is written."""
+        try:
+            path = self._fetch(client, blob, feed, progress, stop, cancel)
+        except BaseException as err:
+            feed.fail(err)
+            raise
+        feed.finish()
+        return path
+
+    def _fetch(self, client: RegistryClient, blob: BlobRef, feed: BlobFeed, progress: ProgressFn | None,
+               stop: threading.Event, cancel: threading.Event | None) -> str:
+        """Fetch into ``.partial`` (resuming one left by an earlier pull), verify, rename to the final name."""
         assert blob.digest is not None
         final = os.path.join(self.downloads, blob.digest.removeprefix("sha256:"))
         partial = final + fmt.PARTIAL_SUFFIX
@@ -157,8 +176,9 @@ class Puller:
             os.makedirs(self.downloads, exist_ok=True)
             self._lock(blob.digest.removeprefix("sha256:"))
             if os.path.exists(final):  # an earlier pull (or one we waited for) finished it
+                feed.start(final, os.path.getsize(final))
                 report(progress, blob.digest, "Download complete", blob.size, blob.size)
-                return final
+                return self._recheck(final, blob)
             hasher, have = _hash_existing(partial)
             response = client.send("GET", client.url(f"blobs/{blob.digest}"),
                                    headers={"Range": f"bytes={have}-"} if have else {})
@@ -166,9 +186,10 @@ class Puller:
                 raise client.fail(response, f"blob {blob.digest}")
             if response.status == 200 and have:
                 hasher, have = hashlib.sha256(), 0  # the registry ignored the range: start over
-            with open(partial, "ab" if have else "wb") as out:
-                have = self._copy(response, out, hasher, have, blob, progress, stop, cancel)
-                out.flush()
+            # Unbuffered: what the feed says is written must be in the file for its reader.
+            with open(partial, "ab" if have else "wb", buffering=0) as out:
+                feed.start(partial, have)
+                have = self._copy(response, out.fileno(), feed, hasher, have, blob, progress, stop, cancel)
                 os.fsync(out.fileno())
         except Cancelled:
             _unlink_quietly(partial)
@@ -184,19 +205,32 @@ class Puller:
         report(progress, blob.digest, "Download complete", have, blob.size)
         return verified
 
-    def _copy(self, response: Any, out: Any, hasher: hashlib._Hash, have: int, blob: BlobRef,
+    def _copy(self, response: Any, out: int, feed: BlobFeed, hasher: hashlib._Hash, have: int, blob: BlobRef,
               progress: ProgressFn | None, stop: threading.Event, cancel: threading.Event | None) -> int:
         try:
             while chunk := response.read_chunk():
                 if stop.is_set() or (cancel is not None and cancel.is_set()):
                     raise Cancelled("pull cancelled; finished layers are kept for the next pull")
-                out.write(chunk)
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(out, view):]
+                feed.grow(len(chunk))
                 hasher.update(chunk)
                 have += len(chunk)
                 report(progress, blob.digest or "", "Downloading", have, blob.size)
         finally:
             response.close()
         return have
+
+    def _recheck(self, final: str, blob: BlobRef) -> str:
+        """A blob kept by an earlier pull, hashed again (while the applier reads it) before the feed ends it."""
+        hasher, size = _hash_existing(final)
+        got = "sha256:" + hasher.hexdigest()
+        if got != blob.digest or (blob.size >= 0 and size != blob.size):
+            os.unlink(final)  # the next pull fetches it again instead of failing on it forever
+            raise DigestMismatch(f"blob {blob.digest}: the copy kept from an earlier pull is damaged "
+                                 f"(got {got}, {size} bytes); pull again")
+        return final
 
     def _verified(self, partial: str, final: str, blob: BlobRef, got: str, size: int) -> str:
         if blob.size >= 0 and size < blob.size:
@@ -251,9 +285,9 @@ def _unlink_quietly(path: str) -> None:
         pass
 
 
-def _opener(path: str) -> Callable[[str], IO[bytes]]:
-    """LayerImporter opens blobs by name; a downloaded blob's name is its path."""
-    return lambda _name: open(path, "rb")
+def _follower(feed: BlobFeed) -> Callable[[str], Any]:
+    """LayerImporter opens blobs by name; a pulled blob is read from its feed, from the first byte."""
+    return lambda _name: feed.reader()
 
 
 def _hash_existing(partial: str) -> tuple[hashlib._Hash, int]:

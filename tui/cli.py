@@ -37,7 +37,7 @@ VERB_MODULES: dict[str, str] = {
     **dict.fromkeys(("import", "bootstrap", "images", "image", "history", "tag", "rmi", "inspect"), "images"),
     "build": "build",
     "stats": "stats",
-    **dict.fromkeys(("system", "events"), "system"),
+    **dict.fromkeys(("system", "events"), "service"),  # service.py registers system.py's verbs, then its own
     **dict.fromkeys(("run", "create", "start", "stop", "restart", "kill", "pause", "unpause", "rm", "wait", "logs",
                      "exec", "attach", "cp", "commit", "rename", "top", "diff", "ps", "container"), "containers"),
     **dict.fromkeys(("save", "load", "pull", "push", "login", "logout"), "distribution"),

@@ -25,11 +25,13 @@ MULTIPLEXED_STREAM = "application/vnd.docker.multiplexed-stream"
 class StdinSink:
     """Receives what the client sends after the upgrade (its stdin) and writes it to an fd.
 
-    aiohttp's request protocol feeds an upgraded connection's bytes to a parser set with
-    ``set_parser``; this is that parser. The fd is a pipe the container reads, or a pty master.
+    The fd is a pipe the container reads or a pty master; -1 (until one is set) drops the bytes.
     """
 
-    def __init__(self, fd: int, close_at_eof: bool = True) -> None:
+    def __init__(self, fd: int = -1, close_at_eof: bool = True) -> None:
+        self.fd, self.close_at_eof = fd, close_at_eof
+
+    def attach(self, fd: int, close_at_eof: bool) -> None:
         self.fd, self.close_at_eof = fd, close_at_eof
 
     def feed_data(self, data: bytes) -> tuple[bool, bytes]:
@@ -44,6 +46,35 @@ class StdinSink:
         if self.fd >= 0 and self.close_at_eof:
             os.close(self.fd)
         self.fd = -1
+
+
+class _HalfOpen(asyncio.Protocol):
+    """The hijacked connection's protocol: the client's bytes go to a ``StdinSink``, and its EOF only ends them.
+
+    Docker's clients close their write side as soon as their stdin ends (even with none); asyncio would
+    close the whole connection on that EOF unless the protocol says to keep it. Writes still flow through
+    aiohttp's protocol, whose pause/resume keeps back-pressure working.
+    """
+
+    def __init__(self, inner: Any, sink: StdinSink) -> None:
+        self.inner, self.sink = inner, sink
+
+    def data_received(self, data: bytes) -> None:
+        self.sink.feed_data(data)
+
+    def eof_received(self) -> bool:
+        self.sink.feed_eof()
+        return True
+
+    def pause_writing(self) -> None:
+        self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.inner.resume_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.sink.feed_eof()
+        self.inner.connection_lost(exc)
 
 
 @dataclass
@@ -91,8 +122,11 @@ class AttachHub:
         asyncio.get_running_loop().call_later(60, self.exits.pop, cid, None)
 
 
-async def hijack(request: web.Request, tty: bool) -> web.StreamResponse:
-    """Answer ``101 UPGRADED`` (or 200 to a client that did not ask to upgrade); the raw stream follows."""
+async def hijack(request: web.Request, tty: bool, sink: StdinSink) -> web.StreamResponse:
+    """Answer ``101 UPGRADED`` (or 200 to a client that did not ask to upgrade); the raw stream follows.
+
+    From here on the client's bytes go to ``sink``, and its half-close does not end our output.
+    """
     upgrade = request.headers.get("Upgrade", "").lower() == "tcp"
     kind = RAW_STREAM if tty else MULTIPLEXED_STREAM
     headers = {"Content-Type": kind}
@@ -101,11 +135,14 @@ async def hijack(request: web.Request, tty: bool) -> web.StreamResponse:
     response = web.StreamResponse(status=101 if upgrade else 200, reason="UPGRADED" if upgrade else None,
                                   headers=headers)
     await response.prepare(request)
+    transport = request.transport
+    if transport is not None:
+        transport.set_protocol(_HalfOpen(request.protocol, sink))
     return response
 
 
 async def stream_attachment(response: web.StreamResponse, attachment: Any, tty: bool,
-                            streams: set[str]) -> int:
+                            streams: set[str], sink: StdinSink) -> int:
     """Copy the container's output (as ``streams`` asked) until it exits; its exit code."""
 
     def copy(send: Send) -> None:
@@ -117,5 +154,7 @@ async def stream_attachment(response: web.StreamResponse, attachment: Any, tty: 
     try:
         await pump(response, copy)
     finally:
+        if sink.fd == attachment.terminal:
+            sink.attach(-1, close_at_eof=False)  # the pty's fd closes with the attachment: never write to a reused fd
         await asyncio.to_thread(attachment.close)
     return int(attachment.exit_code or 0)

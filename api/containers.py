@@ -218,22 +218,20 @@ async def attach(request: web.Request) -> web.StreamResponse:
     streams = {name for name in ("stdout", "stderr") if flag(request, name)}
     if not flag(request, "stream") and not flag(request, "logs"):
         raise ApiError(400, "berth attaches to the live stream only: set stream=1")
-    response = await hijack(request, tty)
+    sink = StdinSink()
+    response = await hijack(request, tty, sink)
     pipe_read = None
     if running:
         attachment = await blocking(engine.container_attach, cid)
-        if want_stdin and attachment.terminal is not None:
-            request.protocol.set_parser(StdinSink(attachment.terminal, close_at_eof=False))
     else:
         if want_stdin and not tty:
             pipe_read, pipe_write = os.pipe2(os.O_CLOEXEC)
-            request.protocol.set_parser(StdinSink(pipe_write))
-        waiting = hub.park(cid, pipe_read)
-        attachment = await waiting.future
-        if want_stdin and tty and attachment.terminal is not None:
-            request.protocol.set_parser(StdinSink(attachment.terminal, close_at_eof=False))
+            sink.attach(pipe_write, close_at_eof=True)
+        attachment = await hub.park(cid, pipe_read).future
+    if want_stdin and tty and attachment.terminal is not None:
+        sink.attach(attachment.terminal, close_at_eof=False)
     try:
-        code = await stream_attachment(response, attachment, tty, streams)
+        code = await stream_attachment(response, attachment, tty, streams, sink)
         hub.ended(cid, code)
     finally:
         if request.transport is not None:

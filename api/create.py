@@ -81,7 +81,7 @@ def _log_opts(config: dict[str, Any] | None) -> dict[str, str]:
 def _ip(networking: dict[str, Any] | None, mode: str) -> str:
     endpoints = (networking or {}).get("EndpointsConfig") or {}
     for name, endpoint in endpoints.items():
-        if name != mode:
+        if name not in (mode, "default") and not (name == "bridge" and mode == "default"):
             raise ApiError(400, f"berth connects a new container to its NetworkMode only, not also to {name}")
         return ((endpoint or {}).get("IPAMConfig") or {}).get("IPv4Address") or ""
     return ""
@@ -123,7 +123,7 @@ def create_options(body: dict[str, Any], name: str = "") -> CreateOptions:
         tmpfs=tuple(f"{path}:{opts}" if opts else path for path, opts in (host.get("Tmpfs") or {}).items()),
         memory=int(host.get("Memory") or 0), nano_cpus=int(host.get("NanoCpus") or 0),
         pids_limit=max(0, int(host.get("PidsLimit") or 0)), log_opts=_log_opts(host.get("LogConfig")),
-        ip=_ip(body.get("NetworkingConfig"), network), add_hosts=tuple(host.get("ExtraHosts") or ()),
+        ip=_ip(body.get("NetworkingConfig"), mode), add_hosts=tuple(host.get("ExtraHosts") or ()),
         dns=tuple(host.get("Dns") or ()), publish=_publish(host.get("PortBindings")),
         publish_all=bool(host.get("PublishAllPorts")), security_opt=tuple(host.get("SecurityOpt") or ()),
         privileged=bool(host.get("Privileged")),

@@ -81,7 +81,7 @@ class _HalfOpen(asyncio.Protocol):
 class PendingAttach:
     """An attach that arrived before its container started."""
 
-    future: "asyncio.Future[Any]"
+    future: asyncio.Future[Any]
     stdin: int | None = None
     """The read end of a pipe the container gets as its stdin (``attach?stdin=1`` on ``OpenStdin``)."""
 
@@ -91,7 +91,7 @@ class AttachHub:
     """The server's state shared by attach, start and wait: who waits for which container."""
 
     pending: dict[str, list[PendingAttach]] = field(default_factory=dict)
-    exits: dict[str, "asyncio.Future[int]"] = field(default_factory=dict)
+    exits: dict[str, asyncio.Future[int]] = field(default_factory=dict)
     """Exit codes of runs followed through an attach: a ``--rm`` container's record is gone by then."""
 
     def park(self, cid: str, stdin: int | None) -> PendingAttach:
@@ -110,7 +110,7 @@ class AttachHub:
         self.pending.pop(cid, None)
         return None
 
-    def exit_future(self, cid: str) -> "asyncio.Future[int]":
+    def exit_future(self, cid: str) -> asyncio.Future[int]:
         if cid not in self.exits:
             self.exits[cid] = asyncio.get_running_loop().create_future()
         return self.exits[cid]

@@ -124,7 +124,7 @@ async def _exit_code(request: web.Request, cid: str, last: int) -> int:
         return last
     try:
         return await asyncio.wait_for(asyncio.shield(future), 10)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return last
 
 

@@ -13,7 +13,7 @@ from engine import Engine
 from .attach import AttachHub
 from .errors import ApiError
 
-__all__ = ["ENGINE", "HUB", "blocking", "flag", "hub_of", "engine_of", "int_arg", "json_body"]
+__all__ = ["ENGINE", "HUB", "blocking", "engine_of", "flag", "hub_of", "int_arg", "json_body"]
 
 ENGINE = web.AppKey("engine", Engine)
 HUB = web.AppKey("hub", AttachHub)

@@ -67,6 +67,6 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return json_error(status_of(exc), str(exc))
     except (ConnectionResetError, BrokenPipeError):
         raise
-    except Exception as exc:  # a bug: the client gets one line, the operator the traceback
+    except Exception as exc:  # noqa: BLE001  a bug: the client gets one line, the operator the traceback
         log.error("%s %s failed:\n%s", request.method, request.path, traceback.format_exc())
         return json_error(500, f"internal error in berth: {type(exc).__name__}: {exc}")

@@ -86,12 +86,12 @@ def test_create_maps_host_config(server: conftest.Server) -> None:
 
 
 def test_logs_are_framed_without_tty(server: conftest.Server) -> None:
-    status, _, data = call(server, "POST", "/containers/create",
+    _, _, data = call(server, "POST", "/containers/create",
                            {"Image": "busybox", "Cmd": ["sh", "-c", "echo a; echo bb >&2"]})
     cid = json.loads(data)["Id"]
     assert call(server, "POST", f"/containers/{cid}/start")[0] == 204
     assert json.loads(call(server, "POST", f"/containers/{cid}/wait")[2]) == {"StatusCode": 0, "Error": None}
-    status, headers, raw = call(server, "GET", f"/containers/{cid}/logs?stdout=1&stderr=1")
+    _, headers, raw = call(server, "GET", f"/containers/{cid}/logs?stdout=1&stderr=1")
     frames = []
     while raw:
         kind, size = struct.unpack(">BxxxL", raw[:8])

@@ -1,4 +1,4 @@
-"""System verbs: ``system check``, ``events``; ``system df`` and ``system prune`` are the disk verbs' module."""
+"""System verbs: ``system check``, ``events``; ``system df``/``prune`` are in disk.py, ``service`` in service.py."""
 
 from __future__ import annotations
 
@@ -22,8 +22,10 @@ def register(sub: Any) -> None:
     p.add_argument("--until", help="Stop after this duration (10s, 1m) or Unix time")
     p.set_defaults(func=cmd_events)
     from .disk import register as register_disk
+    from .service import register as register_service
 
     register_disk(ssub)
+    register_service(ssub)
 
 
 def cmd_check(engine: Engine, args: argparse.Namespace) -> int:

@@ -17,15 +17,26 @@ from .containers import names
 from .errors import BerthError
 from .models import CheckProblem, CheckReport
 from .store import atomic
-from .store.removal import delete_tree
 from .store.images import ImageDB, image_id_for
 from .store.layers import Layer, LayerStore, chain_id_for, remove_layer_dir
 from .store.locks import FileLock, try_lock_path
 from .store.paths import (
-    CONTAINER_CONFIG_FILE, DIFF_DIR, HOSTCONFIG_FILE, INIT_ID_FILE, INIT_SUFFIX, LAYER_CACHE_ID_FILE,
-    LAYER_DIFF_FILE, LAYER_PARENT_FILE, LAYER_SIZE_FILE, LINK_DIR, MOUNT_ID_FILE, STAGING_LOCK_SUFFIX,
-    TMP_PREFIX, StorePaths,
+    CONTAINER_CONFIG_FILE,
+    DIFF_DIR,
+    HOSTCONFIG_FILE,
+    INIT_ID_FILE,
+    INIT_SUFFIX,
+    LAYER_CACHE_ID_FILE,
+    LAYER_DIFF_FILE,
+    LAYER_PARENT_FILE,
+    LAYER_SIZE_FILE,
+    LINK_DIR,
+    MOUNT_ID_FILE,
+    STAGING_LOCK_SUFFIX,
+    TMP_PREFIX,
+    StorePaths,
 )
+from .store.removal import delete_tree
 from .store.sizes import dir_size
 from .store.tags import TagStore
 

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import BerthError, ContainerConflict, ContainerNotFound, StoreCorrupt
 from ..store import atomic
 from ..store.paths import INIT_SUFFIX, MOUNT_ID_FILE
-from . import names
 from ..store.removal import delete_tree
+from . import names
 
 if TYPE_CHECKING:
     from ..context import StoreContext

@@ -351,7 +351,7 @@ class _Parser:
         if t.kind == "ident" and t.val in KEYWORDS:
             return f"<{t.val}>"
         val = self._raw(t)
-        return '"' + val.replace("\\", "\\\\").replace('"', '\\"') + '"' 
+        return '"' + val.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
     def control(self, kw: Tok) -> Node:
         if kw.val in _UNSUPPORTED:

@@ -7,9 +7,9 @@ import fnmatch
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import IO, Any, Callable
+from typing import IO, Any
 
 from engine import (
     ArchiveError,

@@ -185,7 +185,8 @@ def host_config(opts: CreateOptions) -> dict[str, Any]:
     """hostconfig.json, Docker's shape (the fields berth acts on, and their neighbours)."""
     policy, retries = parse_restart(opts.restart)
     return {
-        "Binds": list(opts.binds) or None, "ContainerIDFile": "", "LogConfig": {"Type": "json-file", "Config": dict(opts.log_opts)},
+        "Binds": list(opts.binds) or None, "ContainerIDFile": "",
+        "LogConfig": {"Type": "json-file", "Config": dict(opts.log_opts)},
         "NetworkMode": opts.network, "PortBindings": {}, "RestartPolicy": {"Name": policy,
                                                                            "MaximumRetryCount": retries},
         "AutoRemove": opts.auto_remove, "VolumeDriver": "", "VolumesFrom": None, "CapAdd": None, "CapDrop": None,

@@ -184,7 +184,8 @@ class Attachment:
     ``terminal`` is the pty master of a ``-t`` container: keys go there, and its size is set there.
     """
 
-    def __init__(self, store: StoreContext, cid: str, log_fd: int, channel: Channel, terminal: int | None = None) -> None:
+    def __init__(self, store: StoreContext, cid: str, log_fd: int, channel: Channel,
+                 terminal: int | None = None) -> None:
         self.store, self.cid, self.log_fd, self.channel = store, cid, log_fd, channel
         self.terminal = terminal
         self.exit_code: int | None = None

@@ -187,10 +187,11 @@ def copy_to(store: StoreContext, cid: str, source: str | BinaryIO, path: str, *,
             raise InvalidArgument(f"no such file or directory: {source}") from None
     try:
         with _root(store, cid) as root:
-            owner: Callable[[Entry], tuple[int, int]] = lambda e: (e.uid, e.gid)
             user = _container_user(store, cid, root) if archive else None
-            if user is not None:
-                owner = lambda e: user
+
+            def owner(e: Entry) -> tuple[int, int]:
+                return (e.uid, e.gid) if user is None else user
+
             try:
                 if src is None:
                     assert not isinstance(source, str)

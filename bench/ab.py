@@ -77,7 +77,7 @@ def report(rows: list[tuple[str, dict[str, list[float]]]], before: str, after: s
     for line, values in rows:
         a, b = values["before"], values["after"]
         cells = [f"{statistics.median(v) * 1000:.0f} ms ({min(v) * 1000:.0f}–{max(v) * 1000:.0f})" for v in (a, b)]
-        ratio = statistics.median(y / x for x, y in zip(a, b))
+        ratio = statistics.median(y / x for x, y in zip(a, b, strict=True))
         out.append(f"| {line} | {cells[0]} | {cells[1]} | {ratio:.3f} |")
     return "\n".join(out)
 

@@ -54,8 +54,9 @@ def write_log(path: str, size: int) -> tuple[float, float]:
     from engine.rfc3339 import format_time
 
     per_stamp, body = 10, "z" * 100
-    batch = "".join('{"log":"%%d %s\\n","stream":"%s","time":"TIME"}\n' % (body, "stderr" if i % 5 == 0 else "stdout")
-                    for i in range(per_stamp))
+    # Two passes: this one fills body and stream and leaves a %d for the line number.
+    batch = "".join('{"log":"%%d %s\\n","stream":"%s","time":"TIME"}\n'  # noqa: UP031
+                    % (body, "stderr" if i % 5 == 0 else "stdout") for i in range(per_stamp))
     t, written, n = T0, 0, 0
     with open(path, "wb") as f:
         while written < size:

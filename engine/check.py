@@ -17,15 +17,26 @@ from .containers import names
 from .errors import BerthError
 from .models import CheckProblem, CheckReport
 from .store import atomic
-from .store.removal import delete_tree
 from .store.images import ImageDB, image_id_for
 from .store.layers import Layer, LayerStore, chain_id_for, remove_layer_dir
 from .store.locks import FileLock, try_lock_path
 from .store.paths import (
-    CONTAINER_CONFIG_FILE, DIFF_DIR, HOSTCONFIG_FILE, INIT_ID_FILE, INIT_SUFFIX, LAYER_CACHE_ID_FILE,
-    LAYER_DIFF_FILE, LAYER_PARENT_FILE, LAYER_SIZE_FILE, LINK_DIR, MOUNT_ID_FILE, STAGING_LOCK_SUFFIX,
-    TMP_PREFIX, StorePaths,
+    CONTAINER_CONFIG_FILE,
+    DIFF_DIR,
+    HOSTCONFIG_FILE,
+    INIT_ID_FILE,
+    INIT_SUFFIX,
+    LAYER_CACHE_ID_FILE,
+    LAYER_DIFF_FILE,
+    LAYER_PARENT_FILE,
+    LAYER_SIZE_FILE,
+    LINK_DIR,
+    MOUNT_ID_FILE,
+    STAGING_LOCK_SUFFIX,
+    TMP_PREFIX,
+    StorePaths,
 )
+from .store.removal import delete_tree
 from .store.sizes import dir_size
 from .store.tags import TagStore
 
@@ -117,7 +128,8 @@ class StoreChecker:
                 problems.append(self._torn_fields(chain_id, record, cache_id, known.get(chain_id), str(err)))
                 continue
             if not _DIGEST.fullmatch(layer.diff_id) or not (layer.parent is None or _DIGEST.fullmatch(layer.parent)):
-                problems.append(self._torn_fields(chain_id, record, cache_id, known.get(chain_id), "torn diff or parent"))
+                problems.append(self._torn_fields(chain_id, record, cache_id, known.get(chain_id),
+                                                  "torn diff or parent"))
                 continue
             problems.extend(self._layer_problems(layer, record))
         return live, broken
@@ -191,7 +203,8 @@ class StoreChecker:
                 problems.append(CheckProblem("unreadable image config", path, str(err), False))
                 continue
             if image_id_for(data) != image_id:
-                problems.append(CheckProblem("image config digest mismatch", path, "content does not match its ID", False))
+                problems.append(CheckProblem("image config digest mismatch", path, "content does not match its ID",
+                                             False))
             chain = None
             for diff_id in config.get("rootfs", {}).get("diff_ids", []):
                 chain = chain_id_for(chain, diff_id)
@@ -247,7 +260,8 @@ class StoreChecker:
             if _CACHE_ID.fullmatch(mount_id) and os.path.isdir(self.paths.layer_dir(mount_id)):
                 continue
             guess = init_id.removesuffix(INIT_SUFFIX)
-            if init_id.endswith(INIT_SUFFIX) and _CACHE_ID.fullmatch(guess) and os.path.isdir(self.paths.layer_dir(guess)):
+            if (init_id.endswith(INIT_SUFFIX) and _CACHE_ID.fullmatch(guess)
+                    and os.path.isdir(self.paths.layer_dir(guess))):
                 ids.add(guess)
                 self._rewrites[record] = {MOUNT_ID_FILE: guess}
                 problems.append(CheckProblem(DAMAGED_MOUNT, record,
@@ -356,8 +370,8 @@ class StoreChecker:
         if rec.size is not None and dir_size(diff) != rec.size:
             return False
         try:
-            digest, _ = layer_tar(self.paths.root, Layer(rec.chain_id, rec.diff_id, rec.parent, cache_id, rec.size or 0),
-                                  diff, _Discard())  # type: ignore[arg-type]
+            layer = Layer(rec.chain_id, rec.diff_id, rec.parent, cache_id, rec.size or 0)
+            digest, _ = layer_tar(self.paths.root, layer, diff, _Discard())  # type: ignore[arg-type]
         except (BerthError, OSError, ValueError, EOFError):
             return False
         return digest == rec.diff_id
@@ -401,7 +415,8 @@ class StoreChecker:
             names = os.listdir(self.paths.staging)
         except FileNotFoundError:
             return False
-        return any(n.endswith(STAGING_LOCK_SUFFIX) and not self._abandoned(n.removesuffix(STAGING_LOCK_SUFFIX)) for n in names)
+        return any(n.endswith(STAGING_LOCK_SUFFIX) and not self._abandoned(n.removesuffix(STAGING_LOCK_SUFFIX))
+                   for n in names)
 
     def _abandoned(self, name: str) -> bool:
         fd = try_lock_path(os.path.join(self.paths.staging, name + STAGING_LOCK_SUFFIX))
@@ -510,7 +525,8 @@ class StoreChecker:
                 continue
             for cid in names:
                 path = os.path.join(group, cid)
-                if cid not in running and os.path.isdir(path) and _settled(path) and not _read_quiet(os.path.join(path, "cgroup.procs")):
+                if (cid not in running and os.path.isdir(path) and _settled(path)
+                        and not _read_quiet(os.path.join(path, "cgroup.procs"))):
                     problems.append(CheckProblem("empty container cgroup", path, "no process and no running container"))
 
     def _check_network(self, problems: list[CheckProblem]) -> None:

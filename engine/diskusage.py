@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 __all__ = ["disk_usage"]
 
 
-def _image_rows(store: "StoreContext", users: Counter[str]) -> tuple[DiskUsageRow, list[tuple[str, int, int, int, int]]]:
+def _image_rows(store: StoreContext, users: Counter[str]) -> tuple[DiskUsageRow, list[tuple[str, int, int, int, int]]]:
     """Images row and per-image (id, size, shared, unique, containers); a layer used by two images is shared."""
     chains = {}
     for image_id in sorted(store.imagedb.list()):
@@ -38,7 +38,7 @@ def _image_rows(store: "StoreContext", users: Counter[str]) -> tuple[DiskUsageRo
     return DiskUsageRow("Images", len(chains), active, total, reclaimable), per_image
 
 
-def _volume_rows(store: "StoreContext") -> tuple[DiskUsageRow, list[tuple[str, int, int]]]:
+def _volume_rows(store: StoreContext) -> tuple[DiskUsageRow, list[tuple[str, int, int]]]:
     """Local Volumes: each volume's ``_data`` size; one no container mounts is reclaimable. Also (name, links, size)."""
     from .containers.volumes import list_volumes, users
     from .store.sizes import dir_size
@@ -50,7 +50,7 @@ def _volume_rows(store: "StoreContext") -> tuple[DiskUsageRow, list[tuple[str, i
     return row, per_volume
 
 
-def _download_rows(store: "StoreContext") -> tuple[DiskUsageRow, ...]:
+def _download_rows(store: StoreContext) -> tuple[DiskUsageRow, ...]:
     """Blobs in the pull download dir (a row Docker does not have, shown only when there are some).
 
     Active: held by a running pull. Reclaimable: the rest, which ``system check --repair`` removes.
@@ -64,7 +64,7 @@ def _download_rows(store: "StoreContext") -> tuple[DiskUsageRow, ...]:
                          sum(f.size for f in blobs if not f.held)),)
 
 
-def disk_usage(store: "StoreContext") -> DiskUsage:
+def disk_usage(store: StoreContext) -> DiskUsage:
     """Docker's four rows; the build cache row stays empty (the builder keeps no cache outside images)."""
     from .containers.listing import list_containers
 

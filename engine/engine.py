@@ -200,7 +200,7 @@ class Engine:
         """
         return self._containers.resolve(name)
 
-    def container_create(self, options: "CreateOptions") -> str:
+    def container_create(self, options: CreateOptions) -> str:
         """Create a container (writable layer, ``-init`` layer, records); returns its ID.
 
         Raises:
@@ -209,7 +209,7 @@ class Engine:
         return self._containers.create(options)
 
     def container_start(self, name: str, *, stdin: int | None = None, attach: bool = False,
-                        console_size: tuple[int, int] | None = None) -> "Attachment | None":
+                        console_size: tuple[int, int] | None = None) -> Attachment | None:
         """Start a container under the store's monitor; it keeps running after this process exits.
 
         Args:
@@ -223,7 +223,7 @@ class Engine:
         """
         return self._containers.start(name, stdin=stdin, attach=attach, console_size=console_size)
 
-    def container_attach(self, name: str) -> "Attachment":
+    def container_attach(self, name: str) -> Attachment:
         """Follow a running container's output from now on, with its pty when it has one (``attach``).
 
         Raises:
@@ -339,7 +339,7 @@ class Engine:
         return self._containers.remove_many(names, force=force, volumes=volumes)
 
     def container_list(self, *, all: bool = False, filters: list[str] | None = None, last: int = -1,
-                       size: bool = False, ids: Collection[str] | None = None) -> "list[ContainerSummary]":
+                       size: bool = False, ids: Collection[str] | None = None) -> list[ContainerSummary]:
         """``ps`` rows, newest first; stale records of a dead monitor are fixed on the way.
 
         ``ids`` reads only those containers' records (full IDs; removed ones are left out), so a
@@ -352,7 +352,7 @@ class Engine:
         return self._containers.inspect(name, size=size)
 
     def container_logs(self, name: str, *, follow: bool = False, tail: int = -1, since: float = 0.0,
-                       until: float = 0.0) -> "Iterator[LogEntry]":
+                       until: float = 0.0) -> Iterator[LogEntry]:
         """The container's json-file log entries; ``follow`` keeps reading until the container stops."""
         return self._containers.logs(name, follow=follow, tail=tail, since=since, until=until)
 
@@ -366,11 +366,11 @@ class Engine:
         return self._containers.log_chunks(name, follow=follow, tail=tail, since=since, until=until,
                                            timestamps=timestamps)
 
-    def container_changes(self, name: str) -> "list[Change]":
+    def container_changes(self, name: str) -> list[Change]:
         """``diff``: A/C/D entries from the container's upper dir."""
         return self._containers.changes(name)
 
-    def container_stats(self, name: str, *, previous: "ContainerStats | None" = None) -> "ContainerStats":
+    def container_stats(self, name: str, *, previous: ContainerStats | None = None) -> ContainerStats:
         """One ``stats`` sample from the container's cgroup and netns; zeros when it is not running.
 
         Args:
@@ -382,7 +382,7 @@ class Engine:
         return self._containers.stats(name, previous=previous)
 
     def container_stats_stream(self, names: list[str] | None = None, *, all: bool = False, interval: float = 1.0,
-                               cancel: threading.Event | None = None) -> "Iterator[list[ContainerStats]]":
+                               cancel: threading.Event | None = None) -> Iterator[list[ContainerStats]]:
         """``stats`` without ``--no-stream``: a list of samples every ``interval`` seconds until ``cancel`` is set.
 
         Args:
@@ -393,13 +393,13 @@ class Engine:
         """
         return self._containers.stats_stream(names, all=all, interval=interval, cancel=cancel)
 
-    def system_df(self) -> "DiskUsage":
+    def system_df(self) -> DiskUsage:
         """``system df``: images, containers, volumes and build cache, shared layers counted once."""
         return self._check.disk_usage()
 
     # -- volumes ---------------------------------------------------------------
 
-    def volume_create(self, name: str = "", *, labels: dict[str, str] | None = None) -> "Volume":
+    def volume_create(self, name: str = "", *, labels: dict[str, str] | None = None) -> Volume:
         """Create a local volume (``volumes/<name>/_data``); an existing one is returned as it is.
 
         Args:
@@ -410,7 +410,7 @@ class Engine:
         """
         return self._volumes.create(name, labels)
 
-    def volume_list(self) -> "list[Volume]":
+    def volume_list(self) -> list[Volume]:
         """Every volume, by name."""
         return self._volumes.volumes()
 
@@ -485,7 +485,7 @@ class Engine:
 
     # -- layer contents --------------------------------------------------------
 
-    def image_layer_contents(self, name: str, chain_id: str) -> "LayerContents":
+    def image_layer_contents(self, name: str, chain_id: str) -> LayerContents:
         """What one layer of an image adds, changes and deletes, as a tree with sizes.
 
         Args:
@@ -497,7 +497,7 @@ class Engine:
         """
         return self._images.layer_contents(name, chain_id)
 
-    def image_efficiency(self, name: str) -> "ImageEfficiency":
+    def image_efficiency(self, name: str) -> ImageEfficiency:
         """dive's wasted space and efficiency for an image: bytes later overwritten or deleted.
 
         Raises:
@@ -576,7 +576,7 @@ class Engine:
 
     # -- distribution ----------------------------------------------------------
 
-    def image_save(self, names: list[str], out: BinaryIO, *, progress: "ProgressFn | None" = None,
+    def image_save(self, names: list[str], out: BinaryIO, *, progress: ProgressFn | None = None,
                    cancel: threading.Event | None = None) -> None:
         """``save``: write images to one tar that is both an OCI image layout and a docker-archive.
 
@@ -593,8 +593,8 @@ class Engine:
         self._distribution.save(names, out, progress=progress, cancel=cancel)
 
     def image_load(self, path: str | None, stdin: BinaryIO | None = None, *, platform: str | None = None,
-                   progress: "ProgressFn | None" = None,
-                   cancel: threading.Event | None = None) -> "list[LoadedImage]":
+                   progress: ProgressFn | None = None,
+                   cancel: threading.Event | None = None) -> list[LoadedImage]:
         """``load``: images from a docker-archive, an OCI layout dir, or an OCI layout tar.
 
         Args:
@@ -613,8 +613,8 @@ class Engine:
         return self._distribution.load(path, stdin, platform=platform, progress=progress, cancel=cancel)
 
     def image_pull(self, name: str, *, platform: str | None = None, insecure: bool = False,
-                   config_path: str | None = None, progress: "ProgressFn | None" = None,
-                   cancel: threading.Event | None = None) -> "PullResult":
+                   config_path: str | None = None, progress: ProgressFn | None = None,
+                   cancel: threading.Event | None = None) -> PullResult:
         """``pull``: fetch an image from its registry; an interrupted pull resumes where it stopped.
 
         Args:
@@ -634,7 +634,7 @@ class Engine:
 
     def image_push(self, name: str, *, insecure: bool = False, compression: str = "gzip",
                    chunk_size: int | None = None, config_path: str | None = None,
-                   progress: "ProgressFn | None" = None, cancel: threading.Event | None = None) -> "PushResult":
+                   progress: ProgressFn | None = None, cancel: threading.Event | None = None) -> PushResult:
         """``push``: upload an image's blobs and manifest; blobs the registry has are skipped or mounted.
 
         Args:

@@ -108,12 +108,12 @@ class StoreFull(BerthError):
             shown = os.path.relpath(self.path, self.root)
         return f"{os.strerror(self.errno).lower()} (writing {shown})" if shown else os.strerror(self.errno).lower()
 
-    def relative_to(self, root: str) -> "StoreFull":
+    def relative_to(self, root: str) -> StoreFull:
         """The same error, its path shown relative to the store ``root``."""
         return StoreFull(self.path, self.errno, root)
 
     @classmethod
-    def from_os_error(cls, err: OSError, path: str = "") -> "StoreFull | None":
+    def from_os_error(cls, err: OSError, path: str = "") -> StoreFull | None:
         """A StoreFull for an OSError that is one of FULL_ERRNOS, else None (keep it: it is a bug)."""
         if err.errno not in FULL_ERRNOS:
             return None

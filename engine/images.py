@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from . import reference
@@ -162,7 +162,7 @@ class ImageService:
             if not self.imagedb.exists(image_id):
                 raise ImageNotFound(f"No such image: {image_id}")
             self.tags.add(ref, image_id)
-            self.imagedb.set_last_tag_time(image_id, format_time(datetime.now(timezone.utc).timestamp()))
+            self.imagedb.set_last_tag_time(image_id, format_time(datetime.now(UTC).timestamp()))
 
     # -- removal -------------------------------------------------------------
 

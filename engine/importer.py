@@ -201,7 +201,8 @@ def _has_interpreter(path: str) -> bool:
     return False
 
 
-_DIRS = ("bin", "dev", "etc", "home", "proc", "root", "sys", "tmp", "usr/bin", "usr/sbin", "sbin", "var/spool/mail", "var/www")
+_DIRS = ("bin", "dev", "etc", "home", "proc", "root", "sys", "tmp", "usr/bin", "usr/sbin", "sbin", "var/spool/mail",
+         "var/www")
 
 
 def make_busybox_rootfs(rootfs: str, busybox: str) -> None:

@@ -29,7 +29,7 @@ def container_config_shape(config: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def image_inspect(store: "StoreContext", image_id: str) -> dict[str, Any]:
+def image_inspect(store: StoreContext, image_id: str) -> dict[str, Any]:
     config = store.images.config(image_id)
     layers = store.images.image_layers(image_id)
     size = sum(layer.size for layer in layers)
@@ -61,7 +61,7 @@ def _comment(config: dict[str, Any]) -> str:
     return history[-1].get("comment", "") if history else ""
 
 
-def _graph_driver_data(store: "StoreContext", layers: list[Any]) -> dict[str, str]:
+def _graph_driver_data(store: StoreContext, layers: list[Any]) -> dict[str, str]:
     """Real paths, as Docker reports them: the top layer's dirs, and the lower chain resolved."""
     if not layers:
         return {}

@@ -111,4 +111,5 @@ def _check_path(text: str, domain: str, path: str) -> None:
     if not path or not all(_COMPONENT.match(part) for part in path.split("/")):
         raise InvalidReference(f"invalid reference format: {text!r}")
     if len(domain) + 1 + len(path) > _NAME_MAX:
-        raise InvalidReference(f"invalid reference format: repository name must not be more than {_NAME_MAX} characters")
+        raise InvalidReference("invalid reference format: repository name must not be more than "
+                               f"{_NAME_MAX} characters")

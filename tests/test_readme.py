@@ -16,6 +16,7 @@ def _quick_start_commands() -> list[str]:
 def test_quick_start_has_exactly_two_commands_and_ci_runs_the_second() -> None:
     commands = _quick_start_commands()
     assert len(commands) == 2
-    ci = [line for line in (REPO / ".ci/run").read_text().splitlines() if line and not line.startswith(("#", "set ", "cd "))]
+    ci = [line for line in (REPO / ".ci/run").read_text().splitlines()
+          if line and not line.startswith(("#", "set ", "cd "))]
     assert ci == [commands[1]]
     assert commands[0].rstrip().endswith("berth")  # the first one opens the app

@@ -187,7 +187,8 @@ class BerthApp(App[int]):
     async def panels_mounted(self) -> None:
         """Panels 2–5 exist: load them, start watching the store, and run what waited for them."""
         self.panels_ready = True
-        with contextlib.suppress(WorkerFailed, WorkerCancelled):  # failures: _worker_changed; cancelled: a newer load runs
+        # failures: _worker_changed; cancelled: a newer load runs
+        with contextlib.suppress(WorkerFailed, WorkerCancelled):
             await self.load_containers().wait()
         if self.watch_changes:
             self.check_store()
@@ -657,16 +658,19 @@ class BerthApp(App[int]):
             self.run_engine(title, call, lambda _: f"{title}: {name}")
         elif action == "kill":
             self.confirm(f"Kill {name}?", "Sends SIGKILL to its processes.",
-                         lambda: self.run_engine("Kill", lambda: engine.container_kill(c.id), lambda _: f"Killed {name}"))
+                         lambda: self.run_engine("Kill", lambda: engine.container_kill(c.id),
+                                                 lambda _: f"Killed {name}"))
         elif action == "remove":
             body = "It is running: it will be killed first." if running else "Its writable layer is deleted."
             self.confirm(f"Remove container {name}?", body,
-                         lambda: self.run_engine("Remove container", lambda: engine.container_remove(c.id, force=running),
+                         lambda: self.run_engine("Remove container",
+                                                 lambda: engine.container_remove(c.id, force=running),
                                                  lambda _: f"Removed {name}"))
         elif action == "inspect":
             self._inspect(f"container inspect {name}", lambda: engine.container_inspect(c.id, size=True))
         elif action == "diff":
-            self._inspect(f"diff {name}", lambda: "\n".join(f"{ch.kind} {ch.path}" for ch in engine.container_changes(c.id))
+            self._inspect(f"diff {name}",
+                          lambda: "\n".join(f"{ch.kind} {ch.path}" for ch in engine.container_changes(c.id))
                           or "(no changes)", language="text")
         elif action == "logs":
             self.action_panel("logs")

@@ -113,7 +113,8 @@ class StoreChanged(Message):
 
     def can_replace(self, message: Message) -> bool:
         # Textual asks the older message whether the pending newer one supersedes it: only if it covers it.
-        if not isinstance(message, StoreChanged) or self.images > message.images or self.containers > message.containers:
+        if (not isinstance(message, StoreChanged) or self.images > message.images
+                or self.containers > message.containers):
             return False
         if not self.containers or message.container_ids is None:
             return True

@@ -25,8 +25,8 @@ from ..runtime.process import BindMount, ContainerStartError, ProcessSpec, empty
 from ..runtime.rootfs import resolve_in_root
 from ..store.layers import Layer, LayerStore
 from ..store.locks import get_lock
-from ..store.rwlayers import fill_init_layer
 from ..store.paths import StorePaths
+from ..store.rwlayers import fill_init_layer
 from .stepnet import DEFAULT_MODE, step_network, write_etc_files
 
 if TYPE_CHECKING:

@@ -183,7 +183,7 @@ def _maintainer(config: dict[str, Any], ins: parser.Instruction, escape: str, en
 
 
 def _healthcheck(config: dict[str, Any], ins: parser.Instruction, escape: str, env: Mapping[str, str]) -> str:
-    from .healthcheck import health_config, health_comment
+    from .healthcheck import health_comment, health_config
 
     health = health_config(ins)
     config["Healthcheck"] = health

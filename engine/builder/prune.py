@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..errors import ImageNotFound, ImageInUse
+from ..errors import ImageInUse, ImageNotFound
 from ..models import RemovedItem
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ def _in_lowers(lowers: list[str], rel: str) -> bool:
     return any(os.path.lexists(os.path.join(lower, rel)) for lower in lowers)
 
 
-def changes(store: "StoreContext", mount_id: str) -> list[Change]:
+def changes(store: StoreContext, mount_id: str) -> list[Change]:
     """A/C/D per path, sorted as Docker prints them; a changed dir's parents show as C."""
     upper = store.paths.diff_dir(mount_id)
     lowers = [os.path.join(store.paths.overlay, lower) for lower in store.rwlayers.lowers(mount_id)]

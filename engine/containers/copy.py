@@ -43,7 +43,7 @@ def container_path(arg: str) -> tuple[str, str] | None:
 
 
 @contextmanager
-def _root(store: "StoreContext", cid: str) -> Iterator[int]:
+def _root(store: StoreContext, cid: str) -> Iterator[int]:
     """An ``O_PATH`` fd of the container's merged root, mounted for as long as needed."""
     mount_id = mount_id_of(store, cid)
     with store.records.locked(cid):
@@ -84,7 +84,7 @@ def _failed(err: OSError, shown: str) -> InvalidArgument:
 # -- out of the container -------------------------------------------------------
 
 
-def copy_from(store: "StoreContext", cid: str, path: str, dest: str | BinaryIO, *, follow_link: bool = False,
+def copy_from(store: StoreContext, cid: str, path: str, dest: str | BinaryIO, *, follow_link: bool = False,
               name: str = "") -> None:
     """``cp CONTAINER:PATH DEST``; ``dest`` a host path or a binary stream that gets a tar (``cp … -``)."""
     name = name or cid[:12]
@@ -169,7 +169,7 @@ def _split_host(dest: str) -> tuple[str, str | None]:
 # -- into the container ---------------------------------------------------------
 
 
-def copy_to(store: "StoreContext", cid: str, source: str | BinaryIO, path: str, *, follow_link: bool = False,
+def copy_to(store: StoreContext, cid: str, source: str | BinaryIO, path: str, *, follow_link: bool = False,
             archive: bool = False, name: str = "") -> None:
     """``cp SRC CONTAINER:PATH``; ``source`` a host path or a binary stream of a tar (``cp - …``).
 
@@ -187,10 +187,11 @@ def copy_to(store: "StoreContext", cid: str, source: str | BinaryIO, path: str, 
             raise InvalidArgument(f"no such file or directory: {source}") from None
     try:
         with _root(store, cid) as root:
-            owner: Callable[[Entry], tuple[int, int]] = lambda e: (e.uid, e.gid)
             user = _container_user(store, cid, root) if archive else None
-            if user is not None:
-                owner = lambda e: user
+
+            def owner(e: Entry) -> tuple[int, int]:
+                return (e.uid, e.gid) if user is None else user
+
             try:
                 if src is None:
                     assert not isinstance(source, str)
@@ -271,7 +272,7 @@ def _container_parent(root: int, path: str, name: str) -> tuple[int, str]:
     raise InvalidArgument(f"{name}:{asked}: {os.strerror(errno.ELOOP)}")
 
 
-def _container_user(store: "StoreContext", cid: str, root: int) -> tuple[int, int] | None:
+def _container_user(store: StoreContext, cid: str, root: int) -> tuple[int, int] | None:
     """The uid/gid of the container's configured user, from its own passwd and group files (``-a``);
     None when it has none, where Docker's ``-a`` keeps the source's owners too."""
     spec = current(store, cid)["Config"].get("User") or ""

@@ -15,10 +15,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..store import atomic
-from ..store.rwlayers import fill_init_layer
 from ..store.paths import (
-    CONTAINER_CONFIG_FILE, HOSTCONFIG_FILE, HOSTNAME_FILE, HOSTS_FILE, RESOLV_CONF_FILE, StorePaths,
+    CONTAINER_CONFIG_FILE,
+    HOSTCONFIG_FILE,
+    HOSTNAME_FILE,
+    HOSTS_FILE,
+    RESOLV_CONF_FILE,
+    StorePaths,
 )
+from ..store.rwlayers import fill_init_layer
 from . import names, volumes
 from .options import CreateOptions, parse_restart
 from .records import new_state, now_rfc3339
@@ -47,7 +52,7 @@ def random_name(taken: Callable[[str], bool]) -> str:
             return name
 
 
-def create_container(store: "StoreContext", opts: CreateOptions) -> str:
+def create_container(store: StoreContext, opts: CreateOptions) -> str:
     """Create the container's layers and records; returns its ID."""
     opts.validate()
     wanted = names.valid_name(opts.name) if opts.name else ""  # before anything is looked up or made
@@ -94,7 +99,7 @@ def _log_name(paths: StorePaths, cid: str) -> str:
     return os.path.basename(paths.container_log(cid))
 
 
-def _records(store: "StoreContext", cid: str, name: str, image_id: str, image_cfg: dict[str, Any],
+def _records(store: StoreContext, cid: str, name: str, image_id: str, image_cfg: dict[str, Any],
              opts: CreateOptions, networks: dict[str, Any]) -> dict[str, bytes | str]:
     from ..network.endpoint import render_hosts, render_resolv
     from ..network.ports import exposed_ports, port_bindings
@@ -168,7 +173,7 @@ def container_config(paths: StorePaths, cid: str, name: str, image_id: str, imag
     }
 
 
-def _make_sources(store: "StoreContext", config: dict[str, Any]) -> None:
+def _make_sources(store: StoreContext, config: dict[str, Any]) -> None:
     """Missing bind sources become directories (as ``docker run -v`` does); missing volumes are created."""
     for point in config["MountPoints"].values():
         if point["Type"] == "bind":
@@ -180,7 +185,8 @@ def host_config(opts: CreateOptions) -> dict[str, Any]:
     """hostconfig.json, Docker's shape (the fields berth acts on, and their neighbours)."""
     policy, retries = parse_restart(opts.restart)
     return {
-        "Binds": list(opts.binds) or None, "ContainerIDFile": "", "LogConfig": {"Type": "json-file", "Config": dict(opts.log_opts)},
+        "Binds": list(opts.binds) or None, "ContainerIDFile": "",
+        "LogConfig": {"Type": "json-file", "Config": dict(opts.log_opts)},
         "NetworkMode": opts.network, "PortBindings": {}, "RestartPolicy": {"Name": policy,
                                                                            "MaximumRetryCount": retries},
         "AutoRemove": opts.auto_remove, "VolumeDriver": "", "VolumesFrom": None, "CapAdd": None, "CapDrop": None,

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["exec_command"]
 
 
-def exec_command(store: "StoreContext", cid: str, cmd: list[str], *, env: list[str], workdir: str, user: str,
+def exec_command(store: StoreContext, cid: str, cmd: list[str], *, env: list[str], workdir: str, user: str,
                  detach: bool, stdio: tuple[int | None, int | None, int | None], terminal: bool = False) -> int:
     """Check the container can take a command, then run it inside (see runtime.nsenter).
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 __all__ = ["container_inspect"]
 
 
-def _graph_driver(store: "StoreContext", mount_id: str) -> dict[str, Any]:
+def _graph_driver(store: StoreContext, mount_id: str) -> dict[str, Any]:
     """Docker's GraphDriver.Data: absolute lower/upper/work/merged paths of the container's overlay."""
     overlay = store.paths.overlay
     lowers = [os.path.realpath(os.path.join(overlay, lower)) for lower in store.rwlayers.lowers(mount_id)
@@ -33,7 +33,7 @@ def _mount(point: dict[str, Any]) -> dict[str, Any]:
     return {k: point.get(k, "") for k in keys}
 
 
-def container_inspect(store: "StoreContext", config: dict[str, Any], size: bool = False) -> dict[str, Any]:
+def container_inspect(store: StoreContext, config: dict[str, Any], size: bool = False) -> dict[str, Any]:
     from .listing import container_sizes
     from .remove import mount_id_of
 

@@ -16,7 +16,14 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ContainerConflict, ContainerNotFound, ContainerNotRunning, ContainerStartError, MonitorError, StoreFull
+from ..errors import (
+    ContainerConflict,
+    ContainerNotFound,
+    ContainerNotRunning,
+    ContainerStartError,
+    MonitorError,
+    StoreFull,
+)
 from .client import Channel, MonitorClient
 from .logs import LogEntry, follow_fd
 from .recovery import reconcile
@@ -28,7 +35,7 @@ __all__ = ["Attachment", "start", "wait", "stop", "kill", "remove", "current", "
            "open_wait"]
 
 
-def current(store: "StoreContext", cid: str) -> dict[str, Any]:
+def current(store: StoreContext, cid: str) -> dict[str, Any]:
     """The container's config, with a stale "running" fixed if its monitor is gone."""
     configs = reconcile(store, [store.records.load(cid)])
     if not configs:  # a dead monitor's ``--rm`` container, removed by the recovery
@@ -36,7 +43,7 @@ def current(store: "StoreContext", cid: str) -> dict[str, Any]:
     return configs[0]
 
 
-def start(store: "StoreContext", cid: str, *, stdin: int | None = None, attach: bool = False,
+def start(store: StoreContext, cid: str, *, stdin: int | None = None, attach: bool = False,
           console_size: tuple[int, int] | None = None) -> Channel | None:
     """Ask the monitor to start the container; with ``attach`` the channel later reports its exit."""
     if current(store, cid)["State"]["Running"]:
@@ -64,7 +71,7 @@ def start(store: "StoreContext", cid: str, *, stdin: int | None = None, attach: 
     return channel
 
 
-def wait(store: "StoreContext", cid: str) -> int:
+def wait(store: StoreContext, cid: str) -> int:
     """Block until the container is not running; its exit code."""
     config = current(store, cid)
     if not config["State"]["Running"]:
@@ -76,7 +83,7 @@ def wait(store: "StoreContext", cid: str) -> int:
     return int(reply["exit_code"])
 
 
-def pause(store: "StoreContext", cid: str, frozen: bool) -> None:
+def pause(store: StoreContext, cid: str, frozen: bool) -> None:
     """Freeze or thaw the container through its monitor, which owns its cgroup."""
     config = current(store, cid)
     if not config["State"]["Running"]:
@@ -89,7 +96,7 @@ def pause(store: "StoreContext", cid: str, frozen: bool) -> None:
         raise ContainerConflict(reply["error"] if reply else "the container monitor went away")
 
 
-def _thaw(store: "StoreContext", config: dict[str, Any]) -> None:
+def _thaw(store: StoreContext, config: dict[str, Any]) -> None:
     """A frozen container cannot act on a signal: thaw it first (Docker does the same on stop and kill)."""
     if config["State"].get("Paused"):
         try:
@@ -105,7 +112,7 @@ def _signal(pid: int, sig: int) -> None:
         pass
 
 
-def kill(store: "StoreContext", cid: str, sig: int = signal.SIGKILL) -> None:
+def kill(store: StoreContext, cid: str, sig: int = signal.SIGKILL) -> None:
     config = current(store, cid)
     if not config["State"]["Running"]:
         raise ContainerNotRunning(f"Container {cid} is not running")
@@ -113,7 +120,7 @@ def kill(store: "StoreContext", cid: str, sig: int = signal.SIGKILL) -> None:
     _thaw(store, config)
 
 
-def stop(store: "StoreContext", cid: str, timeout: int | None = None) -> None:
+def stop(store: StoreContext, cid: str, timeout: int | None = None) -> None:
     """The stop signal, then SIGKILL after ``timeout`` seconds (the container's StopTimeout, or 10)."""
     _mark_stopped(store, cid)
     config = current(store, cid)
@@ -133,7 +140,7 @@ def stop(store: "StoreContext", cid: str, timeout: int | None = None) -> None:
     current(store, cid)
 
 
-def _mark_stopped(store: "StoreContext", cid: str) -> None:
+def _mark_stopped(store: StoreContext, cid: str) -> None:
     """Record that the user stopped it (restart policies leave it be); on a full disk, stop all the same."""
     try:
         store.records.update(cid, lambda c: c.update(HasBeenManuallyStopped=True))
@@ -141,7 +148,7 @@ def _mark_stopped(store: "StoreContext", cid: str) -> None:
         pass
 
 
-def remove(store: "StoreContext", cid: str, *, force: bool = False, volumes: bool = False) -> None:
+def remove(store: StoreContext, cid: str, *, force: bool = False, volumes: bool = False) -> None:
     from .remove import remove_container_files
 
     config = current(store, cid)
@@ -156,7 +163,7 @@ def remove(store: "StoreContext", cid: str, *, force: bool = False, volumes: boo
     remove_container_files(store, cid, volumes=volumes)
 
 
-def attach_terminal(store: "StoreContext", cid: str) -> int:
+def attach_terminal(store: StoreContext, cid: str) -> int:
     """The pty master of a running ``-t`` container, passed over the monitor's socket."""
     with MonitorClient(store).request({"op": "attach", "id": cid}) as channel:
         data, fds, _flags, _addr = socket.recv_fds(channel.sock, 4096, 1)
@@ -166,7 +173,7 @@ def attach_terminal(store: "StoreContext", cid: str) -> int:
     return fds[0]
 
 
-def open_wait(store: "StoreContext", cid: str) -> Channel:
+def open_wait(store: StoreContext, cid: str) -> Channel:
     """A channel that reports the container's exit code when it stops."""
     return MonitorClient(store).request({"op": "wait", "id": cid})
 
@@ -177,7 +184,8 @@ class Attachment:
     ``terminal`` is the pty master of a ``-t`` container: keys go there, and its size is set there.
     """
 
-    def __init__(self, store: "StoreContext", cid: str, log_fd: int, channel: Channel, terminal: int | None = None) -> None:
+    def __init__(self, store: StoreContext, cid: str, log_fd: int, channel: Channel,
+                 terminal: int | None = None) -> None:
         self.store, self.cid, self.log_fd, self.channel = store, cid, log_fd, channel
         self.terminal = terminal
         self.exit_code: int | None = None

@@ -25,7 +25,7 @@ def _command(config: dict[str, Any]) -> str:
     return " ".join([config.get("Path", ""), *config.get("Args", [])]).strip()
 
 
-def container_sizes(store: "StoreContext", cid: str, image_id: str,
+def container_sizes(store: StoreContext, cid: str, image_id: str,
                     image_sizes: dict[str, int] | None = None) -> tuple[int, int]:
     """(SizeRw, SizeRootFs): the writable layer's bytes, and those plus the image's.
 
@@ -43,7 +43,7 @@ def container_sizes(store: "StoreContext", cid: str, image_id: str,
     return size_rw, size_rw + cache[image_id]
 
 
-def summary(store: "StoreContext", config: dict[str, Any], size: bool = False,
+def summary(store: StoreContext, config: dict[str, Any], size: bool = False,
             image_sizes: dict[str, int] | None = None) -> ContainerSummary:
     state, cfg = config["State"], config["Config"]
     sizes = container_sizes(store, config["ID"], config["Image"], image_sizes) if size else (None, None)
@@ -69,7 +69,7 @@ def parse_filters(items: list[str]) -> list[tuple[str, str]]:
     return out
 
 
-def _matches(store: "StoreContext", s: ContainerSummary, key: str, value: str) -> bool:
+def _matches(store: StoreContext, s: ContainerSummary, key: str, value: str) -> bool:
     if key == "status":
         return s.state == value
     if key == "name":
@@ -91,7 +91,7 @@ def _matches(store: "StoreContext", s: ContainerSummary, key: str, value: str) -
         return s.image == value
 
 
-def list_containers(store: "StoreContext", *, all: bool = False, filters: list[str] | None = None, last: int = -1,
+def list_containers(store: StoreContext, *, all: bool = False, filters: list[str] | None = None, last: int = -1,
                     size: bool = False, ids: Collection[str] | None = None) -> list[ContainerSummary]:
     """Containers newest first: running ones only unless ``all`` (or ``last``) asks for every one."""
     conditions = parse_filters(filters or [])
@@ -110,7 +110,7 @@ def list_containers(store: "StoreContext", *, all: bool = False, filters: list[s
     return out
 
 
-def all_of(store: "StoreContext", s: ContainerSummary, conditions: list[tuple[str, str]]) -> bool:
+def all_of(store: StoreContext, s: ContainerSummary, conditions: list[tuple[str, str]]) -> bool:
     """Docker: values of one key are alternatives (OR); different keys must all hold (AND)."""
     by_key: dict[str, list[str]] = {}
     for key, value in conditions:
@@ -118,7 +118,7 @@ def all_of(store: "StoreContext", s: ContainerSummary, conditions: list[tuple[st
     return all(any(_matches(store, s, key, v) for v in values) for key, values in by_key.items())
 
 
-def _records(store: "StoreContext", ids: Collection[str]) -> list[dict[str, Any]]:
+def _records(store: StoreContext, ids: Collection[str]) -> list[dict[str, Any]]:
     """The configs of ``ids`` that still exist."""
     configs = []
     for cid in ids:

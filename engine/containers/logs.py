@@ -111,8 +111,8 @@ class LogWriter:
         batch: list[bytes] = []
         batch_size = 0
         for line in lines:
-            entry = ('{"log":%s,"stream":"%s","time":"%s"}\n' % (
-                json.dumps(line.decode("utf-8", "replace")), stream, stamp)).encode()
+            text = json.dumps(line.decode("utf-8", "replace"))
+            entry = f'{{"log":{text},"stream":"{stream}","time":"{stamp}"}}\n'.encode()
             batch.append(entry)
             batch_size += len(entry)
             if self.max_size and self.size + batch_size >= self.max_size:
@@ -141,7 +141,7 @@ class LogWriter:
 
     def _dropped_note(self, now: float) -> bytes:
         text = f"berth: {self.dropped} log line(s) dropped: could not write them (disk full?)\n"
-        return ('{"log":%s,"stream":"stderr","time":"%s"}\n' % (json.dumps(text), format_time(now))).encode()
+        return f'{{"log":{json.dumps(text)},"stream":"stderr","time":"{format_time(now)}"}}\n'.encode()
 
     def _write_all(self, data: bytes) -> bool:
         if not self._reopen():

@@ -25,7 +25,7 @@ _DRAIN_SECONDS = 5.0
 class _ContainerEnd:
     """Says when a followed container has stopped and its monitor has written the last line."""
 
-    def __init__(self, store: "StoreContext", cid: str) -> None:
+    def __init__(self, store: StoreContext, cid: str) -> None:
         from .lifecycle import current
 
         self.store, self.cid = store, cid
@@ -58,7 +58,7 @@ class _ContainerEnd:
         return True
 
 
-def log_entries(store: "StoreContext", cid: str, *, follow: bool, tail: int, since: float,
+def log_entries(store: StoreContext, cid: str, *, follow: bool, tail: int, since: float,
                 until: float) -> Iterator[LogEntry]:
     """Entries in order; the log file stays open, so a rotation or ``--rm`` mid-read loses nothing."""
     return _follow(store, cid, follow, tail, since, until, read_entries)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["rename", "prune", "top"]
 
 
-def rename(store: "StoreContext", cid: str, new_name: str) -> None:
+def rename(store: StoreContext, cid: str, new_name: str) -> None:
     """Docker's name rules: ``[a-zA-Z0-9][a-zA-Z0-9_.-]+``, unique in the store.
 
     The new name is linked before the record changes and the old one unlinked
@@ -38,7 +38,7 @@ def rename(store: "StoreContext", cid: str, new_name: str) -> None:
         names.release(store.paths, old, cid)
 
 
-def prune(store: "StoreContext") -> tuple[list[str], int]:
+def prune(store: StoreContext) -> tuple[list[str], int]:
     """Remove every container that is not running; (their IDs, bytes reclaimed from their layers)."""
     removed, reclaimed = [], 0
     for config in store.records.all():
@@ -68,7 +68,7 @@ def _pids_in_namespace(pid: int) -> set[int]:
     return found
 
 
-def top(store: "StoreContext", cid: str, ps_args: list[str]) -> tuple[list[str], list[list[str]]]:
+def top(store: StoreContext, cid: str, ps_args: list[str]) -> tuple[list[str], list[list[str]]]:
     """Docker's way: run the host's ``ps`` (default ``-ef``) and keep the container's processes."""
     state = current(store, cid)["State"]
     if not state["Running"]:

@@ -648,7 +648,8 @@ class Monitor:
             self._to_keeper({"op": "release", "id": cid})
             return
         streams, master = {}, -1
-        for fd, name in zip(fds, names):
+        # fds came over the socket, names in the message: never raise here, pair what arrived
+        for fd, name in zip(fds, names, strict=False):
             if name == "stdin":
                 os.close(fd)  # the keeper keeps its own copy
             else:

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import BerthError, ContainerConflict, ContainerNotFound, StoreCorrupt
 from ..store import atomic
 from ..store.paths import INIT_SUFFIX, MOUNT_ID_FILE
-from . import names
 from ..store.removal import delete_tree
+from . import names
 
 if TYPE_CHECKING:
     from ..context import StoreContext
@@ -108,7 +108,8 @@ def remove_many_files(store: StoreContext, cids: list[str], volumes: bool = Fals
     configs = [_config_or_none(store, cid) for cid in cids]
     with store.lock:
         trash = _set_aside(store.paths.container_dir(cid) for cid in cids)
-        for cid, config in zip(cids, configs):  # after the records: the index may hold too much, never too little
+        # after the records: the index may hold too much, never too little
+        for cid, config in zip(cids, configs, strict=True):
             if config is not None:
                 names.release(store.paths, str(config.get("Name", "")), cid)
         trash += _set_aside(store.paths.mount_record(cid) for cid in cids)

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import BerthError, InvalidArgument, VolumeInUse, VolumeNotFound
 from ..runtime.rootfs import resolve_in_root
 from ..store import atomic
-from ..store.removal import delete_tree
 from ..store.paths import VOLUME_DATA_DIR, VOLUME_RECORD_FILE, StorePaths
+from ..store.removal import delete_tree
 from .options import VOLUME_NAME, parse_bind
 from .records import now_rfc3339
 

@@ -81,7 +81,7 @@ class ImageLoader:
             raise ArchiveError(f"config {plan.config_name} lists {len(diff_ids)} layers, "
                                f"the manifest {len(plan.layers)}")
         parent: str | None = None
-        for blob, diff_id in zip(plan.layers, diff_ids):
+        for blob, diff_id in zip(plan.layers, diff_ids, strict=True):
             self.layer_importer.add(source.open, blob, diff_id, parent, progress=progress, cancel=cancel)
             parent = chain_id_for(parent, diff_id)
         image_id = self.importer.commit_config_bytes(data, plan.refs)

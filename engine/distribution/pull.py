@@ -146,7 +146,7 @@ class Puller:
     def _register(self, layers: list[BlobRef], diff_ids: list[str], jobs: dict[int, BlobFeed],
                   importer: LayerImporter, progress: ProgressFn | None, cancel: threading.Event | None) -> None:
         parent = None
-        for i, (blob, diff_id) in enumerate(zip(layers, diff_ids)):
+        for i, (blob, diff_id) in enumerate(zip(layers, diff_ids, strict=True)):
             if i in jobs:
                 # The feed's reader ends only on a verified blob, and raises what failed its download.
                 importer.add(_follower(jobs[i]), blob, diff_id, parent, progress=progress, cancel=cancel,
@@ -244,7 +244,7 @@ class Puller:
 
     def _finish(self, ref: reference.Reference, layers: list[BlobRef], diff_ids: list[str]) -> None:
         """Remember which blobs the layers came from (push mounts them), and free the download dir."""
-        for blob, diff_id in zip(layers, diff_ids):
+        for blob, diff_id in zip(layers, diff_ids, strict=True):
             assert blob.digest is not None
             self.metadata.add(diff_id, KnownBlob(blob.digest, ref.name, blob.media_type, blob.size))
             path = os.path.join(self.downloads, blob.digest.removeprefix("sha256:"))

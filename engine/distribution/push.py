@@ -288,7 +288,8 @@ class _compressor:
         self.writer.close()
 
 
-def _manifest(options: PushOptions, config_digest: str, config: bytes, layers: list[dict[str, Any]]) -> tuple[bytes, str]:
+def _manifest(options: PushOptions, config_digest: str, config: bytes,
+              layers: list[dict[str, Any]]) -> tuple[bytes, str]:
     """Docker schema2 for gzip layers (what every client reads); OCI when zstd needs it."""
     docker_type = COMPRESSIONS[options.compression][0]
     mtype, ctype = (fmt.DOCKER_MANIFEST, fmt.DOCKER_CONFIG) if docker_type else (fmt.OCI_MANIFEST, fmt.OCI_CONFIG)

@@ -198,5 +198,6 @@ def _repositories(saved: list[_Saved]) -> dict[str, dict[str, str]]:
         if not item.layers:
             continue
         for ref in item.refs:
-            repos.setdefault(ref.familiar_name, {})[ref.tag or "latest"] = item.layers[-1].diff_id.removeprefix("sha256:")
+            top = item.layers[-1].diff_id.removeprefix("sha256:")
+            repos.setdefault(ref.familiar_name, {})[ref.tag or "latest"] = top
     return repos

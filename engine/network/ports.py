@@ -63,7 +63,7 @@ def parse_publish_ranges(spec: str) -> list[tuple[str, dict[str, str]]]:
     hosts = _range(host_port, spec) if host_port else [""] * len(ctrs)
     if len(hosts) != len(ctrs):
         raise InvalidArgument(f"invalid ranges specified for container and host Ports: \"{spec}\"")
-    return [(f"{c}/{proto}", {"HostIp": host_ip, "HostPort": str(h)}) for c, h in zip(ctrs, hosts)]
+    return [(f"{c}/{proto}", {"HostIp": host_ip, "HostPort": str(h)}) for c, h in zip(ctrs, hosts, strict=True)]
 
 
 def _range(text: str, spec: str) -> list[int]:

@@ -43,7 +43,8 @@ class Terminal:
 
     def escapes(self) -> list[str]:
         """The SGR sequences (colours, bold) on screen now."""
-        out = subprocess.run(["tmux", "capture-pane", "-e", "-p", "-t", self.name], capture_output=True, text=True).stdout
+        out = subprocess.run(["tmux", "capture-pane", "-e", "-p", "-t", self.name],
+                             capture_output=True, text=True).stdout
         return re.findall(r"\x1b\[([0-9;]*)m", out)
 
     def type_until(self, line: str, answer: str) -> None:
@@ -143,7 +144,8 @@ def test_run_watch_log_stop_and_remove(engine, terminal: Terminal) -> None:
     terminal.wait_for("No containers yet")
     # As `berth run -d` in another terminal: the panel shows it on its own.
     cid = engine.container_create(CreateOptions(image="busybox:latest", name="e2e-tick",
-                                                cmd=("sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done")))
+                                                cmd=("sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); "
+                                                     "sleep 0.2; done")))
     try:
         engine.container_start(cid)
         terminal.wait_for("e2e-tick")  # may show as Created first, then
@@ -192,7 +194,8 @@ def test_attach_to_output_and_ctrl_c_only_detaches(engine, terminal: Terminal) -
 
     engine.image_bootstrap("busybox:latest")
     cid = engine.container_create(CreateOptions(image="busybox:latest", name="e2e-out", network="none",
-                                                cmd=("sh", "-c", "i=0; while true; do echo out-$i; i=$((i+1)); sleep 0.2; done")))
+                                                cmd=("sh", "-c", "i=0; while true; do echo out-$i; i=$((i+1)); "
+                                                     "sleep 0.2; done")))
     try:
         engine.container_start(cid)
         terminal.wait_for("busybox")
@@ -254,7 +257,8 @@ def _colours(sgr: list[str]) -> list[str]:
                 found.append(";".join(parts[i:i + width]))
                 i += width
                 continue
-            if parts[i].isdigit() and (30 <= int(parts[i]) <= 37 or 40 <= int(parts[i]) <= 47 or 90 <= int(parts[i]) <= 107):
+            if parts[i].isdigit() and (30 <= int(parts[i]) <= 37 or 40 <= int(parts[i]) <= 47
+                                       or 90 <= int(parts[i]) <= 107):
                 found.append(parts[i])
             i += 1
     return found

@@ -19,7 +19,7 @@ RUN mkdir -p /data/keep /data/gone && echo one > /data/keep/a && echo two > /dat
 RUN rm -rf /data/gone /usr/sbin && mkdir /usr/sbin && touch /usr/sbin/new && echo three > /data/keep/c && chmod 0600 /data/keep/c
 ENV GREETING=hello
 CMD ["sh", "-c", "echo $GREETING"]
-"""
+"""  # noqa: E501 -- a Dockerfile: each RUN is one layer, kept on one line
 
 
 def build_multilayer(engine: Any, tmp_path: Path, tag: str = "app:1") -> str:

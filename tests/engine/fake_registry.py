@@ -67,7 +67,8 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
             if url.path.startswith(prefix + "manifests/"):
                 return self._manifest()
             if url.path.startswith(prefix + "blobs/") and state.redirect_blobs:
-                return self._send(307, b"", {"Location": state.redirect_blobs + "/storage/" + url.path.rsplit("/", 1)[1]})
+                location = state.redirect_blobs + "/storage/" + url.path.rsplit("/", 1)[1]
+                return self._send(307, b"", {"Location": location})
             if url.path.startswith(prefix + "blobs/"):
                 return self._blob(url.path.rsplit("/", 1)[1])
             self._send(404, b'{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known"}]}')

@@ -112,7 +112,8 @@ def start_registry(tmp: Path, *, htpasswd: bool = False, address: str = LOOPBACK
     log = tmp / "registry.log"
     with open(log, "wb") as out:
         prefix = ["nsenter", f"--net={netns}"] if netns else []  # nsenter execs: the PID is the registry's
-        proc = subprocess.Popen([*prefix, binary, "serve", str(tmp / "config.yml")], stdout=out, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen([*prefix, binary, "serve", str(tmp / "config.yml")],
+                                stdout=out, stderr=subprocess.STDOUT,
                                 env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, start_new_session=True)
     try:
         _wait_ready(host, proc, log, "https" if tls else "http")

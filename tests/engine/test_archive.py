@@ -76,7 +76,8 @@ def snapshot(root: Path) -> dict[str, tuple[Any, ...]]:
             if stat.S_ISREG(st.st_mode):
                 content = hashlib.sha256(Path(path).read_bytes()).hexdigest()
             target = os.readlink(path) if stat.S_ISLNK(st.st_mode) else None
-            xattrs = tuple(sorted((n, os.getxattr(path, n, follow_symlinks=False)) for n in os.listxattr(path, follow_symlinks=False)))
+            xattrs = tuple(sorted((n, os.getxattr(path, n, follow_symlinks=False))
+                                  for n in os.listxattr(path, follow_symlinks=False)))
             rdev = st.st_rdev if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else 0
             seen[rel] = (
                 st.st_mode, st.st_uid, st.st_gid, st.st_mtime_ns // 1_000_000_000,
@@ -189,7 +190,8 @@ def test_round_trip_restores_every_entry_kind(tmp_path: Path) -> None:
     assert written.diff_id == applied.diff_id == "sha256:" + hashlib.sha256(data).hexdigest()
     assert written.tar_size == applied.tar_size == len(data)
     assert applied.compression == UNCOMPRESSED
-    regular_once = sum(os.lstat(src / p).st_size for p in ("etc/hostname", "bin/ping", "big", "shared/owned", "huge-ids"))
+    regular_once = sum(os.lstat(src / p).st_size
+                       for p in ("etc/hostname", "bin/ping", "big", "shared/owned", "huge-ids"))
     assert applied.size > regular_once  # plus the unicode and long-name files, hard links counted once
     assert os.getxattr(tmp_path / "dst" / "bin" / "ping", "security.capability") == FILE_CAPS
     assert os.stat(tmp_path / "dst" / "bin" / "ping").st_mode & 0o7777 == 0o4755
@@ -336,7 +338,8 @@ def test_plain_dir_keeps_char_devices_and_applied_whiteouts_round_trip(tmp_path:
     tar = build_tar(("dir", "d/", None), ("file", "d/.wh..wh..opq", b""), ("file", ".wh.gone", b""))
     apply_bytes(tar, tmp_path / "layer")
     again = write_bytes(tmp_path / "layer")
-    assert [m.name for m in tarfile.open(fileobj=io.BytesIO(again))] == ["d", "d/.wh..wh..opq", ".wh.gone"]  # sorted by the deleted name
+    # sorted by the deleted name
+    assert [m.name for m in tarfile.open(fileobj=io.BytesIO(again))] == ["d", "d/.wh..wh..opq", ".wh.gone"]
     assert apply_bytes(again, tmp_path / "layer2").diff_id == "sha256:" + hashlib.sha256(again).hexdigest()
     assert write_bytes(tmp_path / "layer2") == again
 
@@ -486,7 +489,8 @@ def unsafe_cases(outside: str) -> dict[str, tuple[bytes, str]]:
         "symlink-parent": (build_tar(("symlink", "evil", outside), ("file", "evil/x", b"x")), "evil/x"),
         "symlink-parent-overwrite": (
             build_tar(("symlink", "evil", outside), ("file", "evil/secret", b"pwned")), "evil/secret"),
-        "symlink-root": (build_tar(("symlink", "root", "/"), ("file", "root" + outside + "/x", b"x")), "root" + outside + "/x"),
+        "symlink-root": (build_tar(("symlink", "root", "/"), ("file", "root" + outside + "/x", b"x")),
+                         "root" + outside + "/x"),
         "dotdot-symlink": (build_tar(("symlink", "up", "../outside"), ("file", "up/x", b"x")), "up/x"),
         "dotdot-chain": (
             build_tar(("symlink", "l1", ".."), ("symlink", "l2", "l1/outside"), ("file", "l2/x", b"x")), "l2/x"),

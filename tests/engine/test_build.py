@@ -257,7 +257,8 @@ def test_onbuild_triggers_run_in_the_child_build(engine, base: str, tmp_path: Pa
 
 def test_second_build_is_all_cache_and_same_id(engine, base: str, tmp_path: Path) -> None:
     context = make_context(tmp_path / "ctx", {"a.txt": "a", "b.txt": "b"})
-    dockerfile = f"FROM {BASE}\nRUN echo 1 > /one\nCOPY a.txt /\nCOPY b.txt /\nRUN cat /a.txt /b.txt > /ab\nCMD [\"sh\"]\n"
+    dockerfile = (f"FROM {BASE}\nRUN echo 1 > /one\nCOPY a.txt /\nCOPY b.txt /\nRUN cat /a.txt /b.txt > /ab\n"
+                  "CMD [\"sh\"]\n")
     first, _ = build(engine, context, dockerfile)
     layers_before = sorted(engine.store.layers.list())
     second, events = build(engine, context)
@@ -295,7 +296,8 @@ def test_failing_run_leaves_no_half_made_layer(engine, base: str, tmp_path: Path
     layers = sorted(engine.store.layers.list())
     with pytest.raises(CommandFailed) as caught:
         build(engine, context, f"FROM {BASE}\nRUN echo partial > /p && echo oops && exit 3\n")
-    assert str(caught.value) == "The command '/bin/sh -c echo partial > /p && echo oops && exit 3' returned a non-zero code: 3"
+    assert str(caught.value) == ("The command '/bin/sh -c echo partial > /p && echo oops && exit 3' "
+                                 "returned a non-zero code: 3")
     assert caught.value.exit_code == 1
     assert sorted(engine.store.layers.list()) == layers
     _check_clean(engine)

@@ -1,4 +1,7 @@
-"""One torn record at a time: it hides only itself, and ``system check --repair`` deletes nothing it cannot prove is garbage."""
+"""One torn record at a time: it hides only itself.
+
+``system check --repair`` deletes nothing it cannot prove is garbage.
+"""
 
 from __future__ import annotations
 

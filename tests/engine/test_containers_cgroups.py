@@ -98,7 +98,8 @@ def test_v1_detection_from_mountinfo() -> None:
     mountinfo = ("40 30 0:35 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
                  "41 30 0:36 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n"
                  "42 30 0:37 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n")
-    group = cgroups.for_container("abc", "/s", mountinfo=mountinfo, proc_cgroup="4:memory:/slice\n1:cpu,cpuacct:/\n0::/\n")
+    group = cgroups.for_container("abc", "/s", mountinfo=mountinfo,
+                                  proc_cgroup="4:memory:/slice\n1:cpu,cpuacct:/\n0::/\n")
     assert isinstance(group, cgroups.CgroupV1)
     store = cgroup_dir_name("/s")
     assert group.dirs == {"memory": f"/sys/fs/cgroup/memory/slice/{store}/abc",

@@ -73,12 +73,14 @@ def test_save_load_round_trip_keeps_id_tags_layers_and_history(engine: Any, app:
     out = _save(engine, ["app:1", "busybox"], tmp_path / "two.tar")
     other = fresh_engine(tmp_path, "other")
     loaded = other.image_load(str(out))
-    assert {(i.id, i.refs) for i in loaded} == {(app, ("app:1",)), (engine.image_resolve("busybox"), ("busybox:latest",))}
+    assert {(i.id, i.refs) for i in loaded} == {(app, ("app:1",)),
+                                                (engine.image_resolve("busybox"), ("busybox:latest",))}
     assert other.image_resolve("app:1") == app
     assert [h.created_by for h in other.image_history("app:1")] == [h.created_by for h in engine.image_history("app:1")]
     assert [layer.chain_id for layer in other.store.images.image_layers(app)] == \
         [layer.chain_id for layer in engine.store.images.image_layers(app)]
-    assert _save(other, ["app:1"], tmp_path / "again.tar").read_bytes() == _save(engine, ["app:1"], tmp_path / "once.tar").read_bytes()
+    again = _save(other, ["app:1"], tmp_path / "again.tar").read_bytes()
+    assert again == _save(engine, ["app:1"], tmp_path / "once.tar").read_bytes()
     _assert_clean(other)
 
 
@@ -160,7 +162,8 @@ def _legacy_archive(engine: Any, image_id: str, path: Path) -> Path:
         v1 = hashlib.sha256(f"v1-{i}-{layer.chain_id}".encode()).hexdigest()
         entries.update({f"{v1}/layer.tar": buf.getvalue(), f"{v1}/VERSION": b"1.0", f"{v1}/json": b"{}"})
         layers.append(f"{v1}/layer.tar")
-    entries["manifest.json"] = json.dumps([{"Config": image_id[7:] + ".json", "RepoTags": ["old:form"], "Layers": layers}]).encode()
+    entries["manifest.json"] = json.dumps([{"Config": image_id[7:] + ".json", "RepoTags": ["old:form"],
+                                            "Layers": layers}]).encode()
     entries["repositories"] = json.dumps({"old": {"form": layers[-1].split("/")[0]}}).encode()
     _write_tar(path, entries)
     return path
@@ -221,7 +224,8 @@ def _compressed_layout(engine: Any, image_id: str, path: Path, kind: str) -> Pat
         write_layer(engine.paths.diff_dir(layer.cache_id), buf, upper=True)
         blob = gzip.compress(buf.getvalue()) if kind == "gzip" else zstandard.ZstdCompressor().compress(buf.getvalue())
         entries["blobs/sha256/" + _sha(blob)[7:]] = blob
-        layers.append({"mediaType": f"application/vnd.oci.image.layer.v1.tar+{kind}", "digest": _sha(blob), "size": len(blob)})
+        layers.append({"mediaType": f"application/vnd.oci.image.layer.v1.tar+{kind}", "digest": _sha(blob),
+                       "size": len(blob)})
     entries["blobs/sha256/" + image_id[7:]] = config
     manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
                            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": image_id,
@@ -293,7 +297,8 @@ def _index_of(engine: Any, app: str, tmp_path: Path, platforms: list[tuple[str, 
         {**desc, "platform": {"os": os_, "architecture": arch}} for os_, arch in platforms]}).encode()
     index = {"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.index.v1+json",
                                                 "digest": _sha(inner), "size": len(inner),
-                                                "annotations": {"io.containerd.image.name": "docker.io/library/multi:1"}}]}
+                                                "annotations": {
+                                                    "io.containerd.image.name": "docker.io/library/multi:1"}}]}
     layout = tmp_path / "multi"
     layout.mkdir()
     subprocess.run(["tar", "-C", str(layout), "-xf", str(out)], check=True)

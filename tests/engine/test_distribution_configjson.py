@@ -1,4 +1,7 @@
-"""Image config bytes in Go's form: checked against skopeo (Go's encoding/json) itself, not against a copy of its rules."""
+"""Image config bytes in Go's form.
+
+Checked against skopeo (Go's encoding/json) itself, not against a copy of its rules.
+"""
 
 from __future__ import annotations
 

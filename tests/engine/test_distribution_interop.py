@@ -76,7 +76,8 @@ def test_berth_loads_gzip_layers_skopeo_wrote(engine: Any, saved: tuple[str, Pat
     _run(skopeo, "copy", "-q", "--dest-compress", "--dest-compress-format", "gzip",
          f"oci-archive:{out}:1", f"oci-archive:{tmp_path / 'gz.tar'}:example.org/gz:3")
     index = json.loads(_run("tar", "-xOf", str(tmp_path / "gz.tar"), "index.json"))
-    manifest = json.loads(_run("tar", "-xOf", str(tmp_path / "gz.tar"), "blobs/sha256/" + index["manifests"][0]["digest"][7:]))
+    manifest = json.loads(_run("tar", "-xOf", str(tmp_path / "gz.tar"),
+                               "blobs/sha256/" + index["manifests"][0]["digest"][7:]))
     assert {layer["mediaType"] for layer in manifest["layers"]} == {"application/vnd.oci.image.layer.v1.tar+gzip"}
     other = fresh_engine(tmp_path, "other")
     assert [(i.id, i.refs) for i in other.image_load(str(tmp_path / "gz.tar"))] == [(image_id, ("example.org/gz:3",))]
@@ -96,7 +97,8 @@ def _tree(root: Path) -> dict[str, tuple[Any, ...]]:
                 what = os.readlink(path)
             else:
                 what = ""
-            out[os.path.relpath(path, root)] = (stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, what)
+            out[os.path.relpath(path, root)] = (stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid,
+                                                what)
     return out
 
 

@@ -23,7 +23,8 @@ PROBES: dict[str, str] = {
     "pivot_root": "mkdir -p /tmp/n/old && mount --bind /tmp/n /tmp/n && pivot_root /tmp/n /tmp/n/old",
     "unshare a user namespace": "unshare -U -r true",
     "unshare mount+user namespaces": "unshare -U -r -m true",
-    "mknod + read a block device": f"mknod /tmp/b b {os.major(ROOT_DEV)} {os.minor(ROOT_DEV)} && head -c 512 /tmp/b >/dev/null",
+    "mknod + read a block device":
+        f"mknod /tmp/b b {os.major(ROOT_DEV)} {os.minor(ROOT_DEV)} && head -c 512 /tmp/b >/dev/null",
     "write /proc/sys": "echo 3 > /proc/sys/vm/drop_caches",
     "write /proc/sysrq-trigger": "echo h > /proc/sysrq-trigger",
     "write /sys": "echo 1 > /sys/kernel/mm/ksm/run || touch /sys/pwned",

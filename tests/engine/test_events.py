@@ -59,7 +59,8 @@ def test_follow_sees_another_process(tmp_path: Path) -> None:
 
     thread = threading.Thread(target=reader)
     thread.start()
-    code = "import sys; from engine.events import EventJournal; j = EventJournal(sys.argv[1]); j.append('c', 'start', 'x'); j.append('c', 'die', 'x')"
+    code = ("import sys; from engine.events import EventJournal; j = EventJournal(sys.argv[1]); "
+            "j.append('c', 'start', 'x'); j.append('c', 'die', 'x')")
     subprocess.run([sys.executable, "-c", code, journal.path], cwd=REPO, check=True)
     thread.join(timeout=10)
     stop.set()

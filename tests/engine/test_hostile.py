@@ -158,7 +158,8 @@ def test_int_flags_refuse_words(berth) -> None:
     assert checked >= 1
 
 
-def _leaf_parsers(parser: argparse.ArgumentParser, path: list[str]) -> Iterator[tuple[list[str], argparse.ArgumentParser]]:
+def _leaf_parsers(parser: argparse.ArgumentParser,
+                  path: list[str]) -> Iterator[tuple[list[str], argparse.ArgumentParser]]:
     subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     if not subs:
         yield path, parser

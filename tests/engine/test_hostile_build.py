@@ -135,8 +135,8 @@ def test_copy_sources_resolve_inside_the_context_and_errors_name_no_host_path(en
     # Docker follows a source link as if the context were / (so: the context's file), and copies links
     # met inside a source dir as links.
     assert file_in_image(engine, image, "/x") == b"the context's"
-    assert os.readlink(os.path.join(engine.paths.diff_dir(
-        engine.store.layers.get(engine.store.images.top_layer(engine.image_config(image))).cache_id), "d/sub")) == str(canary)
+    top = engine.store.layers.get(engine.store.images.top_layer(engine.image_config(image)))
+    assert os.readlink(os.path.join(engine.paths.diff_dir(top.cache_id), "d/sub")) == str(canary)
     assert stat.S_ISLNK(stat_in_image(engine, image, "/d/sub").st_mode)
     import socket
 

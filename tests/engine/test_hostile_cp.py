@@ -98,8 +98,8 @@ def _cli(store: Path, *argv: str, stdin: bytes = b"") -> subprocess.CompletedPro
         openat2 = inroot.use_openat2
     except ImportError:
         openat2 = True
-    return subprocess.run([sys.executable, "-c", _CLI.format(openat2=openat2), "--root", str(store), *argv], input=stdin,
-                          capture_output=True, timeout=120, cwd=_WORKTREE, preexec_fn=limit, check=False)
+    return subprocess.run([sys.executable, "-c", _CLI.format(openat2=openat2), "--root", str(store), *argv],
+                          input=stdin, capture_output=True, timeout=120, cwd=_WORKTREE, preexec_fn=limit, check=False)
 
 
 def _one_error(result: subprocess.CompletedProcess[bytes]) -> str:

@@ -88,7 +88,8 @@ def test_exec_d_gets_none_of_the_callers_fds(box, store_root: Path, tmp_path: Pa
     out = tmp_path / "out"
     with open(out, "wb") as o:
         done = _berth(store_root, "exec", "-d", box, "sh", "-c",
-                      "chmod 4755 /proc/self/fd/1; l=$(for i in 0 1 2; do readlink /proc/$$/fd/$i; done); echo $l > /tmp/links; "
+                      "chmod 4755 /proc/self/fd/1; l=$(for i in 0 1 2; do readlink /proc/$$/fd/$i; done); "
+                      "echo $l > /tmp/links; "
                       "cut -d' ' -f7 /proc/self/stat > /tmp/tty; echo hi; touch /tmp/done",
                       stdout=o, stderr=subprocess.PIPE, capture_output=False)
     assert done.returncode == 0, done.stderr

@@ -125,7 +125,8 @@ def test_no_ui_library_in_layer_contents() -> None:
     import subprocess
     import sys
 
-    code = "import sys, engine.layer_contents; print([m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')])"
+    code = ("import sys, engine.layer_contents; "
+            "print([m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -114,8 +114,9 @@ def _synthetic(path: str, size: int, step: float = 0.001, line: int = 100, per_s
                start: float = T0, first: int = 0) -> tuple[float, int]:
     """A json-file log of ``size`` bytes, fast: ``per_stamp`` lines share a stamp; (its last stamp, lines)."""
     body = "y" * line
-    batch = "".join('{"log":"%%d %s\\n","stream":"%s","time":"TIME"}\n' % (body, "stderr" if i % 5 == 0 else "stdout")
-                    for i in range(per_stamp))
+    # Two passes: this one fills body and stream and leaves a %d for the line number.
+    batch = "".join('{"log":"%%d %s\\n","stream":"%s","time":"TIME"}\n'  # noqa: UP031
+                    % (body, "stderr" if i % 5 == 0 else "stdout") for i in range(per_stamp))
     t, written, n = start, 0, first
     with open(path, "wb") as f:
         while written < size:

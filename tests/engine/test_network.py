@@ -108,7 +108,8 @@ def test_publish_specs_parse_as_docker_does() -> None:
         with pytest.raises(InvalidArgument):
             parse_publish_ranges(bad)
     assert parse_publish_ranges("127.0.0.1:8000-8001:80-81/udp") == [
-        ("80/udp", {"HostIp": "127.0.0.1", "HostPort": "8000"}), ("81/udp", {"HostIp": "127.0.0.1", "HostPort": "8001"})]
+        ("80/udp", {"HostIp": "127.0.0.1", "HostPort": "8000"}),
+        ("81/udp", {"HostIp": "127.0.0.1", "HostPort": "8001"})]
     assert [k for k, _ in parse_publish_ranges("80-82")] == ["80/tcp", "81/tcp", "82/tcp"]
     for bad in ("82-80", "8000-8002:80", "8000-8001:80-82", "0-5"):
         with pytest.raises(InvalidArgument):
@@ -394,8 +395,8 @@ def _exec(engine, cid: str, *argv: str) -> str:  # type: ignore[no-untyped-def]
     """Output of a command in the container's mount and network namespaces and its root (``-r``: where the
     suite runs in a chroot, the mount namespace alone is the host's tree); ``cat`` may fail."""
     pid = str(engine.container_inspect(cid)["State"]["Pid"])
-    done = subprocess.run(["nsenter", "-t", pid, "-n", "-m", "-r", "-w", "--", *argv], capture_output=True, text=True, timeout=30,
-                          check=False)
+    done = subprocess.run(["nsenter", "-t", pid, "-n", "-m", "-r", "-w", "--", *argv], capture_output=True, text=True,
+                          timeout=30, check=False)
     assert done.returncode == 0 or argv[0] == "cat", done.stdout + done.stderr
     return done.stdout
 

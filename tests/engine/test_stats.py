@@ -212,7 +212,8 @@ def test_comounted_v1_controllers_share_one_dir() -> None:
     group = cgroups.for_container("abc", "/s", mountinfo=mountinfo, proc_cgroup="1:cpu,cpuacct:/\n7:blkio:/x\n")
     assert isinstance(group, cgroups.CgroupV1)
     store = cgroup_dir_name("/s")
-    assert group.dirs == {"cpu": f"/sys/fs/cgroup/cpu,cpuacct/{store}/abc", "blkio": f"/sys/fs/cgroup/blkio/x/{store}/abc"}
+    assert group.dirs == {"cpu": f"/sys/fs/cgroup/cpu,cpuacct/{store}/abc",
+                          "blkio": f"/sys/fs/cgroup/blkio/x/{store}/abc"}
 
 
 def test_net_dev_parser_skips_lo_and_headers() -> None:

@@ -58,7 +58,8 @@ def main() -> int:
     climb = "../" * 12
     cases = {
         "hard link to an absolute host path": (_tar(("hl", "h", secret)),
-                                               f"unable to prepare context: link {secret} /hl: no such file or directory"),
+                                               f"unable to prepare context: link {secret} /hl: "
+                                               "no such file or directory"),
         "hard link climbing out": (_tar(("hl", "h", climb + secret.lstrip("/"))),
                                    f"unable to prepare context: link {secret} /hl: no such file or directory"),
         "hard link through a symlink": (_tar(("via", "s", canary), ("hl", "h", "via/secret")),
@@ -71,7 +72,8 @@ def main() -> int:
         failed = _run(cases, canary, before)
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    print(f"Python {sys.version.split()[0]}: {len(cases) - failed}/{len(cases)} cases as Docker with the canary untouched")
+    print(f"Python {sys.version.split()[0]}: {len(cases) - failed}/{len(cases)} cases as Docker "
+          "with the canary untouched")
     return 1 if failed else 0
 
 

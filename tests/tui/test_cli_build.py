@@ -37,7 +37,8 @@ def test_build_prints_steps_like_the_classic_builder(berth, context: Path) -> No
     assert re.fullmatch(r" ---> Running in [0-9a-f]{12}", lines[3])
     assert lines[4] == "hello from run"
     assert re.fullmatch(r"Removing intermediate container [0-9a-f]{12}", lines[5])
-    assert lines[-3:] == [f"Successfully built {lines[-4][6:]}", "Successfully tagged demo:1", "Successfully tagged demo:2"]
+    assert lines[-3:] == [f"Successfully built {lines[-4][6:]}", "Successfully tagged demo:1",
+                          "Successfully tagged demo:2"]
     status, out, _ = berth("build", "-t", "demo:1", str(context))
     assert out.count(" ---> Using cache\n") == 3
     status, history, _ = berth("history", "demo:1")

@@ -89,7 +89,8 @@ def test_run_flags(cengine, berth, tmp_path) -> None:  # type: ignore[no-untyped
     env_file = tmp_path / "env"
     env_file.write_text("# comment\nA=from-file\nB=2\n")
     status, out, _ = berth("run", "--rm", "--env-file", str(env_file), "-e", "B=flag", "-w", "/etc", "-u", "65534",
-                           "-h", "myhost", "--entrypoint", "sh", "busybox", "-c", 'echo $A $B $(pwd) $(id -u) $(hostname)')
+                           "-h", "myhost", "--entrypoint", "sh", "busybox",
+                           "-c", 'echo $A $B $(pwd) $(id -u) $(hostname)')
     assert (status, out) == (0, "from-file flag /etc 65534 myhost\n")
 
 

@@ -111,7 +111,8 @@ def test_pull_on_a_terminal_draws_docker_bars_and_leaves_the_final_lines(engine:
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 150, 0, 0))
     try:
         proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "--root", str(engine.root), "pull", name],
-                                stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env={**os.environ, "TERM": "xterm"})
+                                stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
+                                env={**os.environ, "TERM": "xterm"})
         os.close(slave)
         slave = -1
         chunks = []

@@ -128,6 +128,7 @@ def test_ps_filters_by_network_and_published_port(engine, berth) -> None:  # typ
     assert berth("run", "-d", "--name", "on-side", "--network", "side", "busybox", "sleep", "60")[0] == 0
     assert berth("run", "-d", "--name", "pub", "-p", "127.0.0.1::7070", "busybox", "sleep", "60")[0] == 0
     assert berth("ps", "--format", "json", "-f", "network=side")[1].count("on-side") == 1
-    names = [json.loads(line)["Names"] for line in berth("ps", "--format", "json", "-f", "publish=7070")[1].splitlines()]
+    names = [json.loads(line)["Names"]
+             for line in berth("ps", "--format", "json", "-f", "publish=7070")[1].splitlines()]
     assert names == ["pub"]
     assert berth("ps", "-q", "-f", "publish=7071")[1] == ""

@@ -292,7 +292,8 @@ def test_struct_printed_as_go_struct() -> None:
         ("{{break}}", "template parsing error: template: :1: {{break}} outside {{range}}"),
         ("{{(1}}", "template parsing error: template: :1: unclosed left paren"),
         ('{{"abc".X}}', 'template parsing error: template: :1: unexpected . after term "\\"abc\\""'),
-        ("{{define \"x\"}}{{end}}", "template parsing error: template: :1: {{define}} is not supported in --format templates"),
+        ("{{define \"x\"}}{{end}}",
+         "template parsing error: template: :1: {{define}} is not supported in --format templates"),
     ],
 )
 def test_parse_errors(template: str, message: str) -> None:
@@ -307,16 +308,20 @@ def test_parse_errors(template: str, message: str) -> None:
         ("{{.Nope}}", ROWS[0], 'template: :1:2: executing "" at <.Nope>: can\'t evaluate field Nope in type PsRow'),
         ("x {{.ID.X}}", ROWS[0], 'template: :1:4: executing "" at <.ID.X>: can\'t evaluate field X in type string'),
         ("{{.A.B}}", {"A": None}, 'template: :1:2: executing "" at <.A.B>: nil pointer evaluating interface {}.B'),
-        ("{{lower 5}}", {}, 'template: :1:2: executing "" at <lower 5>: wrong type for value; expected string; got int'),
+        ("{{lower 5}}", {},
+         'template: :1:2: executing "" at <lower 5>: wrong type for value; expected string; got int'),
         ("{{index .L 5}}", {"L": [1]},
          'template: :1:2: executing "" at <index .L 5>: error calling index: index out of range: 5'),
-        ("{{lt 1 2.0}}", {}, 'template: :1:2: executing "" at <lt 1 2.0>: error calling lt: incompatible types for comparison'),
+        ("{{lt 1 2.0}}", {},
+         'template: :1:2: executing "" at <lt 1 2.0>: error calling lt: incompatible types for comparison'),
         ("{{len 3}}", {}, 'template: :1:2: executing "" at <len 3>: error calling len: len of type int'),
         ('{{.M "x"}}', {"M": {}}, 'template: :1:2: executing "" at <.M>: M is not a method but has arguments'),
-        ("{{range .}}{{end}}", "abc", 'template: :1:8: executing "" at <{{range .}}{{end}}>: range can\'t iterate over abc'),
+        ("{{range .}}{{end}}", "abc",
+         'template: :1:8: executing "" at <{{range .}}{{end}}>: range can\'t iterate over abc'),
         ("\n  {{1 2}}", {}, 'template: :2:4: executing "" at <1>: can\'t give argument to non-function 1'),
         ("{{index .L \"a\"}}", {"L": [1]},
-         'template: :1:2: executing "" at <index .L "a">: error calling index: cannot index slice/array with type string'),
+         'template: :1:2: executing "" at <index .L "a">: error calling index: '
+         'cannot index slice/array with type string'),
     ],
 )
 def test_exec_errors(template: str, data: object, message: str) -> None:

@@ -263,7 +263,8 @@ class _State:
             if has_args:
                 raise self.fail(pos, ctx, f"{name} is not a method but has arguments")
             return receiver.get(name, MISSING)
-        if isinstance(receiver, (str, bytes, int, float, bool, list, tuple)) or not hasattr(receiver, name) or name.startswith("_"):
+        if (isinstance(receiver, (str, bytes, int, float, bool, list, tuple)) or not hasattr(receiver, name)
+                or name.startswith("_")):
             raise self.fail(pos, ctx, f"can't evaluate field {name} in type {go_type(receiver)}")
         attr = getattr(receiver, name)
         if callable(attr):
@@ -303,7 +304,8 @@ class _State:
             raise self.fail(cmd.pos, ctx, f"error calling {name}: {err}") from err
 
 
-def execute(src: str, nodes: list[Node], data: Any, funcs: Mapping[str, Callable[..., Any]], partial: bool = False) -> str:
+def execute(src: str, nodes: list[Node], data: Any, funcs: Mapping[str, Callable[..., Any]],
+            partial: bool = False) -> str:
     """Run parsed ``nodes`` (from ``src``, for error positions) with ``data`` as dot and ``$``.
 
     ``partial`` returns what was written before an error instead of raising (docker ignores

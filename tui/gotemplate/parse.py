@@ -124,7 +124,9 @@ def _fail(src: str, pos: int, msg: str) -> TemplateParseError:
 
 @dataclass
 class Tok:
-    kind: str  # text, left, right, field, var, ident, string, raw, char, number, pipe, lparen, rparen, declare, assign, comma, dot, eof
+    # text, left, right, field, var, ident, string, raw, char, number, pipe, lparen, rparen, declare, assign, comma,
+    # dot, eof
+    kind: str
     val: str
     pos: int
 
@@ -152,7 +154,8 @@ def _lex_into(src: str, toks: list[Tok]) -> None:
             toks.append(Tok("text", src[i:], i))
             break
         text_end = j
-        if src.startswith("{{- ", j) or src.startswith("{{-\t", j) or src.startswith("{{-\n", j) or src.startswith("{{-\r", j):
+        if (src.startswith("{{- ", j) or src.startswith("{{-\t", j) or src.startswith("{{-\n", j)
+                or src.startswith("{{-\r", j)):
             text = src[i:j].rstrip(" \t\r\n")
             j += 4  # "{{- " and its space: a comment may start right after
         else:
@@ -351,7 +354,7 @@ class _Parser:
         if t.kind == "ident" and t.val in KEYWORDS:
             return f"<{t.val}>"
         val = self._raw(t)
-        return '"' + val.replace("\\", "\\\\").replace('"', '\\"') + '"' 
+        return '"' + val.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
     def control(self, kw: Tok) -> Node:
         if kw.val in _UNSUPPORTED:
@@ -476,7 +479,8 @@ class _Parser:
         k = t.kind
         if k == "field":
             names = [t.val]
-            while self.peek().kind == "field" and self.peek().pos == self.toks[self.i - 1].pos + len(self._raw(self.toks[self.i - 1])):
+            while (self.peek().kind == "field"
+                   and self.peek().pos == self.toks[self.i - 1].pos + len(self._raw(self.toks[self.i - 1]))):
                 names.append(self.next().val)
             return ("field", names, t.pos)
         if k == "dot":

@@ -186,7 +186,8 @@ def sprint_value(v: Any, verb: str = "v", plus: bool = False) -> str:
     if isinstance(v, (list, tuple)):
         return "[" + " ".join(sprint_value(e, verb, plus) for e in v) + "]"
     if isinstance(v, dict):
-        return "map[" + " ".join(f"{sprint_value(k, verb, plus)}:{sprint_value(e, verb, plus)}" for k, e in _sorted_items(v)) + "]"
+        return "map[" + " ".join(f"{sprint_value(k, verb, plus)}:{sprint_value(e, verb, plus)}"
+                                 for k, e in _sorted_items(v)) + "]"
     if is_stringer(v):
         return str(v)
     fields = struct_fields(v)
@@ -440,5 +441,6 @@ def to_json(v: Any) -> str:
     if isinstance(v, (list, tuple)):
         return "[" + ",".join(to_json(e) for e in v) + "]"
     if isinstance(v, dict):
-        return "{" + ",".join(f"{_json_string(str(k))}:{to_json(e)}" for k, e in sorted(v.items(), key=lambda kv: str(kv[0]))) + "}"
+        return "{" + ",".join(f"{_json_string(str(k))}:{to_json(e)}"
+                              for k, e in sorted(v.items(), key=lambda kv: str(kv[0]))) + "}"
     return "{" + ",".join(f"{_json_string(k)}:{to_json(e)}" for k, e in struct_fields(v)) + "}"

@@ -19,7 +19,7 @@ __all__ = ["Flag", "RunScreen", "run_options"]
 
 
 def run_options(image: str, name: str, command: str, env: str, volumes: str, memory: str,
-                cpus: str, ports: str = "", *, interactive: bool = False, remove: bool = False) -> "CreateOptions":
+                cpus: str, ports: str = "", *, interactive: bool = False, remove: bool = False) -> CreateOptions:
     """The form's text as Docker's create flags; ``interactive`` is ``-it``, ``remove`` is ``--rm``.
 
     Raises:

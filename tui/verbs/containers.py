@@ -358,7 +358,7 @@ def cmd_kill(engine: Engine, args: argparse.Namespace) -> int:
 def cmd_rm(engine: Engine, args: argparse.Namespace) -> int:
     status = 0
     for name, err in zip(args.containers, engine.container_remove_many(args.containers, force=args.force,
-                                                                       volumes=args.volumes)):
+                                                                       volumes=args.volumes), strict=True):
         if err is None:
             print(name)
         else:

@@ -41,7 +41,8 @@ def register(sub: Any) -> None:
     p.add_argument("name", metavar="NAME[:TAG]")
     p.add_argument("-q", "--quiet", action="store_true", help="Suppress verbose output")
     p.add_argument("--insecure", action="store_true", help="Allow plain HTTP and unverified TLS")
-    p.add_argument("--compression", choices=["gzip", "zstd"], default="gzip", help="Layer compression (zstd pushes an OCI manifest)")
+    p.add_argument("--compression", choices=["gzip", "zstd"], default="gzip",
+                   help="Layer compression (zstd pushes an OCI manifest)")
     p.set_defaults(func=cmd_push)
 
     p = sub.add_parser("login", help="Log in to a registry")

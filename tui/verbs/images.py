@@ -7,9 +7,9 @@ import fnmatch
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import IO, Any, Callable
+from typing import IO, Any
 
 from engine import (
     ArchiveError,
@@ -63,7 +63,8 @@ def _images_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-a", "--all", action="store_true", help="Show all images (default hides intermediate images)")
     p.add_argument("-q", "--quiet", action="store_true", help="Only show image IDs")
     p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
-    p.add_argument("-f", "--filter", action="append", default=[], help="Filter output (dangling=true, reference=PATTERN)")
+    p.add_argument("-f", "--filter", action="append", default=[],
+                   help="Filter output (dangling=true, reference=PATTERN)")
     p.add_argument("--format", help="'json' prints one JSON object per image")
     p.set_defaults(func=cmd_images)
 

@@ -24,7 +24,8 @@ HEADERS = {"Container": "CONTAINER", "ID": "CONTAINER ID", "Name": "NAME", "CPUP
            "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %", "NetIO": "NET I/O", "BlockIO": "BLOCK I/O",
            "PIDs": "PIDS"}
 """Docker's template fields and their column titles."""
-DEFAULT_FORMAT = "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}"
+DEFAULT_FORMAT = ("table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}"
+                  "\t{{.PIDs}}")
 _FIELD = re.compile(r"{{\s*\.(\w+)\s*}}")
 # Home, then each line clears its own tail and the rest of the screen goes: no blank flash between frames.
 _HOME, _CLEAR_LINE, _CLEAR_BELOW, _CLEAR_SCREEN = "\033[H", "\033[K", "\033[J", "\033[2J"

@@ -98,8 +98,8 @@ class DiskPanel(Vertical):
                                 human_size(unique), self._bar(unique, shared, largest), str(users))
         sync_rows(table, [c for c, _ in _IMAGES], wanted)
         largest = max((c.size_rw or 0 for c in containers), default=0)
-        rows = {c.id: (short_id(c.id), c.name, human_size(c.size_rw or 0), self._bar(c.size_rw or 0, 0, largest), c.state,
-                       image_cell(c.image))
+        rows = {c.id: (short_id(c.id), c.name, human_size(c.size_rw or 0), self._bar(c.size_rw or 0, 0, largest),
+                       c.state, image_cell(c.image))
                 for c in sorted(containers, key=lambda c: (-(c.size_rw or 0), c.name))}
         sync_rows(self.query_one("#disk-containers", DataTable), [c for c, _ in _CONTAINERS], rows)
         largest = max((size for _, _, size in usage.volumes), default=0)

@@ -49,7 +49,8 @@ class ImagesTable(Vertical, can_focus=True):
                 tooltip="Run a container of the selected image (detached, or -it on this terminal)"),
         Binding("t", "tag", "Tag", show=False, id="images.tag", tooltip="Give the selected image another name"),
         Binding("d", "remove", "Remove", id="images.remove", tooltip="Remove the selected tag (asks first)"),
-        Binding("p", "prune", "Prune", show=False, id="images.prune", tooltip="Remove dangling images (shows what goes)"),
+        Binding("p", "prune", "Prune", show=False, id="images.prune",
+                tooltip="Remove dangling images (shows what goes)"),
         Binding("i", "inspect", "Inspect", id="images.inspect", tooltip="image inspect, as JSON"),
     ]
 

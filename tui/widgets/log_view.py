@@ -181,12 +181,12 @@ class LogView(ScrollView, can_focus=True):
             prefixes = [max(len(entry.time), stamp) + 1 for entry in chunk] if self.timestamps else [0] * len(chunk)
             blob = "".join(texts)
             if plain(blob):  # one cell a character
-                counts += [-(-(prefix + len(text)) // width) or 1 for prefix, text in zip(prefixes, texts)]
+                counts += [-(-(prefix + len(text)) // width) or 1 for prefix, text in zip(prefixes, texts, strict=True)]
             else:
                 counts += [-(-(prefix + len(text)) // width) or 1
                            if plain(text)
                            else len(row_starts(prefix, self._text(entry), width))
-                           for prefix, text, entry in zip(prefixes, texts, chunk)]
+                           for prefix, text, entry in zip(prefixes, texts, chunk, strict=True)]
         return counts
 
     def _drop_front(self, dropped: int) -> None:

@@ -47,7 +47,9 @@ def _cell_widths(text: str) -> Iterable[int]:
 
 
 def row_starts(prefix: int, text: str, width: int) -> list[int]:
-    """The cell at which each row of a line wrapped at ``width`` starts: ``prefix`` cells (the timestamp), then ``text``.
+    """The cell at which each row of a line wrapped at ``width`` starts.
+
+    The line is ``prefix`` cells (the timestamp), then ``text``.
 
     A character never straddles two rows: a wide one that does not fit moves to the next.
     """

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         StepOutput,
         StepStarted,
     )
+    from .builder.progress import render as build_event_text
     from .containers.lifecycle import Attachment
     from .containers.logs import LogEntry
     from .containers.models import Change, ContainerSummary, DiskUsage, DiskUsageRow
@@ -83,7 +84,7 @@ if TYPE_CHECKING:
     from .reference import Reference
     from .reference import parse as parse_reference
     from .rfc3339 import format_time, parse_time
-    from .runtime.pty import DEFAULT_DETACH_KEYS, DetachScanner
+    from .runtime.pty import DEFAULT_DETACH_KEYS, DetachScanner, write_all
     from .store.paths import DEFAULT_ROOT
 
 _ERRORS = (
@@ -113,6 +114,7 @@ _HOMES: dict[str, tuple[str, str]] = {
     **{name: (".distribution.progress", name) for name in ("TransferProgress", "PROGRESS_ACTIONS", "FINAL_ACTIONS")},
     "PullResult": (".distribution.pull", "PullResult"),
     **{name: (".builder.progress", name) for name in _BUILD_EVENTS},
+    "build_event_text": (".builder.progress", "render"),
     "config_changes": (".builder.metadata", "config_changes"),
     "Event": (".events", "Event"),
     "Reference": (".reference", "Reference"),
@@ -121,6 +123,7 @@ _HOMES: dict[str, tuple[str, str]] = {
     "parse_time": (".rfc3339", "parse_time"),
     "DetachScanner": (".runtime.pty", "DetachScanner"),
     "DEFAULT_DETACH_KEYS": (".runtime.pty", "DEFAULT_DETACH_KEYS"),
+    "write_all": (".runtime.pty", "write_all"),
     "DEFAULT_ROOT": (".store.paths", "DEFAULT_ROOT"),
 }
 """Public name → (module it lives in, its name there). The modules stay where the engine wants them."""
@@ -195,6 +198,7 @@ __all__ = [
     "VolumeInUse",
     "VolumeNotFound",
     "WastedPath",
+    "build_event_text",
     "config_changes",
     "errors",
     "format_time",
@@ -202,6 +206,7 @@ __all__ = [
     "parse_reference",
     "parse_size",
     "parse_time",
+    "write_all",
 ]
 """Everything a front end may import from the engine (a test checks each name resolves through ``_HOMES``)."""
 

@@ -13,11 +13,10 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from engine import BuildEvent, ContainerSummary
+    from engine import ContainerSummary
 
 __all__ = [
     "COMMAND_WIDTH",
-    "build_text",
     "command_cell",
     "container_size",
     "container_status",
@@ -130,40 +129,6 @@ def ports_text(ports: Mapping[str, Sequence[Mapping[str, Any]] | None]) -> str:
         for b in bound or []:
             cells.append(f"{b['HostIp'] or '0.0.0.0'}:{b['HostPort']}->{key}")
     return ", ".join(cells)
-
-
-def build_text(event: BuildEvent) -> str:
-    """The classic builder's text for a build event (newlines included); "" for events it does not print."""
-    from engine import (
-        BuildFinished,
-        BuildMessage,
-        ContainerRemoved,
-        ContainerStarted,
-        StepCached,
-        StepDone,
-        StepOutput,
-        StepStarted,
-    )
-
-    if isinstance(event, StepStarted):
-        return f"Step {event.step}/{event.total} : {event.instruction}\n"
-    if isinstance(event, StepCached):
-        return " ---> Using cache\n"
-    if isinstance(event, ContainerStarted):
-        return f" ---> Running in {short_id(event.container_id)}\n"
-    if isinstance(event, StepOutput):
-        return event.text
-    if isinstance(event, ContainerRemoved):
-        return f"Removing intermediate container {short_id(event.container_id)}\n"
-    if isinstance(event, StepDone):
-        return f" ---> {short_id(event.image_id)}\n"
-    if isinstance(event, BuildMessage):
-        return event.text + "\n"
-    if isinstance(event, BuildFinished):
-        lines = [f"Successfully built {short_id(event.image_id)}"]
-        lines += [f"Successfully tagged {tag}" for tag in event.tags]
-        return "\n".join(lines) + "\n"
-    return ""
 
 
 def tabulate(header: Sequence[str], rows: Sequence[Sequence[str]], padding: int = 3) -> str:

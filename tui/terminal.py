@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from engine import ContainerStartError
+from engine import ContainerStartError, write_all
 
 if TYPE_CHECKING:
     from engine import CreateOptions, Engine
@@ -95,21 +95,6 @@ def real_fd(stream: Any) -> bool:
         return False
 
 
-def _write_all(fd: int, data: bytes) -> bool:
-    """Write everything, waiting when ``fd`` is non-blocking; False if its reader is gone."""
-    import select
-
-    view = memoryview(data)
-    while view:
-        try:
-            view = view[os.write(fd, view):]
-        except BlockingIOError:
-            select.select([], [fd], [], 1.0)
-        except OSError:  # EPIPE, or EIO from a terminal that hung up
-            return False
-    return True
-
-
 def _copy_input(in_fd: int, master: int, stop: threading.Event) -> bool:
     """Copy keys from ``in_fd`` to the pty until ``stop`` is set or input ends; True if the user detached."""
     import select
@@ -124,7 +109,7 @@ def _copy_input(in_fd: int, master: int, stop: threading.Event) -> bool:
         if not data:
             return False
         data, detached = scanner.feed(data)
-        if data and not _write_all(master, data):
+        if data and not write_all(master, data):
             return False  # the pty hung up: the container is gone
         if detached:
             return True

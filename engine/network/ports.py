@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import ContainerStartError, InvalidArgument
 
-__all__ = ["PortProxy", "describe_ports", "exposed_ports", "parse_publish_ranges", "port_bindings"]
+__all__ = ["PortProxy", "exposed_ports", "parse_publish_ranges", "port_bindings"]
 
 _CHUNK = 64 * 1024
 _UDP_IDLE_SECONDS = 60.0
@@ -92,17 +92,6 @@ def exposed_ports(image_exposed: dict[str, Any] | None, bindings: dict[str, Any]
     """Config.ExposedPorts: the image's EXPOSE entries and every published port."""
     keys = [k if "/" in k else k + "/tcp" for k in (image_exposed or {})]
     return {k: {} for k in dict.fromkeys([*keys, *bindings])}
-
-
-def describe_ports(ports: dict[str, list[dict[str, str]] | None]) -> str:
-    """The PORTS column of ``ps``: ``0.0.0.0:8080->80/tcp, 443/tcp``."""
-    cells = []
-    for key, bound in sorted(ports.items(), key=lambda kv: (int(kv[0].split("/")[0]), kv[0])):
-        if not bound:
-            cells.append(key)
-        for b in bound or []:
-            cells.append(f"{b['HostIp'] or '0.0.0.0'}:{b['HostPort']}->{key}")
-    return ", ".join(cells)
 
 
 Register = Callable[[socket.socket, int, Callable[[socket.socket], None]], None]

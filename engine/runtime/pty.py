@@ -8,7 +8,6 @@ import os
 import socket
 import struct
 import termios
-import tty
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -17,10 +16,8 @@ __all__ = [
     "DEFAULT_DETACH_KEYS",
     "DetachScanner",
     "console_socketpair",
-    "copy_input",
     "follow_window_size",
     "get_window_size",
-    "raw_mode",
     "receive_console",
     "set_window_size",
     "setup_console",
@@ -136,20 +133,6 @@ def follow_window_size(source: int, master: int) -> Iterator[None]:
         signal.signal(signal.SIGWINCH, previous)
 
 
-@contextmanager
-def raw_mode(fd: int) -> Iterator[None]:
-    """Raw input on ``fd`` while inside (keys go to the container's tty as typed), restored after."""
-    if not os.isatty(fd):
-        yield
-        return
-    saved = termios.tcgetattr(fd)
-    try:
-        tty.setraw(fd)
-        yield
-    finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
-
-
 class DetachScanner:
     """Spots the detach sequence in keyboard input, holding back a prefix of it until it is decided."""
 
@@ -171,25 +154,6 @@ class DetachScanner:
         return bytes(out), False
 
 
-def copy_input(in_fd: int, master: int, stop: threading.Event, detach_keys: bytes = DEFAULT_DETACH_KEYS) -> bool:
-    """Copy keys from ``in_fd`` to the pty until ``stop`` is set or input ends; True if the user detached."""
-    import select
-
-    scanner = DetachScanner(detach_keys)
-    while not stop.is_set():
-        if not select.select([in_fd], [], [], 0.05)[0]:
-            continue
-        data = os.read(in_fd, 4096)
-        if not data:
-            return False
-        data, detached = scanner.feed(data)
-        if data and not write_all(master, data):
-            return False  # the pty hung up: the container is gone
-        if detached:
-            return True
-    return False
-
-
 def write_all(fd: int, data: bytes) -> bool:
     """Write everything, waiting when ``fd`` is non-blocking; False if its reader is gone."""
     import select
@@ -206,4 +170,4 @@ def write_all(fd: int, data: bytes) -> bool:
 
 
 if TYPE_CHECKING:
-    import threading
+    pass

@@ -30,7 +30,6 @@ from engine.errors import (
 from engine.network import masquerade, naming, netns
 from engine.network.etcfiles import hosts_file, resolv_conf
 from engine.network.ports import (
-    describe_ports,
     parse_publish_ranges,
     port_bindings,
 )
@@ -117,8 +116,6 @@ def test_publish_specs_parse_as_docker_does() -> None:
     assert port_bindings(["8080:80"], True, {"443/tcp": {}, "53/udp": {}}) == {
         "80/tcp": [{"HostIp": "", "HostPort": "8080"}], "443/tcp": [{"HostIp": "", "HostPort": ""}],
         "53/udp": [{"HostIp": "", "HostPort": ""}]}
-    assert describe_ports({"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}], "443/tcp": None}) == \
-        "0.0.0.0:8080->80/tcp, 443/tcp"
 
 
 def test_resolv_conf_drops_loopback_and_falls_back_like_docker() -> None:

@@ -17,7 +17,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Log, Static
 from textual.worker import get_current_worker
 
-from ..format import build_text, short_id
+from engine import build_event_text as build_text
+
+from ..format import short_id
 from ..messages import BuildEnded, BuildProgress
 
 __all__ = ["BuildScreen", "parse_build_args"]

@@ -50,8 +50,7 @@ def _write(text: str) -> None:
 
 def cmd_build(engine: Engine, args: argparse.Namespace) -> int:
     from engine import BuildError, CommandFailed
-
-    from ..format import build_text
+    from engine import build_event_text as build_text
 
     dockerfile, cleanup = _dockerfile(args)
     context: Any = sys.stdin.buffer if args.path == "-" else args.path

@@ -71,11 +71,14 @@ _CREATED_BY_WIDTH = 45
 
 
 class Row:
-    """A struct for the template: public attributes are its fields; ``Label(name)`` reads its labels."""
+    """A struct for the template: public attributes are its fields; ``Label(name)`` reads its labels.
+
+    Fields are stored in sorted order so ``{{json .}}`` prints keys as docker does (its contexts marshal a map).
+    """
 
     def __init__(self, labels: Mapping[str, str] | None = None, **fields: str) -> None:
         self._labels = dict(labels or {})
-        self.__dict__.update(fields)
+        self.__dict__.update(sorted(fields.items()))
 
     def Label(self, name: str) -> str:  # noqa: N802 - docker's method name, called from templates
         """``{{.Label "com.example"}}``: one label's value, "" when it is not set."""

@@ -78,3 +78,38 @@ def test_bad_templates_are_one_error_line(berth, web: str) -> None:
     assert (status, out) == (1, "") and err.count("\n") == 1 and "can't evaluate field Nope" in err
     status, _, err = berth("images", "--format", "{{.Nope}}")
     assert status == 1 and err.startswith("Error: template parsing error: ") and err.count("\n") == 1
+
+
+def test_volume_ls_and_inspect(berth, store_root) -> None:  # type: ignore[no-untyped-def]
+    assert berth("volume", "create", "--label", "a=b", "v1")[0] == 0
+    assert berth("volume", "create", "v2")[0] == 0
+    assert berth("volume", "ls", "--format", "table {{.Name}}\\t{{.Driver}}\\t{{.Labels}}")[1] == (
+        "VOLUME NAME   DRIVER    LABELS\n"
+        "v1            local     a=b\n"
+        "v2            local     \n")
+    line = berth("volume", "ls", "--format", "json")[1].splitlines()[0]
+    assert line == ('{"Driver":"local","Labels":"a=b","Links":"N/A","Mountpoint":"'
+                    f'{store_root}/volumes/v1/_data","Name":"v1","Scope":"local","Size":"N/A"}}')
+    assert berth("volume", "inspect", "-f", "{{.Name}}={{.Labels.a}}", "v1") == (0, "v1=b\n", "")
+    assert berth("volume", "ls", "--format", "table") == berth("volume", "ls")
+
+
+def test_network_ls_and_inspect(berth, store_root) -> None:  # type: ignore[no-untyped-def]
+    assert berth("network", "create", "--label", "x=y", "side")[0] == 0
+    out = berth("network", "ls", "--format", "{{.Name}} {{.Driver}} {{.Labels}} {{.IPv6}}")[1]
+    assert "side bridge x=y false\n" in out and "none null  false\n" in out
+    table = berth("network", "ls", "--format", "table {{.Name}}\\t{{.CreatedAt}}")[1].splitlines()
+    assert table[0] == "NAME      CREATED AT"
+    assert any(re.fullmatch(r"side      \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000 UTC", row) for row in table)
+    assert berth("network", "inspect", "-f", "{{.Name}} {{.Driver}} {{.Labels.x}}", "side") == \
+        (0, "side bridge y\n", "")
+
+
+def test_history_formats(berth, cengine) -> None:  # type: ignore[no-untyped-def]
+    image_id = cengine.image_inspect("busybox:latest")["Id"]
+    assert berth("history", "--format", "{{.ID}}|{{.Size}}", "busybox")[1].startswith(image_id[7:19] + "|")
+    out = berth("history", "--format", "table {{.ID}}\\t{{.CreatedSince}}", "busybox")[1].splitlines()
+    assert out[0] == "IMAGE          CREATED" and out[1].startswith(image_id[7:19] + "   ")
+    row = json.loads(berth("history", "--format", "json", "busybox")[1].splitlines()[0])
+    assert sorted(row) == ["Comment", "CreatedAt", "CreatedBy", "CreatedSince", "ID", "Size"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", row["CreatedAt"])

@@ -21,7 +21,16 @@ from engine import (
 )
 
 from ..format import human_size, short_id, since, tabulate
-from ..rows import HISTORY_HEADERS, IMAGE_HEADERS, add_inspect_format, history_row, image_row, uses_template, write_inspect, write_rows
+from ..rows import (
+    HISTORY_HEADERS,
+    IMAGE_HEADERS,
+    add_inspect_format,
+    history_row,
+    image_row,
+    uses_template,
+    write_inspect,
+    write_rows,
+)
 
 __all__ = ["register"]
 

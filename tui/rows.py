@@ -27,6 +27,7 @@ from .format import (
 
 __all__ = [
     "CONTAINER_HEADERS",
+    "DF_HEADERS",
     "HISTORY_HEADERS",
     "IMAGE_HEADERS",
     "NETWORK_HEADERS",
@@ -66,6 +67,9 @@ NETWORK_HEADERS = {
     "ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv6": "IPV6", "Internal": "INTERNAL",
     "Labels": "LABELS", "CreatedAt": "CREATED AT",
 }
+
+DF_HEADERS = {"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE",
+              "Reclaimable": "RECLAIMABLE"}
 
 _CREATED_BY_WIDTH = 45
 

@@ -113,3 +113,33 @@ def test_history_formats(berth, cengine) -> None:  # type: ignore[no-untyped-def
     row = json.loads(berth("history", "--format", "json", "busybox")[1].splitlines()[0])
     assert sorted(row) == ["Comment", "CreatedAt", "CreatedBy", "CreatedSince", "ID", "Size"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", row["CreatedAt"])
+
+
+def test_system_df_formats(berth, store_root) -> None:  # type: ignore[no-untyped-def]
+    assert berth("volume", "create", "v1")[0] == 0
+    assert berth("system", "df", "--format", "{{.Type}}: {{.TotalCount}} {{.Size}}")[1] == (
+        "Images: 0 0B\nContainers: 0 0B\nLocal Volumes: 1 0B\nBuild Cache: 0 0B\n")
+    assert berth("system", "df", "--format", "json")[1].splitlines()[2] == \
+        '{"Active":"0","Reclaimable":"0B","Size":"0B","TotalCount":"1","Type":"Local Volumes"}'
+    assert berth("system", "df", "--format", "table {{.Type}}\\t{{.Active}}")[1].splitlines()[:2] == \
+        ["TYPE            ACTIVE", "Images          0"]
+
+
+def test_events_formats(berth, store_root) -> None:  # type: ignore[no-untyped-def]
+    assert berth("volume", "create", "v1")[0] == 0
+    window = ("--since", "1h", "--until", "0s")
+    assert berth("events", *window, "--format", "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}") == \
+        (0, "volume create v1\n", "")
+    msg = json.loads(berth("events", *window, "--format", "json")[1])
+    assert (msg["Type"], msg["Action"], msg["Actor"], msg["scope"]) == \
+        ("volume", "create", {"ID": "v1", "Attributes": {"name": "v1"}}, "local")
+    assert msg["timeNano"] // 10**9 == msg["time"] and "status" not in msg
+    assert re.fullmatch(r"\S+Z volume create v1 \(name=v1\)\n", berth("events", *window)[1])
+    status, out, err = berth("events", *window, "--format", "{{.Type")
+    assert (status, out) == (1, "") and err.startswith("Error: template parsing error: ")
+
+
+def test_stats_template_goes_through_the_evaluator(cengine, berth) -> None:  # type: ignore[no-untyped-def]
+    assert berth("run", "-d", "--name", "busy", "busybox", "sleep", "100")[0] == 0
+    assert berth("stats", "--no-stream", "--format", "{{.Name | upper}} {{printf \"%s\" .PIDs}}", "busy") == \
+        (0, "BUSY 1\n", "")

@@ -28,6 +28,7 @@ from ..format import (
     since,
     tabulate,
 )
+from ..rows import CONTAINER_HEADERS, add_inspect_format, container_row, uses_template, write_inspect, write_rows
 from .prune import confirm, print_deleted
 
 __all__ = ["register"]
@@ -51,6 +52,7 @@ def register(sub: Any) -> None:
     p = csub.add_parser("inspect", help="Display detailed information on containers")
     p.add_argument("names", nargs="+", metavar="CONTAINER")
     p.add_argument("-s", "--size", action="store_true", help="Display total file sizes")
+    add_inspect_format(p)
     p.set_defaults(func=cmd_container_inspect)
     from .stats import (
         register as register_stats,  # ``container stats``; ``stats`` is its own module's verb
@@ -204,7 +206,7 @@ def _ps_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-l", "--latest", action="store_true", help="Show the latest created container")
     p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
     p.add_argument("-f", "--filter", action="append", default=[], help="Filter output based on conditions")
-    p.add_argument("--format", help="'json' prints one JSON object per container")
+    p.add_argument("--format", help="'json' (one JSON object per container), 'table TEMPLATE' or a Go template")
     p.set_defaults(func=cmd_ps)
 
 
@@ -400,8 +402,9 @@ def cmd_ps(engine: Engine, args: argparse.Namespace) -> int:
         for s in rows:
             print(json.dumps(_ps_json(s, args), sort_keys=True, ensure_ascii=False))
         return 0
-    if args.format:
-        raise BerthError(f"unsupported --format {args.format!r}: only 'json' is supported")
+    if uses_template(args.format):
+        write_rows(args.format, (container_row(s, args.no_trunc, args.size) for s in rows), CONTAINER_HEADERS)
+        return 0
     header = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
     keys = ["ID", "Image", "Command", "RunningFor", "Status", "Ports", "Names"]
     table = []
@@ -539,5 +542,5 @@ def cmd_container_inspect(engine: Engine, args: argparse.Namespace) -> int:
         except BerthError as err:
             print(f"Error: {err}", file=sys.stderr)
             status = 1
-    print(json.dumps(found, indent=4))
+    write_inspect(args.format, found)
     return status

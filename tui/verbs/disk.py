@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from engine import Engine
 
 from ..format import human_size, short_id, tabulate
+from ..rows import DF_HEADERS, Row, uses_template, write_rows
 from .prune import confirm, print_deleted
 
 if TYPE_CHECKING:
@@ -20,6 +21,7 @@ def register(ssub: Any) -> None:
     """Add ``df`` and ``prune`` to the ``system`` subcommands ``ssub``."""
     p = ssub.add_parser("df", help="Show disk usage")
     p.add_argument("-v", "--verbose", action="store_true", help="Show detailed information on space usage")
+    p.add_argument("--format", default="", help="'json', 'table TEMPLATE' or a Go template (summary rows only)")
     p.set_defaults(func=cmd_df)
     p = ssub.add_parser("prune", help="Remove stopped containers and dangling (with -a: unused) images")
     p.add_argument("-a", "--all", action="store_true", help="Remove all unused images, not just dangling ones")
@@ -53,6 +55,11 @@ def cmd_df(engine: Engine, args: argparse.Namespace) -> int:
         percent = f" ({round(100 * row.reclaimable / row.size)}%)" if row.size else ""
         table.append([row.type, str(row.total), str(row.active), human_size(row.size),
                       human_size(row.reclaimable) + percent])
+    if uses_template(args.format, json=True):
+        rows = (Row(Type=t, TotalCount=total, Active=active, Size=size, Reclaimable=free)
+                for t, total, active, size, free in table)
+        write_rows(args.format, rows, DF_HEADERS)
+        return 0
     print(tabulate(["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], table))
     if args.verbose:
         _df_images(engine, usage)

@@ -21,6 +21,16 @@ from engine import (
 )
 
 from ..format import human_size, short_id, since, tabulate
+from ..rows import (
+    HISTORY_HEADERS,
+    IMAGE_HEADERS,
+    add_inspect_format,
+    history_row,
+    image_row,
+    uses_template,
+    write_inspect,
+    write_rows,
+)
 
 __all__ = ["register"]
 
@@ -65,7 +75,7 @@ def _images_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
     p.add_argument("-f", "--filter", action="append", default=[],
                    help="Filter output (dangling=true, reference=PATTERN)")
-    p.add_argument("--format", help="'json' prints one JSON object per image")
+    p.add_argument("--format", help="'json' (one JSON object per image), 'table TEMPLATE' or a Go template")
     p.set_defaults(func=cmd_images)
 
 
@@ -75,6 +85,7 @@ def _history_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-H", "--human", type=_bool, default=True, metavar="BOOL",
                    help="Print sizes and dates in human readable format (default true)")
     p.add_argument("-q", "--quiet", action="store_true", help="Only show image IDs")
+    p.add_argument("--format", default="", help="'json', 'table TEMPLATE' or a Go template")
     p.set_defaults(func=cmd_history)
 
 
@@ -93,6 +104,7 @@ def _rmi_flags(p: argparse.ArgumentParser) -> None:
 
 def _inspect_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("names", nargs="+", metavar="NAME")
+    add_inspect_format(p)
     p.set_defaults(func=cmd_inspect)
 
 
@@ -173,8 +185,9 @@ def cmd_images(engine: Engine, args: argparse.Namespace) -> int:
         for repo, tag, image_id, summary in rows:
             print(json.dumps(_image_json(repo, tag, image_id, summary, args.no_trunc), sort_keys=True))
         return 0
-    if args.format:
-        raise BerthError(f"unsupported --format {args.format!r}: only 'json' is supported")
+    if uses_template(args.format):
+        write_rows(args.format, (image_row(*row, no_trunc=args.no_trunc) for row in rows), IMAGE_HEADERS)
+        return 0
     table = [[repo, tag, image_id if args.no_trunc else short_id(image_id), since(s.created), human_size(s.size)]
              for repo, tag, image_id, s in rows]
     print(tabulate(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], table))
@@ -234,6 +247,9 @@ def cmd_history(engine: Engine, args: argparse.Namespace) -> int:
         for r in rows:
             print(r.id if args.no_trunc or r.id == "<missing>" else short_id(r.id))
         return 0
+    if uses_template(args.format, json=True):
+        write_rows(args.format, (history_row(r, args.no_trunc, args.human) for r in rows), HISTORY_HEADERS)
+        return 0
     table = []
     for r in rows:
         image = r.id if args.no_trunc or r.id == "<missing>" else short_id(r.id)
@@ -292,5 +308,5 @@ def cmd_inspect(engine: Engine, args: argparse.Namespace) -> int:
         except BerthError as err:
             print(f"Error: {err}", file=sys.stderr)
             status = 1
-    print(json.dumps(found, indent=4))
+    write_inspect(args.format, found)
     return status

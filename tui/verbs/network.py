@@ -10,6 +10,7 @@ from typing import Any
 from engine import BerthError, Engine, InvalidArgument
 
 from ..format import short_id, tabulate
+from ..rows import NETWORK_HEADERS, add_inspect_format, network_row, uses_template, write_inspect, write_rows
 from .prune import confirm, print_deleted
 
 __all__ = ["register"]
@@ -30,11 +31,12 @@ def register(sub: Any) -> None:
     p = nsub.add_parser("ls", aliases=["list"], help="List networks")
     p.add_argument("-q", "--quiet", action="store_true", help="Only display network IDs")
     p.add_argument("--no-trunc", action="store_true", help="Do not truncate the output")
-    p.add_argument("--format", help="'json' prints one JSON object per network")
+    p.add_argument("--format", help="'json' (one JSON object per network), 'table TEMPLATE' or a Go template")
     p.set_defaults(func=cmd_ls)
 
     p = nsub.add_parser("inspect", help="Display detailed information on one or more networks")
     p.add_argument("names", nargs="+", metavar="NETWORK")
+    add_inspect_format(p)
     p.set_defaults(func=cmd_inspect)
 
     p = nsub.add_parser("rm", aliases=["remove"], help="Remove one or more networks")
@@ -94,8 +96,9 @@ def cmd_ls(engine: Engine, args: argparse.Namespace) -> int:
                               "IPv6": "false", "Internal": "false",
                               "Labels": ",".join(f"{k}={v}" for k, v in rec["Labels"].items())}, sort_keys=True))
         return 0
-    if args.format:
-        raise BerthError(f"unsupported --format {args.format!r}: only 'json' is supported")
+    if uses_template(args.format):
+        write_rows(args.format, (network_row(rec, args.no_trunc) for rec in nets), NETWORK_HEADERS)
+        return 0
     rows = [[rec["Id"] if args.no_trunc else short_id(rec["Id"]), rec["Name"], rec["Driver"], rec["Scope"]]
             for rec in nets]
     print(tabulate(["NETWORK ID", "NAME", "DRIVER", "SCOPE"], rows))
@@ -110,7 +113,7 @@ def cmd_inspect(engine: Engine, args: argparse.Namespace) -> int:
         except BerthError as err:
             print(f"Error: {err}", file=sys.stderr)
             code = 1
-    print(json.dumps(found, indent=4))
+    write_inspect(args.format, found)
     return code
 
 

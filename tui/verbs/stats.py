@@ -80,6 +80,11 @@ def render(rows: Sequence[dict[str, str]], fmt: str) -> str:
     """The frame for ``rows`` in ``--format`` (json, ``table …`` with a header, or a plain template per line)."""
     if fmt == "json":
         return "\n".join(json.dumps(r, sort_keys=True) for r in rows)
+    if fmt != DEFAULT_FORMAT:  # a user's template: the Go evaluator (the default table keeps its bytes)
+        from ..gotemplate import format_rows
+        from ..rows import Row
+
+        return format_rows(fmt, [Row(**r) for r in rows], HEADERS).removesuffix("\n")
     template = fmt.replace("\\t", "\t").replace("\\n", "\n")
     table = template.startswith("table")
     if table:

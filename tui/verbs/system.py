@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from engine import Engine, InvalidArgument
+
+from ..rows import Row
+
+if TYPE_CHECKING:
+    from engine import Event
 
 __all__ = ["register"]
 
@@ -20,6 +27,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("events", help="Show changes to the store as they happen")
     p.add_argument("--since", help="Also show earlier events: a duration (10m, 2h) or a Unix time")
     p.add_argument("--until", help="Stop after this duration (10s, 1m) or Unix time")
+    p.add_argument("--format", default="", help="'json' (docker's event message) or a Go template")
     p.set_defaults(func=cmd_events)
     from .disk import register as register_disk
     from .service import register as register_service
@@ -52,11 +60,45 @@ def _moment(text: str, now: float, future: bool) -> float:
         raise InvalidArgument(f"invalid time {text!r}: use a duration like 10m or a Unix time") from err
 
 
+def _event_printer(fmt: str) -> Callable[[Event], str]:
+    """The line for one event: berth's default, docker's JSON message, or a template over that message."""
+    from engine import format_time
+
+    if not fmt:
+        return lambda e: f"{format_time(e.time)} {e.type} {e.action} {e.id}" + (f" (name={e.name})" if e.name else "")
+    if fmt == "json":
+        return lambda e: json.dumps(_event_json(e), ensure_ascii=False, separators=(",", ":"))
+    from ..gotemplate import parse, preformat
+
+    tmpl = parse(preformat(fmt))
+    return lambda e: tmpl.execute(_event_row(e))
+
+
+def _event_json(e: Event) -> dict[str, Any]:
+    """docker's ``events.Message`` as its JSON tags name it.
+
+    The deprecated ``status``/``id`` are set for container and image events only, as docker does; ``from``
+    (the container's image) is left out: the engine's journal does not record it.
+    """
+    whole = int(e.time)
+    nanos = whole * 10**9 + round((e.time - whole) * 1e9)  # as format_time rounds: a float loses the last digits
+    legacy = {"status": e.action, "id": e.id} if e.type in ("container", "image") else {}
+    return {**legacy, "Type": e.type, "Action": e.action,
+            "Actor": {"ID": e.id, "Attributes": {"name": e.name} if e.name else {}}, "scope": "local",
+            "time": whole, "timeNano": nanos}
+
+
+def _event_row(e: Event) -> Row:
+    """The same message under its Go field names, which is what docker's templates see."""
+    msg = _event_json(e)
+    return Row(Status=msg.get("status", ""), ID=msg.get("id", ""), From="", Type=msg["Type"], Action=msg["Action"],
+               Actor=Row(ID=e.id, Attributes=msg["Actor"]["Attributes"]), Scope="local", Time=msg["time"],
+               TimeNano=msg["timeNano"])
+
+
 def cmd_events(engine: Engine, args: argparse.Namespace) -> int:
     import threading
     import time
-
-    from engine import format_time
 
     now = time.time()
     since = _moment(args.since, now, future=False) if args.since else None
@@ -64,6 +106,7 @@ def cmd_events(engine: Engine, args: argparse.Namespace) -> int:
     stop = threading.Event()
     if until is not None:
         threading.Timer(max(0.0, until - now), stop.set).start()
+    line = _event_printer(args.format)
     offset = engine.events_offset(since)  # since: a search by time, not a read from the journal's start
     try:
         for event in engine.events_follow(offset, stop):
@@ -71,8 +114,7 @@ def cmd_events(engine: Engine, args: argparse.Namespace) -> int:
                 continue
             if until is not None and event.time > until:
                 continue  # --until in the past: the history up to it, then stop
-            name = f" (name={event.name})" if event.name else ""
-            print(f"{format_time(event.time)} {event.type} {event.action} {event.id}{name}", flush=True)
+            print(line(event), flush=True)
     finally:
         stop.set()
     return 0

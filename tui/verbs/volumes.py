@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
 from engine import BerthError, Engine, InvalidArgument
 
 from ..format import human_size, tabulate
+from ..rows import VOLUME_HEADERS, add_inspect_format, uses_template, volume_row, write_inspect, write_rows
 from .prune import confirm, print_deleted
 
 __all__ = ["register"]
@@ -27,9 +27,11 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_create)
     p = vsub.add_parser("ls", aliases=["list"], help="List volumes")
     p.add_argument("-q", "--quiet", action="store_true", help="Only display volume names")
+    p.add_argument("--format", default="", help="'json', 'table TEMPLATE' or a Go template")
     p.set_defaults(func=cmd_ls)
     p = vsub.add_parser("inspect", help="Display detailed information on one or more volumes")
     p.add_argument("volumes", nargs="+", metavar="VOLUME")
+    add_inspect_format(p)
     p.set_defaults(func=cmd_inspect)
     p = vsub.add_parser("rm", aliases=["remove"], help="Remove one or more volumes")
     p.add_argument("-f", "--force", action="store_true", help="Do not fail when a volume does not exist")
@@ -57,6 +59,9 @@ def cmd_ls(engine: Engine, args: argparse.Namespace) -> int:
         for volume in volumes:
             print(volume.name)
         return 0
+    if uses_template(args.format, json=True):
+        write_rows(args.format, map(volume_row, volumes), VOLUME_HEADERS)
+        return 0
     print(tabulate(["DRIVER", "VOLUME NAME"], [[v.driver, v.name] for v in volumes], padding=4))
     return 0
 
@@ -69,7 +74,7 @@ def cmd_inspect(engine: Engine, args: argparse.Namespace) -> int:
         except BerthError as err:
             print(f"Error: {err}", file=sys.stderr)
             status = 1
-    print(json.dumps(found, indent=4))
+    write_inspect(args.format, found)
     return status
 
 
